@@ -1,0 +1,25 @@
+//! The plain-cargo backend: `cargo build`, linking musl targets with the toolchain's rust-lld
+//! when the user configured no linker.
+
+use super::{Backend, CompileError, JobContext};
+use crate::env::{Env, EnvVars};
+use crate::plan::CompileJob;
+use crate::process::Cmd;
+
+pub struct Cargo;
+
+impl Backend for Cargo {
+    fn preflight(&self, _job: &CompileJob, _env: &Env) -> Result<(), CompileError> {
+        Ok(()) // cargo is what runs us
+    }
+
+    fn command(&self, ctx: &JobContext<'_>) -> Cmd {
+        let triple = &ctx.job.target.triple;
+        let mut cmd = Cmd::new(ctx.env.cargo()).cwd(&ctx.env.cwd).arg("build").args(ctx.common_args(triple));
+        if let Some(linker) = &ctx.job.backend.linker {
+            // rust-lld is not on PATH, but rustc puts its own bin dir on the linker's PATH.
+            cmd = cmd.env(EnvVars::target_linker(triple), linker);
+        }
+        cmd
+    }
+}

@@ -1,0 +1,171 @@
+//! Compile: one cargo run per target triple through a backend; binaries found from cargo's JSON
+//! messages. Knows cargo, nothing about OCI.
+
+mod cargo;
+mod rustup;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::{Message, TargetKind};
+
+use crate::env::Env;
+use crate::plan::{BackendKind, CompileJob, Plan};
+use crate::process::{Cmd, ProcessError};
+use crate::shell::Shell;
+
+/// A way of building: plain cargo, cargo-zigbuild, cross. One file each, listed in [`backend`].
+pub trait Backend {
+    /// Checks that the tools exist, before anything is compiled for any target.
+    fn preflight(&self, job: &CompileJob, env: &Env) -> Result<(), CompileError>;
+    /// Whether the Rust standard library for the target must be installed locally.
+    fn needs_local_std(&self) -> bool {
+        true
+    }
+    /// The exact command line for one job.
+    fn command(&self, ctx: &JobContext<'_>) -> Cmd;
+}
+
+/// The registry of backends: adding one is one file plus one line here.
+pub fn backend(kind: BackendKind) -> &'static dyn Backend {
+    match kind {
+        BackendKind::Cargo => &cargo::Cargo,
+    }
+}
+
+/// What a backend needs to build one job.
+pub struct JobContext<'a> {
+    pub plan: &'a Plan,
+    pub job: &'a CompileJob,
+    pub env: &'a Env,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl JobContext<'_> {
+    /// The arguments every cargo-like backend shares after its subcommand: target, profile,
+    /// packages and bins, features and lock flags, JSON messages.
+    pub fn common_args(&self, target_arg: &str) -> Vec<String> {
+        let mut a = vec![
+            "--manifest-path".to_string(),
+            self.plan.cargo.manifest_path.display().to_string(),
+            "--target".into(),
+            target_arg.into(),
+            "--profile".into(),
+            self.plan.profile.clone(),
+            "--message-format=json-render-diagnostics".into(),
+        ];
+        for u in &self.job.units {
+            a.extend(["-p".to_string(), u.package.clone()]);
+        }
+        for u in &self.job.units {
+            for b in &u.bins {
+                a.extend(["--bin".to_string(), b.clone()]);
+            }
+        }
+        a.extend(crate::plan::feature_args(&self.plan.cargo));
+        if self.quiet {
+            a.push("--quiet".into());
+        }
+        if self.verbose {
+            a.push("--verbose".into());
+        }
+        a
+    }
+}
+
+/// Built binaries by (package id, binary name, target triple).
+#[derive(Debug, Default)]
+pub struct Artifacts(BTreeMap<(String, String, String), PathBuf>);
+
+impl Artifacts {
+    pub fn get(&self, package_id: &str, bin: &str, triple: &str) -> Option<&Path> {
+        self.0.get(&(package_id.to_string(), bin.to_string(), triple.to_string())).map(PathBuf::as_path)
+    }
+
+    pub fn insert(&mut self, package_id: &str, bin: &str, triple: &str, path: PathBuf) {
+        self.0.insert((package_id.into(), bin.into(), triple.into()), path);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("the Rust standard library for `{triple}` is not installed, and rustup is not on PATH to install it")]
+    TargetNotInstalled { triple: String },
+    #[error("could not install the Rust standard library for `{triple}`")]
+    Rustup {
+        triple: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("could not find the sysroot of rustc")]
+    Sysroot(#[source] ProcessError),
+    #[error("failed to compile for `{triple}`")]
+    Build {
+        triple: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("cargo built for `{triple}` but reported no executable for binary `{bin}` of `{package}`")]
+    MissingArtifact { package: String, bin: String, triple: String },
+    #[error("{what} is needed to build for `{triple}` but was not found")]
+    ToolMissing { what: String, triple: String, hints: Vec<String> },
+}
+
+impl CompileError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            CompileError::TargetNotInstalled { triple } | CompileError::Rustup { triple, .. } => {
+                vec![format!("run `rustup target add {triple}` (or install the std for this target with your toolchain manager)")]
+            }
+            CompileError::Build { triple, source } => {
+                let text = source.to_string();
+                let cc_missing = text.contains("failed to find tool") || text.contains("ToolNotFound") || text.contains("linker `cc` not found");
+                if cc_missing {
+                    vec![format!("this crate compiles C code, which needs a C cross compiler for {triple}: `pip install cargo-zigbuild` and `--backend zigbuild`")]
+                } else {
+                    Vec::new()
+                }
+            }
+            CompileError::ToolMissing { hints, .. } => hints.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Runs every job of the plan; preflights all backends before the first compile.
+pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+    for job in &plan.jobs {
+        backend(job.backend.kind).preflight(job, env)?;
+    }
+    let mut artifacts = Artifacts::default();
+    for job in &plan.jobs {
+        let be = backend(job.backend.kind);
+        if be.needs_local_std() {
+            rustup::ensure_target(&job.target.triple, env, shell)?;
+        }
+        let ctx = JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: shell.is_verbose() };
+        let cmd = be.command(&ctx);
+        shell.verbose("Running", &cmd);
+        let triple = &job.target.triple;
+        cmd.stream(|line| record(&mut artifacts, line, triple), false)
+            .map_err(|source| CompileError::Build { triple: triple.clone(), source })?;
+        for u in &job.units {
+            for b in &u.bins {
+                if artifacts.get(&u.package_id, b, triple).is_none() {
+                    return Err(CompileError::MissingArtifact { package: u.package.clone(), bin: b.clone(), triple: triple.clone() });
+                }
+            }
+        }
+    }
+    Ok(artifacts)
+}
+
+/// Records an executable from one line of cargo's JSON output (other lines are ignored).
+fn record(artifacts: &mut Artifacts, line: &str, triple: &str) {
+    if let Ok(Message::CompilerArtifact(a)) = serde_json::from_str::<Message>(line) {
+        if let (Some(exe), true) = (&a.executable, a.target.kind.contains(&TargetKind::Bin)) {
+            artifacts.insert(&a.package_id.repr, &a.target.name, triple, exe.clone().into());
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Every environment variable cargo-oci reads, declared once, captured once at the edge.
+//!
+//! Deep code never calls `std::env::var`: it gets an [`Env`] and asks it by name, so tests can
+//! pass exact environments and the list below is the whole truth.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Names of the variables we read. Each has one line on why.
+pub struct EnvVars;
+
+impl EnvVars {
+    /// Unix time used for file mtimes, config `created`, history and the `created` annotation.
+    pub const SOURCE_DATE_EPOCH: &'static str = "SOURCE_DATE_EPOCH";
+    /// The cargo that invoked us (`cargo oci …`); used for every cargo subprocess.
+    pub const CARGO: &'static str = "CARGO";
+    /// The rustc cargo will use; we ask it for its sysroot to see which targets are installed.
+    pub const RUSTC: &'static str = "RUSTC";
+    /// Where cargo's global config lives (`$CARGO_HOME/config.toml` may configure linkers).
+    pub const CARGO_HOME: &'static str = "CARGO_HOME";
+    /// Fallback for `CARGO_HOME` (`~/.cargo`).
+    pub const HOME: &'static str = "HOME";
+    /// Searched for `rustup`, `git`, `cargo-zigbuild`, `zig`, `cross`, container engines.
+    pub const PATH: &'static str = "PATH";
+    /// User rustflags; a `-C linker=` in them counts as a configured linker.
+    pub const RUSTFLAGS: &'static str = "RUSTFLAGS";
+    /// Like `RUSTFLAGS`, 0x1f-separated; takes precedence in cargo.
+    pub const CARGO_ENCODED_RUSTFLAGS: &'static str = "CARGO_ENCODED_RUSTFLAGS";
+    /// cargo's colour choice (`auto`, `always`, `never`), honoured like cargo does.
+    pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";
+    /// Any value turns colour off (no-color.org).
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+
+    /// `CARGO_TARGET_<TRIPLE>_LINKER`: the user's linker for a target.
+    pub fn target_linker(triple: &str) -> String {
+        format!("CARGO_TARGET_{}_LINKER", triple_env(triple))
+    }
+    /// `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`: per-target rustflags.
+    pub fn target_rustflags(triple: &str) -> String {
+        format!("CARGO_TARGET_{}_RUSTFLAGS", triple_env(triple))
+    }
+}
+
+/// `aarch64-unknown-linux-musl` → `AARCH64_UNKNOWN_LINUX_MUSL`, as cargo spells it in variables.
+pub fn triple_env(triple: &str) -> String {
+    triple.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+/// A snapshot of the process environment (or a test's made-up one).
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    /// The directory relative paths and cargo config discovery start from.
+    pub cwd: PathBuf,
+}
+
+impl Env {
+    pub fn capture() -> std::io::Result<Env> {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Ok(Env { vars, cwd: std::env::current_dir()? })
+    }
+
+    pub fn from_pairs<'a>(cwd: PathBuf, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), cwd }
+    }
+
+    /// A variable's value; empty counts as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// The cargo to run: the one that invoked us, else `cargo` from PATH.
+    pub fn cargo(&self) -> OsString {
+        self.get(EnvVars::CARGO).unwrap_or("cargo").into()
+    }
+
+    pub fn rustc(&self) -> OsString {
+        self.get(EnvVars::RUSTC).unwrap_or("rustc").into()
+    }
+
+    pub fn cargo_home(&self) -> Option<PathBuf> {
+        self.get(EnvVars::CARGO_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cargo")))
+    }
+
+    /// Finds an executable on PATH (hand-written: it is five lines, not worth a dependency).
+    pub fn which(&self, name: &str) -> Option<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.get(EnvVars::PATH)?;
+        std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+            p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triple_names() {
+        assert_eq!(EnvVars::target_linker("aarch64-unknown-linux-musl"), "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER");
+        assert_eq!(triple_env("x86_64-unknown-linux-gnu"), "X86_64_UNKNOWN_LINUX_GNU");
+    }
+
+    #[test]
+    fn empty_is_unset() {
+        let env = Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", ""), ("HOME", "/h")]);
+        assert_eq!(env.get("SOURCE_DATE_EPOCH"), None);
+        assert_eq!(env.cargo_home(), Some(PathBuf::from("/h/.cargo")));
+    }
+}

@@ -1,0 +1,34 @@
+//! The top-level error: one per stage, each with the `hint:` lines that fix it.
+
+use crate::compile::CompileError;
+use crate::plan::PlanError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("failed to package `{image}` for {platform}")]
+    Package {
+        image: String,
+        platform: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Lines printed as `hint: …` after the error chain: the exact fix where we know it.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Plan(e) => e.hints(),
+            Error::Compile(e) => e.hints(),
+            Error::Store(e) => e.hints(),
+            Error::Package { .. } => Vec::new(),
+        }
+    }
+}

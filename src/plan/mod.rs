@@ -1,0 +1,203 @@
+//! The plan: everything a build will do, decided up front as plain data (printable, snapshot-able).
+
+mod cargo_config;
+mod cdeps;
+pub mod platform;
+mod resolve;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use platform::{Libc, Platform, Target};
+pub use resolve::{feature_args, resolve};
+
+/// The whole build, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub workspace_root: PathBuf,
+    pub target_dir: PathBuf,
+    pub profile: String,
+    pub cargo: CargoFlags,
+    /// `SOURCE_DATE_EPOCH`: every timestamp in every image.
+    pub epoch: u64,
+    /// One cargo invocation per target triple, for all images at once.
+    pub jobs: Vec<CompileJob>,
+    pub images: Vec<ImagePlan>,
+}
+
+/// Flags passed through to every cargo invocation.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CargoFlags {
+    pub manifest_path: PathBuf,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    pub locked: bool,
+    pub frozen: bool,
+    pub offline: bool,
+}
+
+/// One `cargo build --target T`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompileJob {
+    pub target: Target,
+    pub backend: BackendChoice,
+    /// The packages and their binaries this job builds.
+    pub units: Vec<Unit>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Unit {
+    pub package: String,
+    #[serde(skip)]
+    pub package_id: String,
+    pub bins: Vec<String>,
+}
+
+/// Which way of building a target, and why (shown by `-v` and `plan`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct BackendChoice {
+    pub kind: BackendKind,
+    pub reason: String,
+    /// A linker we set for the target (`rust-lld` for musl when the user configured none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linker: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Cargo,
+}
+
+/// One multi-platform image.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImagePlan {
+    /// The image name: the binary's name.
+    pub name: String,
+    pub package: PackageInfo,
+    pub bins: Vec<String>,
+    pub targets: Vec<Target>,
+    pub base: BaseSpec,
+    pub tags: Vec<String>,
+    /// The OCI layout directory written.
+    pub output: PathBuf,
+    pub config: ContainerConfig,
+    /// Annotations on the index and on every manifest (sorted: they go into digests).
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageInfo {
+    pub name: String,
+    pub version: String,
+    #[serde(skip)]
+    pub id: String,
+    pub manifest_dir: PathBuf,
+}
+
+/// Where the bottom layers come from.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BaseSpec {
+    /// The embedded distroless-static equivalent.
+    Static,
+    /// No layers at all.
+    Scratch,
+}
+
+impl std::fmt::Display for BaseSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaseSpec::Static => f.write_str("static"),
+            BaseSpec::Scratch => f.write_str("scratch"),
+        }
+    }
+}
+
+/// The runtime settings we put into each config, on top of the base's.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerConfig {
+    pub entrypoint: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// Set on top of the base's environment (same key: ours wins).
+    pub env: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    /// Where binaries are placed in the image.
+    pub bin_dir: String,
+}
+
+/// Errors found while planning: nothing has been built or written yet.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("could not read the cargo metadata of `{}`", manifest.display())]
+    Metadata {
+        manifest: PathBuf,
+        #[source]
+        source: cargo_metadata::Error,
+    },
+    #[error("package `{name}` is not in this workspace")]
+    NoSuchPackage { name: String, members: Vec<String> },
+    #[error("`{}` is a virtual manifest: there is no package to build", manifest.display())]
+    VirtualManifest { manifest: PathBuf, members: Vec<String> },
+    #[error("package `{package}` has no binary named `{bin}`")]
+    NoSuchBin { package: String, bin: String, bins: Vec<String> },
+    #[error("package `{package}` has no binary target: there is nothing to put into an image")]
+    NoBinary { package: String },
+    #[error(transparent)]
+    UnknownTarget(#[from] platform::UnknownTarget),
+    #[error("target `{triple}` links against glibc, but the base `{base}` has no glibc")]
+    GlibcTargetOnBase { triple: String, short: Option<String>, base: String },
+    #[error("`{package}` needs a C compiler for `{triple}`: {why}")]
+    NeedsCCompiler { package: String, triple: String, why: String },
+    #[error("`{tag}` is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)")]
+    InvalidTag { tag: String },
+    #[error("unknown base `{base}`")]
+    UnknownBase { base: String },
+    #[error("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds")]
+    BadEpoch { value: String },
+    #[error(transparent)]
+    Output(#[from] crate::store::layout::OutputError),
+}
+
+impl PlanError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            PlanError::Metadata { .. } => vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()],
+            PlanError::NoSuchPackage { members, .. } | PlanError::VirtualManifest { members, .. } => {
+                vec![format!("pick one with -p: {}", members.iter().map(|m| format!("`-p {m}`")).collect::<Vec<_>>().join(", "))]
+            }
+            PlanError::NoSuchBin { bins, .. } => vec![format!("binaries in this package: {}", bins.join(", "))],
+            PlanError::NoBinary { package } => vec![format!("add `src/main.rs` or a `[[bin]]` section to {package}'s Cargo.toml, or pick another package with -p")],
+            PlanError::UnknownTarget(_) => vec![format!(
+                "use one of {}, or a full triple such as aarch64-unknown-linux-musl",
+                platform::UnknownTarget::known_names()
+            )],
+            PlanError::GlibcTargetOnBase { short, .. } => {
+                let mut h = Vec::new();
+                if let Some(s) = short {
+                    h.push(format!("build a static musl binary instead: `--target {s}`"));
+                }
+                h.push("or use a base that ships glibc, e.g. `--base oci:DIR:TAG` with a distroless/cc layout".into());
+                h
+            }
+            PlanError::NeedsCCompiler { triple, .. } => vec![format!(
+                "build it with zig as the C cross compiler: `pip install cargo-zigbuild`, then `--backend zigbuild` (or set CARGO_TARGET_{}_LINKER and CC_{} to a cross toolchain)",
+                crate::env::triple_env(triple),
+                triple.replace('-', "_")
+            )],
+            PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
+            PlanError::UnknownBase { .. } => vec!["use `--base static` (the built-in default) or `--base scratch`".into()],
+            PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
+            PlanError::Output(e) => e.hints(),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The one way we run subprocesses: errors show the exact command line and the tail of stderr.
+
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+/// How many trailing stderr lines an error keeps.
+const TAIL_LINES: usize = 20;
+
+/// A command line to run, printable exactly as it will run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    /// Variables set for the child (shown in the command line, so a failure is reproducible).
+    envs: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+}
+
+/// A subprocess that could not be run or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("could not run `{cmd}`")]
+    Spawn {
+        cmd: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{cmd}` failed ({status}){}", tail_suffix(.stderr_tail))]
+    Failed { cmd: String, status: ExitStatus, stderr_tail: String },
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n--- stderr (last lines) ---\n{}", tail.trim_end())
+    }
+}
+
+impl ProcessError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ProcessError::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd { program: program.as_ref().to_owned(), args: Vec::new(), envs: Vec::new(), cwd: None }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Cmd {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
+        self.envs.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(OsString::as_os_str)
+    }
+
+    pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.envs.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        for (k, v) in &self.envs {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.cwd {
+            c.current_dir(d);
+        }
+        c
+    }
+
+    /// Runs to completion capturing stdout and stderr; fails on a non-zero exit.
+    pub fn output(&self) -> Result<Vec<u8>, ProcessError> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| ProcessError::Spawn { cmd: self.to_string(), source })?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(self.failed(out.status, &String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    /// Runs with stderr passed through to ours (the user sees cargo's own progress) while keeping
+    /// its tail for the error; each stdout line goes to `on_line`.
+    pub fn stream(&self, mut on_line: impl FnMut(&str), quiet_stderr: bool) -> Result<(), ProcessError> {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ProcessError::Spawn { cmd: self.to_string(), source })?;
+        let stderr = child.stderr.take().expect("piped");
+        let tee = std::thread::spawn(move || tee_tail(stderr, quiet_stderr));
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        for line in stdout.lines() {
+            match line {
+                Ok(l) => on_line(&l),
+                Err(_) => break,
+            }
+        }
+        let status = child.wait().map_err(|source| ProcessError::Spawn { cmd: self.to_string(), source })?;
+        let tail = tee.join().unwrap_or_default();
+        if status.success() {
+            Ok(())
+        } else {
+            Err(self.failed(status, &tail))
+        }
+    }
+
+    /// Runs with all output passed through (e.g. `rustup target add`).
+    pub fn run(&self, quiet: bool) -> Result<(), ProcessError> {
+        self.stream(|l| if !quiet { eprintln!("{l}") }, quiet)
+    }
+
+    fn failed(&self, status: ExitStatus, stderr: &str) -> ProcessError {
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+        ProcessError::Failed { cmd: self.to_string(), status, stderr_tail: tail }
+    }
+}
+
+/// Copies a child's stderr to ours line by line (unless quiet) and returns its last lines.
+fn tee_tail(r: impl Read, quiet: bool) -> String {
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut err = io::stderr();
+    for line in BufReader::new(r).lines() {
+        let Ok(line) = line else { break };
+        if !quiet {
+            let _ = writeln!(err, "{line}");
+        }
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    Vec::from(tail).join("\n")
+}
+
+impl fmt::Display for Cmd {
+    /// Shell-like: `VAR=value program 'arg with space'`. Values here are never secrets: we pass
+    /// credentials to subprocesses only through stdin.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        let mut word = |f: &mut fmt::Formatter<'_>, s: &str| -> fmt::Result {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b)) {
+                f.write_str(s)
+            } else {
+                write!(f, "'{}'", s.replace('\'', r"'\''"))
+            }
+        };
+        for (k, v) in &self.envs {
+            word(f, &format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))?;
+        }
+        word(f, &self.program.to_string_lossy())?;
+        for a in &self.args {
+            word(f, &a.to_string_lossy())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_only_when_needed() {
+        let c = Cmd::new("cargo").arg("build").arg("--features").arg("a b").env("X_LINKER", "rust-lld");
+        assert_eq!(c.to_string(), "X_LINKER=rust-lld cargo build --features 'a b'");
+    }
+
+    #[test]
+    fn failure_names_command_and_tail() {
+        let e = Cmd::new("sh").arg("-c").arg("echo one >&2; echo two >&2; exit 3").output().unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("`sh -c 'echo one >&2; echo two >&2; exit 3'` failed (exit status: 3)"), "{msg}");
+        assert!(msg.ends_with("one\ntwo"), "{msg}");
+    }
+
+    #[test]
+    fn missing_program_is_not_found() {
+        assert!(Cmd::new("/nonexistent/prog").output().unwrap_err().is_not_found());
+    }
+}

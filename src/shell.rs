@@ -1,0 +1,101 @@
+//! Cargo-style status lines on stderr (`   Packaging …`), honouring quiet/verbose and colour.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::env::{Env, EnvVars};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// `--color` values, as cargo spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct Shell {
+    verbosity: Verbosity,
+    err: anstream::AutoStream<std::io::Stderr>,
+}
+
+const HEADER: Style = AnsiColor::Green.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
+const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+
+impl Shell {
+    /// `--color` wins, then `CARGO_TERM_COLOR`, then `NO_COLOR`, then "is stderr a terminal".
+    pub fn new(verbosity: Verbosity, color: Option<ColorChoice>, env: &Env) -> Shell {
+        let from_env = match env.get(EnvVars::CARGO_TERM_COLOR) {
+            Some("always") => Some(ColorChoice::Always),
+            Some("never") => Some(ColorChoice::Never),
+            _ => None,
+        };
+        let choice = match color.or(from_env) {
+            Some(ColorChoice::Always) => anstream::ColorChoice::Always,
+            Some(ColorChoice::Never) => anstream::ColorChoice::Never,
+            _ if env.get(EnvVars::NO_COLOR).is_some() => anstream::ColorChoice::Never,
+            _ => anstream::ColorChoice::Auto,
+        };
+        Shell { verbosity, err: anstream::AutoStream::new(std::io::stderr(), choice) }
+    }
+
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbosity == Verbosity::Verbose
+    }
+
+    /// `   Packaging whoami 0.3.1 for linux/amd64` — the verb right-aligned in 12 columns.
+    pub fn status(&mut self, verb: &str, msg: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(self.err, "{HEADER}{verb:>12}{HEADER:#} {msg}");
+        }
+    }
+
+    /// A status line shown only with `-v`.
+    pub fn verbose(&mut self, verb: &str, msg: impl std::fmt::Display) {
+        if self.verbosity == Verbosity::Verbose {
+            let _ = writeln!(self.err, "{NOTE}{verb:>12}{NOTE:#} {msg}");
+        }
+    }
+
+    pub fn warn(&mut self, msg: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(self.err, "{WARN}warning{WARN:#}: {msg}");
+        }
+    }
+
+    /// Errors always print, also under `-q`.
+    pub fn error(&mut self, err: &(dyn std::error::Error + 'static), hints: &[String]) {
+        let red = AnsiColor::Red.on_default().bold();
+        let _ = writeln!(self.err, "{red}error{red:#}: {err}");
+        let mut source = err.source();
+        if source.is_some() {
+            let _ = writeln!(self.err, "\nCaused by:");
+        }
+        while let Some(s) = source {
+            for (i, line) in s.to_string().lines().enumerate() {
+                let lead = if i == 0 { "  " } else { "    " };
+                let _ = writeln!(self.err, "{lead}{line}");
+            }
+            source = s.source();
+        }
+        for h in hints {
+            let _ = writeln!(self.err, "{NOTE}hint{NOTE:#}: {h}");
+        }
+    }
+}

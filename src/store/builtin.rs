@@ -1,0 +1,132 @@
+//! The embedded bases: `static` (a distroless-static equivalent) and `scratch` (nothing).
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use oci_spec::image::{ConfigBuilder, History, HistoryBuilder};
+
+use super::{BaseImage, BaseSource, StoreError};
+use crate::blob::{Blob, Content, Layer};
+use crate::image::MediaFamily;
+use crate::layer::{self, Entry, Source};
+use crate::plan::Platform;
+
+pub const NONROOT: u64 = 65532;
+pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The base layer's mtime. Fixed (not SOURCE_DATE_EPOCH): the layer is a constant of this
+/// cargo-oci version, so registries store it once for every image and every build.
+const BASE_MTIME: u64 = 0;
+
+pub struct Static;
+pub struct Scratch;
+
+impl BaseSource for Static {
+    fn resolve(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
+        let layer = static_layer()?.clone();
+        Ok(BaseImage {
+            history: vec![history(&layer.created_by)],
+            layers: vec![layer],
+            config: ConfigBuilder::default()
+                .user(format!("{NONROOT}:{NONROOT}"))
+                .working_dir("/home/nonroot")
+                .env(vec![PATH.to_string(), format!("SSL_CERT_FILE={CA_BUNDLE}")])
+                .build()
+                .expect("all fields set"),
+            media: MediaFamily::Oci,
+            reference: None,
+        })
+    }
+}
+
+impl BaseSource for Scratch {
+    fn resolve(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
+        Ok(BaseImage {
+            layers: Vec::new(),
+            history: Vec::new(),
+            config: ConfigBuilder::default().env(vec![PATH.to_string()]).build().expect("all fields set"),
+            media: MediaFamily::Oci,
+            reference: None,
+        })
+    }
+}
+
+fn history(created_by: &str) -> History {
+    HistoryBuilder::default()
+        .created(crate::image::rfc3339(BASE_MTIME))
+        .created_by(created_by)
+        .comment("cargo-oci built-in base")
+        .build()
+        .expect("all fields set")
+}
+
+/// The files of the `static` base, in tar-entry form.
+pub fn static_entries() -> Vec<Entry> {
+    let etc = |name: &str, body: &str| Entry::file(&format!("etc/{name}"), Source::Bytes(body.as_bytes().to_vec()), 0o644);
+    vec![
+        Entry::dir("etc", 0o755, 0, 0),
+        etc("passwd", include_str!("../../templates/base/etc/passwd")),
+        etc("group", include_str!("../../templates/base/etc/group")),
+        etc("nsswitch.conf", include_str!("../../templates/base/etc/nsswitch.conf")),
+        etc("os-release", include_str!("../../templates/base/etc/os-release")),
+        Entry::file(CA_BUNDLE, Source::Bytes(ca_bundle().into_bytes()), 0o644),
+        Entry::dir("tmp", 0o1777, 0, 0),
+        Entry::dir("home", 0o755, 0, 0),
+        Entry::dir("home/nonroot", 0o700, NONROOT, NONROOT),
+        Entry::dir("root", 0o700, 0, 0),
+    ]
+}
+
+/// Mozilla's root set (from `webpki-root-certs`, kept current by the rustls project) as PEM, in
+/// the crate's order.
+pub fn ca_bundle() -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut pem = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let text = b64.encode(cert.as_ref());
+        for line in text.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
+/// Built once per process, in memory (about 150 KiB compressed), identical for every platform.
+fn static_layer() -> Result<&'static Layer, StoreError> {
+    static LAYER: OnceLock<Layer> = OnceLock::new();
+    if let Some(l) = LAYER.get() {
+        return Ok(l);
+    }
+    let (bytes, d) = layer::write(static_entries(), BASE_MTIME, Vec::new())
+        .map_err(|source| StoreError::Io { op: "build the built-in base layer in", path: "memory".into(), source })?;
+    let layer = Layer {
+        blob: Blob { media_type: layer::MEDIA_TYPE.into(), digest: d.digest, size: d.size, content: Content::Bytes(bytes.into()) },
+        diff_id: d.diff_id,
+        created_by: "cargo-oci base `static`: /etc/{passwd,group,nsswitch.conf,os-release}, CA certificates, /tmp, /home/nonroot, /root".into(),
+    };
+    Ok(LAYER.get_or_init(|| layer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_bundle_has_the_mozilla_set() {
+        let pem = ca_bundle();
+        assert!(pem.matches("-----BEGIN CERTIFICATE-----").count() >= 100);
+        assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
+    }
+
+    #[test]
+    fn the_static_layer_is_the_same_for_every_platform() {
+        let a = Static.resolve(&Platform::new("linux", "amd64", None)).unwrap();
+        let b = Static.resolve(&Platform::new("linux", "arm64", Some("v8"))).unwrap();
+        assert_eq!(a.layers[0].blob.digest, b.layers[0].blob.digest);
+        assert_eq!(a.config.user().as_deref(), Some("65532:65532"));
+    }
+}

@@ -1,0 +1,44 @@
+//! A private scratch directory for blobs being written; sinks move them into place.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::blob::{Blob, Content, Layer};
+use crate::layer::{self, Entry};
+
+/// Removed with everything in it when dropped, so a failed build leaves nothing behind.
+pub struct Staging {
+    dir: tempfile::TempDir,
+}
+
+impl Staging {
+    /// Creates the staging directory under `parent` (the cargo target dir, so it is on the same
+    /// file system as the default output and blobs can be renamed rather than copied).
+    pub fn new(parent: &Path) -> io::Result<Staging> {
+        std::fs::create_dir_all(parent)?;
+        Ok(Staging { dir: tempfile::Builder::new().prefix(".staging-").tempdir_in(parent)? })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a layer into a staged file named after its digest.
+    pub fn layer(&self, entries: Vec<Entry>, mtime: u64, created_by: String) -> io::Result<Layer> {
+        let tmp = tempfile::NamedTempFile::new_in(self.dir.path())?;
+        let digests = layer::write_file(entries, mtime, tmp.reopen()?)?;
+        let path: PathBuf = self.dir.path().join(digests.digest.hex());
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(Layer {
+            blob: Blob {
+                media_type: layer::MEDIA_TYPE.into(),
+                digest: digests.digest,
+                size: digests.size,
+                content: Content::File(Arc::new(path)),
+            },
+            diff_id: digests.diff_id,
+            created_by,
+        })
+    }
+}
