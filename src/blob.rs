@@ -158,7 +158,8 @@ impl Blob {
     }
 
     pub fn descriptor(&self) -> Descriptor {
-        let digest = oci_spec::image::Digest::try_from(self.digest.as_str()).expect("sha256 digests are valid OCI digests");
+        let digest =
+            oci_spec::image::Digest::try_from(self.digest.as_str()).expect("sha256 digests are valid OCI digests");
         Descriptor::new(MediaType::from(self.media_type.as_str()), self.size, digest)
     }
 

@@ -57,9 +57,8 @@ pub struct Env {
 
 impl Env {
     pub fn capture() -> std::io::Result<Env> {
-        let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let vars =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         Ok(Env { vars, cwd: std::env::current_dir()? })
     }
 
@@ -91,9 +90,9 @@ impl Env {
     pub fn which(&self, name: &str) -> Option<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         let path = self.get(EnvVars::PATH)?;
-        std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
-            p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-        })
+        std::env::split_paths(path)
+            .map(|d| d.join(name))
+            .find(|p| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
     }
 }
 
@@ -103,7 +102,10 @@ mod tests {
 
     #[test]
     fn triple_names() {
-        assert_eq!(EnvVars::target_linker("aarch64-unknown-linux-musl"), "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER");
+        assert_eq!(
+            EnvVars::target_linker("aarch64-unknown-linux-musl"),
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"
+        );
         assert_eq!(triple_env("x86_64-unknown-linux-gnu"), "X86_64_UNKNOWN_LINUX_GNU");
     }
 

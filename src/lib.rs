@@ -12,6 +12,7 @@ pub mod error;
 pub mod image;
 pub mod json;
 pub mod layer;
+pub mod package;
 pub mod plan;
 pub mod process;
 pub mod shell;
@@ -20,14 +21,11 @@ pub mod store;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use blob::{Digest, Layer};
+use blob::Digest;
 use cli::{BuildArgs, Command, OciCli};
-use compile::Artifacts;
 use env::Env;
 pub use error::Error;
-use image::{ImageInput, ImageSet, PlatformImage};
-use layer::{Entry, Source};
-use plan::{ImagePlan, Plan};
+use plan::Plan;
 use shell::Shell;
 use store::staging::Staging;
 
@@ -70,11 +68,16 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     for image in &plan.images {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let set = package(&plan, image, &artifacts, &staging)?;
+        let set = package::package(image, &artifacts, &staging, plan.epoch, &plan.profile)?;
         shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
         store::layout::write(&image.output, &set, &image.tags)?;
         shell.verbose("Index", &set.index.digest);
-        built.push(Built { image: image.name.clone(), output: image.output.clone(), tags: image.tags.clone(), index: set.index.digest.clone() });
+        built.push(Built {
+            image: image.name.clone(),
+            output: image.output.clone(),
+            tags: image.tags.clone(),
+            index: set.index.digest.clone(),
+        });
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
@@ -83,63 +86,17 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
 /// `-v`: what was decided and why.
 fn explain(plan: &Plan, shell: &mut Shell) {
     for job in &plan.jobs {
-        shell.verbose("Backend", format!("{} for {}: {}", serde_json::to_string(&job.backend.kind).unwrap_or_default().trim_matches('"'), job.target.triple, job.backend.reason));
+        shell.verbose(
+            "Backend",
+            format!(
+                "{} for {}: {}",
+                serde_json::to_string(&job.backend.kind).unwrap_or_default().trim_matches('"'),
+                job.target.triple,
+                job.backend.reason
+            ),
+        );
     }
     for image in &plan.images {
         shell.verbose("Base", format!("{} for {}", image.base, image.name));
     }
-}
-
-/// Layers, configs, manifests and index for one image: each platform in its own thread (the
-/// gzip of a large binary is the slow part, and platforms do not depend on each other).
-fn package(plan: &Plan, image: &ImagePlan, artifacts: &Artifacts, staging: &Staging) -> Result<ImageSet, Error> {
-    let base = store::open_base(&image.base)?;
-    let images: Vec<Result<PlatformImage, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = image
-            .targets
-            .iter()
-            .map(|target| {
-                let base = &base;
-                s.spawn(move || -> Result<PlatformImage, Error> {
-                    let base = base.resolve(&target.platform)?;
-                    let failed = |source| Error::Package { image: image.name.clone(), platform: target.platform.to_string(), source };
-                    let layer = binaries_layer(plan, image, artifacts, &target.triple, staging).map_err(failed)?;
-                    image::platform_image(ImageInput {
-                        platform: &target.platform,
-                        base: &base,
-                        layers: vec![layer],
-                        config: &image.config,
-                        epoch: plan.epoch,
-                        annotations: &image.annotations,
-                    })
-                    .map_err(|e| failed(e.into()))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("packaging thread panicked")).collect()
-    });
-    let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(image::MediaFamily::Oci);
-    let index = image::index(&images, &image.annotations, family)
-        .map_err(|source| store::StoreError::Json { what: "the image index", source })?;
-    Ok(ImageSet { images, index })
-}
-
-fn media_of(manifest_type: &str) -> image::MediaFamily {
-    if manifest_type == image::MediaFamily::Docker.manifest() {
-        image::MediaFamily::Docker
-    } else {
-        image::MediaFamily::Oci
-    }
-}
-
-/// The layer holding the image's binaries at `bin_dir`, 0755 root.
-fn binaries_layer(plan: &Plan, image: &ImagePlan, artifacts: &Artifacts, triple: &str, staging: &Staging) -> std::io::Result<Layer> {
-    let mut entries = Vec::new();
-    for bin in &image.bins {
-        let path = artifacts.get(&image.package.id, bin, triple).ok_or_else(|| std::io::Error::other(format!("no build of `{bin}` for {triple}")))?;
-        entries.push(Entry::file(&format!("{}/{bin}", image.config.bin_dir), Source::Path(path.to_path_buf()), 0o755));
-    }
-    let created_by = format!("cargo-oci: {} ({triple}, profile {}) → {}", image.bins.join(", "), plan.profile, image.config.bin_dir);
-    staging.layer(entries, plan.epoch, created_by)
 }

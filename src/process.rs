@@ -140,7 +140,14 @@ impl Cmd {
 
     /// Runs with all output passed through (e.g. `rustup target add`).
     pub fn run(&self, quiet: bool) -> Result<(), ProcessError> {
-        self.stream(|l| if !quiet { eprintln!("{l}") }, quiet)
+        self.stream(
+            |l| {
+                if !quiet {
+                    eprintln!("{l}")
+                }
+            },
+            quiet,
+        )
     }
 
     fn failed(&self, status: ExitStatus, stderr: &str) -> ProcessError {

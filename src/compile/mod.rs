@@ -116,11 +116,15 @@ impl CompileError {
     pub fn hints(&self) -> Vec<String> {
         match self {
             CompileError::TargetNotInstalled { triple } | CompileError::Rustup { triple, .. } => {
-                vec![format!("run `rustup target add {triple}` (or install the std for this target with your toolchain manager)")]
+                vec![format!(
+                    "run `rustup target add {triple}` (or install the std for this target with your toolchain manager)"
+                )]
             }
             CompileError::Build { triple, source } => {
                 let text = source.to_string();
-                let cc_missing = text.contains("failed to find tool") || text.contains("ToolNotFound") || text.contains("linker `cc` not found");
+                let cc_missing = text.contains("failed to find tool")
+                    || text.contains("ToolNotFound")
+                    || text.contains("linker `cc` not found");
                 if cc_missing {
                     vec![format!("this crate compiles C code, which needs a C cross compiler for {triple}: `pip install cargo-zigbuild` and `--backend zigbuild`")]
                 } else {
@@ -153,7 +157,11 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         for u in &job.units {
             for b in &u.bins {
                 if artifacts.get(&u.package_id, b, triple).is_none() {
-                    return Err(CompileError::MissingArtifact { package: u.package.clone(), bin: b.clone(), triple: triple.clone() });
+                    return Err(CompileError::MissingArtifact {
+                        package: u.package.clone(),
+                        bin: b.clone(),
+                        triple: triple.clone(),
+                    });
                 }
             }
         }

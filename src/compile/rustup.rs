@@ -8,7 +8,8 @@ use crate::process::Cmd;
 use crate::shell::Shell;
 
 pub fn ensure_target(triple: &str, env: &Env, shell: &mut Shell) -> Result<(), CompileError> {
-    let out = Cmd::new(env.rustc()).args(["--print", "sysroot"]).cwd(&env.cwd).output().map_err(CompileError::Sysroot)?;
+    let out =
+        Cmd::new(env.rustc()).args(["--print", "sysroot"]).cwd(&env.cwd).output().map_err(CompileError::Sysroot)?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out).trim());
     if sysroot.join("lib/rustlib").join(triple).join("lib").is_dir() {
         return Ok(());

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use oci_spec::image::{
-    Arch, Descriptor, HistoryBuilder, MediaType, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, Os,
-    PlatformBuilder, RootFsBuilder,
+    Arch, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType,
+    Os, PlatformBuilder, RootFsBuilder,
 };
 
 use crate::blob::{Blob, Layer};
@@ -215,7 +215,11 @@ fn merge_env(base: &[String], ours: &[(String, String)]) -> Vec<String> {
 }
 
 /// The multi-platform index over `images` (in their order), in the family of the first.
-pub fn index(images: &[PlatformImage], annotations: &BTreeMap<String, String>, family: MediaFamily) -> serde_json::Result<Blob> {
+pub fn index(
+    images: &[PlatformImage],
+    annotations: &BTreeMap<String, String>,
+    family: MediaFamily,
+) -> serde_json::Result<Blob> {
     let manifests: Vec<Descriptor> = images
         .iter()
         .map(|i| {

@@ -128,7 +128,8 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64) -> io::Res
             tar.append_data(&mut h, &e.path, &b[..])
         }
         Kind::File(Source::Path(p)) => {
-            let f = File::open(p).map_err(|err| io::Error::new(err.kind(), format!("cannot read {}: {err}", p.display())))?;
+            let f = File::open(p)
+                .map_err(|err| io::Error::new(err.kind(), format!("cannot read {}: {err}", p.display())))?;
             let size = f.metadata()?.len();
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(size);

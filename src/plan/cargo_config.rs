@@ -101,9 +101,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join(".cargo")).unwrap();
         std::fs::create_dir_all(d.path().join("a/b")).unwrap();
-        std::fs::write(d.path().join(".cargo/config.toml"), "[target.aarch64-unknown-linux-musl]\nlinker = \"x\"\n").unwrap();
+        std::fs::write(d.path().join(".cargo/config.toml"), "[target.aarch64-unknown-linux-musl]\nlinker = \"x\"\n")
+            .unwrap();
         let env = env_in(&d.path().join("a/b"), &[]);
-        assert!(configured_linker("aarch64-unknown-linux-musl", &env).unwrap().starts_with("[target.aarch64-unknown-linux-musl] linker in "));
+        assert!(configured_linker("aarch64-unknown-linux-musl", &env)
+            .unwrap()
+            .starts_with("[target.aarch64-unknown-linux-musl] linker in "));
         assert_eq!(configured_linker("x86_64-unknown-linux-musl", &env), None);
     }
 

@@ -14,7 +14,8 @@ const C_BUILD_TOOLS: &[&str] = &["cc", "cmake", "pkg-config", "bindgen"];
 pub fn c_builds(metadata: &Metadata, root: &PackageId) -> Vec<String> {
     let Some(resolve) = &metadata.resolve else { return Vec::new() };
     let nodes: HashMap<&PackageId, &cargo_metadata::Node> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-    let packages: HashMap<&PackageId, &cargo_metadata::Package> = metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let packages: HashMap<&PackageId, &cargo_metadata::Package> =
+        metadata.packages.iter().map(|p| (&p.id, p)).collect();
 
     let mut seen = BTreeSet::new();
     let mut stack = vec![root];

@@ -135,6 +135,23 @@ pub struct ContainerConfig {
     pub bin_dir: String,
 }
 
+impl ContainerConfig {
+    /// The defaults for an image of `bin`: it is the entrypoint, at `/usr/local/bin/<bin>`; the
+    /// rest is inherited from the base.
+    pub fn for_bin(bin: &str) -> ContainerConfig {
+        ContainerConfig {
+            entrypoint: vec![format!("{}/{bin}", resolve::DEFAULT_BIN_DIR)],
+            cmd: None,
+            env: Vec::new(),
+            user: None,
+            workdir: None,
+            exposed_ports: Vec::new(),
+            labels: BTreeMap::new(),
+            bin_dir: resolve::DEFAULT_BIN_DIR.into(),
+        }
+    }
+}
+
 /// Errors found while planning: nothing has been built or written yet.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {

@@ -77,7 +77,12 @@ const TABLE: &[Row] = &[
     },
     Row {
         arch: "arm",
-        envs: &["unknown-linux-gnueabihf", "unknown-linux-musleabihf", "unknown-linux-gnueabi", "unknown-linux-musleabi"],
+        envs: &[
+            "unknown-linux-gnueabihf",
+            "unknown-linux-musleabihf",
+            "unknown-linux-gnueabi",
+            "unknown-linux-musleabi",
+        ],
         oci_arch: "arm",
         variant: Some("v6"),
     },

@@ -75,16 +75,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             base: base.clone(),
             tags: if tags.is_empty() { vec![package.version.to_string()] } else { tags.clone() },
             output,
-            config: ContainerConfig {
-                entrypoint: vec![format!("{DEFAULT_BIN_DIR}/{bin}")],
-                cmd: None,
-                env: Vec::new(),
-                user: None,
-                workdir: None,
-                exposed_ports: Vec::new(),
-                labels: BTreeMap::new(),
-                bin_dir: DEFAULT_BIN_DIR.into(),
-            },
+            config: ContainerConfig::for_bin(bin),
             annotations: annotations(package, bin, revision.as_deref(), epoch),
         });
     }
@@ -102,7 +93,12 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
 
 /// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
 /// given, in which case the dependency graph is resolved for it.
-fn metadata(manifest: Option<&Path>, flags: &CargoFlags, platform: Option<&str>, env: &Env) -> Result<Metadata, PlanError> {
+fn metadata(
+    manifest: Option<&Path>,
+    flags: &CargoFlags,
+    platform: Option<&str>,
+    env: &Env,
+) -> Result<Metadata, PlanError> {
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(env.cargo()).current_dir(&env.cwd);
     if let Some(m) = manifest {
@@ -139,11 +135,19 @@ pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
     v
 }
 
-fn select_package<'m>(meta: &'m Metadata, name: Option<&str>, manifest: Option<&Path>) -> Result<&'m Package, PlanError> {
+fn select_package<'m>(
+    meta: &'m Metadata,
+    name: Option<&str>,
+    manifest: Option<&Path>,
+) -> Result<&'m Package, PlanError> {
     let members = meta.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
     match name {
-        Some(n) => members.iter().copied().find(|p| p.name.as_str() == n).ok_or_else(|| PlanError::NoSuchPackage { name: n.into(), members: names() }),
+        Some(n) => members
+            .iter()
+            .copied()
+            .find(|p| p.name.as_str() == n)
+            .ok_or_else(|| PlanError::NoSuchPackage { name: n.into(), members: names() }),
         None => meta.root_package().ok_or_else(|| PlanError::VirtualManifest {
             manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| meta.workspace_root.join("Cargo.toml").into()),
             members: names(),
@@ -194,9 +198,18 @@ fn check_libc(target: &Target, base: &BaseSpec) -> Result<(), PlanError> {
 /// Plain cargo, linking musl targets with the toolchain's own `rust-lld` unless the user
 /// configured a linker. A graph that compiles C needs a C cross compiler, which plain cargo
 /// does not bring.
-fn choose_backend(target: &Target, package: &Package, flags: &CargoFlags, env: &Env) -> Result<BackendChoice, PlanError> {
+fn choose_backend(
+    target: &Target,
+    package: &Package,
+    flags: &CargoFlags,
+    env: &Env,
+) -> Result<BackendChoice, PlanError> {
     if let Some(where_) = cargo_config::configured_linker(&target.triple, env) {
-        return Ok(BackendChoice { kind: BackendKind::Cargo, reason: format!("linker configured by the user ({where_})"), linker: None });
+        return Ok(BackendChoice {
+            kind: BackendKind::Cargo,
+            reason: format!("linker configured by the user ({where_})"),
+            linker: None,
+        });
     }
     let meta = metadata(Some(flags.manifest_path.as_path()), flags, Some(&target.triple), env)?;
     let c = cdeps::c_builds(&meta, &package.id);
@@ -204,7 +217,10 @@ fn choose_backend(target: &Target, package: &Package, flags: &CargoFlags, env: &
         return Err(PlanError::NeedsCCompiler {
             package: package.name.to_string(),
             triple: target.triple.clone(),
-            why: format!("{first} compiles C code{}", if c.len() > 1 { format!(" (and {} more)", c.len() - 1) } else { String::new() }),
+            why: format!(
+                "{first} compiles C code{}",
+                if c.len() > 1 { format!(" (and {} more)", c.len() - 1) } else { String::new() }
+            ),
         });
     }
     Ok(BackendChoice {
@@ -279,7 +295,9 @@ mod tests {
     fn gnu_on_builtin_base_is_refused_with_the_musl_alternative() {
         let t = Target::parse("aarch64-unknown-linux-gnu").unwrap();
         match check_libc(&t, &BaseSpec::Static) {
-            Err(PlanError::GlibcTargetOnBase { short, .. }) => assert_eq!(short.as_deref(), Some("aarch64-unknown-linux-musl")),
+            Err(PlanError::GlibcTargetOnBase { short, .. }) => {
+                assert_eq!(short.as_deref(), Some("aarch64-unknown-linux-musl"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(check_libc(&Target::parse("aarch64").unwrap(), &BaseSpec::Scratch).is_ok());

@@ -63,7 +63,8 @@ fn history(created_by: &str) -> History {
 
 /// The files of the `static` base, in tar-entry form.
 pub fn static_entries() -> Vec<Entry> {
-    let etc = |name: &str, body: &str| Entry::file(&format!("etc/{name}"), Source::Bytes(body.as_bytes().to_vec()), 0o644);
+    let etc =
+        |name: &str, body: &str| Entry::file(&format!("etc/{name}"), Source::Bytes(body.as_bytes().to_vec()), 0o644);
     vec![
         Entry::dir("etc", 0o755, 0, 0),
         etc("passwd", include_str!("../../templates/base/etc/passwd")),
@@ -101,8 +102,11 @@ fn static_layer() -> Result<&'static Layer, StoreError> {
     if let Some(l) = LAYER.get() {
         return Ok(l);
     }
-    let (bytes, d) = layer::write(static_entries(), BASE_MTIME, Vec::new())
-        .map_err(|source| StoreError::Io { op: "build the built-in base layer in", path: "memory".into(), source })?;
+    let (bytes, d) = layer::write(static_entries(), BASE_MTIME, Vec::new()).map_err(|source| StoreError::Io {
+        op: "build the built-in base layer in",
+        path: "memory".into(),
+        source,
+    })?;
     let layer = Layer {
         blob: Blob { media_type: layer::MEDIA_TYPE.into(), digest: d.digest, size: d.size, content: Content::Bytes(bytes.into()) },
         diff_id: d.diff_id,

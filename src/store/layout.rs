@@ -43,7 +43,9 @@ impl OutputError {
                 path.with_extension("oci").display()
             )],
             OutputError::Unwritable { .. } => vec!["pick a directory you can write with `--output DIR`".into()],
-            OutputError::BadIndex { .. } => vec!["repair or remove its index.json, or write to a new directory with `--output DIR`".into()],
+            OutputError::BadIndex { .. } => {
+                vec!["repair or remove its index.json, or write to a new directory with `--output DIR`".into()]
+            }
         }
     }
 }

@@ -1,0 +1,84 @@
+//! Layer + image stage for one image: each platform's binary layer on its base, then the index.
+
+use crate::blob::Layer;
+use crate::compile::Artifacts;
+use crate::image::{ImageInput, ImageSet, MediaFamily, PlatformImage};
+use crate::layer::{Entry, Source};
+use crate::plan::ImagePlan;
+use crate::store::staging::Staging;
+use crate::Error;
+
+/// Layers, configs, manifests and index for one image: each platform in its own thread (the
+/// gzip of a large binary is the slow part, and platforms do not depend on each other).
+pub fn package(
+    image: &ImagePlan,
+    artifacts: &Artifacts,
+    staging: &Staging,
+    epoch: u64,
+    profile: &str,
+) -> Result<ImageSet, Error> {
+    let base = crate::store::open_base(&image.base)?;
+    let images: Vec<Result<PlatformImage, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = image
+            .targets
+            .iter()
+            .map(|target| {
+                let base = &base;
+                s.spawn(move || -> Result<PlatformImage, Error> {
+                    let base = base.resolve(&target.platform)?;
+                    let failed = |source| Error::Package {
+                        image: image.name.clone(),
+                        platform: target.platform.to_string(),
+                        source,
+                    };
+                    let layer =
+                        binaries_layer(image, artifacts, &target.triple, staging, epoch, profile).map_err(failed)?;
+                    crate::image::platform_image(ImageInput {
+                        platform: &target.platform,
+                        base: &base,
+                        layers: vec![layer],
+                        config: &image.config,
+                        epoch,
+                        annotations: &image.annotations,
+                    })
+                    .map_err(|e| failed(e.into()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("packaging thread panicked")).collect()
+    });
+    let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(MediaFamily::Oci);
+    let index = crate::image::index(&images, &image.annotations, family)
+        .map_err(|source| crate::store::StoreError::Json { what: "the image index", source })?;
+    Ok(ImageSet { images, index })
+}
+
+fn media_of(manifest_type: &str) -> MediaFamily {
+    if manifest_type == MediaFamily::Docker.manifest() {
+        MediaFamily::Docker
+    } else {
+        MediaFamily::Oci
+    }
+}
+
+/// The layer holding the image's binaries at `bin_dir`, 0755 root.
+fn binaries_layer(
+    image: &ImagePlan,
+    artifacts: &Artifacts,
+    triple: &str,
+    staging: &Staging,
+    epoch: u64,
+    profile: &str,
+) -> std::io::Result<Layer> {
+    let mut entries = Vec::new();
+    for bin in &image.bins {
+        let path = artifacts
+            .get(&image.package.id, bin, triple)
+            .ok_or_else(|| std::io::Error::other(format!("no build of `{bin}` for {triple}")))?;
+        entries.push(Entry::file(&format!("{}/{bin}", image.config.bin_dir), Source::Path(path.to_path_buf()), 0o755));
+    }
+    let created_by =
+        format!("cargo-oci: {} ({triple}, profile {}) → {}", image.bins.join(", "), profile, image.config.bin_dir);
+    staging.layer(entries, epoch, created_by)
+}

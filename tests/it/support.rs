@@ -1,0 +1,347 @@
+//! Test support: fixture projects, a runner for the built `cargo-oci`, wrappers around the
+//! external checkers, and a validator for every layout we write.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+/// The repository root (examples live there).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when a missing tool must fail the test instead of skipping it.
+pub fn strict() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether `tool` is on PATH. Under CI=true a missing tool panics: a check nobody ran is not a pass.
+pub fn have(tool: &str) -> bool {
+    let found = which(tool).is_some();
+    if !found {
+        if strict() {
+            panic!("`{tool}` is required by this test (CI=true); run `cargo xtask test` to install it");
+        }
+        eprintln!("SKIPPED: `{tool}` not installed (set CI=true to make this a failure)");
+    }
+    found
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file())
+}
+
+/// A scratch project: a copy of an example or files written by the test, with its own target dir.
+/// Its path is lowercase (podman turns `oci:` paths into image names, which must be).
+pub struct Project {
+    dir: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Project {
+    /// A copy of `examples/<name>` (without its target dir).
+    pub fn example(name: &str) -> Project {
+        let p = Project::empty();
+        copy_tree(&repo().join("examples").join(name), p.path());
+        p
+    }
+
+    pub fn empty() -> Project {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = repo().join("target").join("it-tmp").join(format!("p{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    /// A std-only binary crate `name` printing `msg`.
+    pub fn bin(name: &str, msg: &str) -> Project {
+        Project::empty()
+            .file(
+                "Cargo.toml",
+                &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+            )
+            .file("src/main.rs", &format!("fn main() {{ println!(\"{msg} {{}}\", std::env::consts::ARCH); }}\n"))
+    }
+
+    pub fn file(self, rel: &str, contents: &str) -> Project {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `cargo-oci oci <args>` in this project, with its own target dir and no colour.
+    pub fn oci(&self, args: &[&str]) -> Run {
+        let mut c = cargo_oci();
+        c.current_dir(self.path()).args(args);
+        c.env("CARGO_TARGET_DIR", self.path().join("target"));
+        Run::of(c)
+    }
+}
+
+/// The built binary, invoked as cargo invokes it (`cargo-oci oci …`).
+pub fn cargo_oci() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-oci"));
+    c.arg("oci");
+    c.env("NO_COLOR", "1").env_remove("CARGO_TERM_COLOR").env_remove("SOURCE_DATE_EPOCH").env("RUST_BACKTRACE", "0");
+    c
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walk(from) {
+        let rel = e.strip_prefix(from).unwrap();
+        if rel.starts_with("target") {
+            continue;
+        }
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&e, &dest).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A finished command with its output, and assertions that print everything on failure.
+pub struct Run {
+    pub cmd: String,
+    pub out: Output,
+}
+
+impl Run {
+    pub fn of(mut c: Command) -> Run {
+        let cmd = format!("{c:?}");
+        let out = c.output().unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+        Run { cmd, out }
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    pub fn success(self) -> Run {
+        assert!(
+            self.out.status.success(),
+            "{} failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.cmd,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    pub fn failure(self) -> Run {
+        assert!(
+            !self.out.status.success(),
+            "{} should have failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.cmd,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    /// The `error:` line and the `hint:` lines of a failure.
+    pub fn error_and_hints(&self) -> (String, Vec<String>) {
+        let err = self.stderr();
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "exactly one error: line expected\n{err}");
+        let hints = err.lines().filter(|l| l.starts_with("hint:")).map(String::from).collect();
+        (errors[0].to_string(), hints)
+    }
+}
+
+/// Runs any external tool and requires success.
+pub fn tool(program: &str, args: &[&str]) -> Run {
+    let mut c = Command::new(program);
+    c.args(args);
+    Run::of(c).success()
+}
+
+/// The `oci:<dir>:<tag>@sha256:<hex>` line of a build, parsed.
+pub struct BuiltRef {
+    pub layout: PathBuf,
+    pub tag: String,
+    pub digest: String,
+}
+
+pub fn parse_built(line: &str) -> BuiltRef {
+    let line = line.trim();
+    let rest = line.strip_prefix("oci:").unwrap_or_else(|| panic!("not an oci: line: {line}"));
+    let (left, digest) = rest.rsplit_once('@').unwrap();
+    let (layout, tag) = left.rsplit_once(':').unwrap();
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{line}");
+    BuiltRef { layout: layout.into(), tag: tag.into(), digest: digest.into() }
+}
+
+pub fn blob_path(layout: &Path, digest: &str) -> PathBuf {
+    layout.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap())
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+pub fn blob_json(layout: &Path, digest: &str) -> Value {
+    read_json(&blob_path(layout, digest))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One platform of an image, as read back from a layout.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub platform: String,
+    pub digest: String,
+    pub manifest: Value,
+    pub config: Value,
+    pub layers: Vec<String>,
+}
+
+/// Checks every invariant of a layout we wrote and returns the platforms of `tag`:
+/// each descriptor's digest and size match the bytes, config diff_ids match the decompressed
+/// layers, the index platform matches the config's.
+pub fn validate_layout(layout: &Path, tag: &str) -> Vec<Manifest> {
+    let layout_file = read_json(&layout.join("oci-layout"));
+    assert_eq!(layout_file["imageLayoutVersion"], "1.0.0");
+    let index_json = read_json(&layout.join("index.json"));
+    let top: Vec<&Value> = index_json["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .collect();
+    assert_eq!(top.len(), 1, "one index.json entry for tag {tag}: {index_json}");
+    let top = top[0];
+    assert_eq!(top["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let index = check_blob(layout, top);
+    let mut out = Vec::new();
+    for d in index["manifests"].as_array().unwrap() {
+        let manifest = check_blob(layout, d);
+        let config = check_blob(layout, &manifest["config"]);
+        let p = &d["platform"];
+        assert_eq!(p["architecture"], config["architecture"], "index platform vs config");
+        assert_eq!(p["os"], config["os"]);
+        assert_eq!(p.get("variant"), config.get("variant"));
+        let diff_ids: Vec<String> =
+            config["rootfs"]["diff_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let layers: Vec<String> =
+            manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect();
+        assert_eq!(diff_ids.len(), layers.len());
+        for (l, diff) in manifest["layers"].as_array().unwrap().iter().zip(&diff_ids) {
+            check_blob_bytes(layout, l);
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(
+                std::fs::File::open(blob_path(layout, l["digest"].as_str().unwrap())).unwrap(),
+            )
+            .read_to_end(&mut raw)
+            .unwrap();
+            assert_eq!(&format!("sha256:{}", sha256_hex(&raw)), diff, "diff_id of {}", l["digest"]);
+        }
+        let mut platform = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
+        if let Some(v) = p.get("variant").and_then(Value::as_str) {
+            platform.push('/');
+            platform.push_str(v);
+        }
+        out.push(Manifest { platform, digest: d["digest"].as_str().unwrap().into(), manifest, config, layers });
+    }
+    out
+}
+
+fn check_blob_bytes(layout: &Path, d: &Value) -> Vec<u8> {
+    let digest = d["digest"].as_str().unwrap();
+    let bytes = std::fs::read(blob_path(layout, digest)).unwrap_or_else(|e| panic!("blob {digest}: {e}"));
+    assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap(), "size of {digest}");
+    assert_eq!(format!("sha256:{}", sha256_hex(&bytes)), digest, "digest of blob");
+    bytes
+}
+
+fn check_blob(layout: &Path, d: &Value) -> Value {
+    let bytes = check_blob_bytes(layout, d);
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    if let Some(t) = v.get("mediaType") {
+        assert_eq!(t, &d["mediaType"], "mediaType in descriptor vs document");
+    }
+    v
+}
+
+/// A snapshot of every file under `dir` (path → sha256), to prove nothing changed.
+pub fn tree_state(dir: &Path) -> BTreeMap<String, String> {
+    if !dir.exists() {
+        return BTreeMap::new();
+    }
+    walk(dir)
+        .into_iter()
+        .map(|p| (p.strip_prefix(dir).unwrap().display().to_string(), sha256_hex(&std::fs::read(&p).unwrap())))
+        .collect()
+}
+
+/// `skopeo copy --override-arch A oci:L:T oci:tmp:x` then `umoci unpack`: the rootfs of one platform.
+pub fn unpack_platform(layout: &Path, tag: &str, arch: &str, work: &Path) -> PathBuf {
+    let sel = work.join(format!("sel-{arch}"));
+    let bundle = work.join(format!("bundle-{arch}"));
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--override-arch",
+            arch,
+            &format!("oci:{}:{tag}", layout.display()),
+            &format!("oci:{}:x", sel.display()),
+        ],
+    );
+    tool("umoci", &["unpack", "--image", &format!("{}:x", sel.display()), bundle.to_str().unwrap()]);
+    bundle.join("rootfs")
+}
+
+/// podman with the settings this machine needs (runc, rlimits within the hard limits) and
+/// private storage, so tests do not share state.
+pub fn podman(storage: &Path, args: &[&str]) -> Run {
+    let mut c = Command::new("podman");
+    c.args(["--runtime", "runc", "--storage-driver", "vfs", "--root"])
+        .arg(storage.join("root"))
+        .arg("--runroot")
+        .arg(storage.join("runroot"))
+        .args(args);
+    Run::of(c)
+}
+
+pub const PODMAN_ULIMITS: [&str; 4] = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
