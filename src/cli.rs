@@ -84,7 +84,8 @@ pub struct BuildArgs {
     /// Tag to write (repeatable) [default: the package version]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
-    /// Base image: `static` (built in: CA certificates, passwd, nonroot user) or `scratch` (empty)
+    /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty), or
+    /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout)
     #[arg(long, value_name = "BASE", default_value = "static")]
     pub base: String,
 }

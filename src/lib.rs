@@ -61,14 +61,15 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     let started = Instant::now();
     let plan = plan::resolve(args, env)?;
     explain(&plan, shell);
+    let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
     let artifacts = compile::compile(&plan, env, shell)?;
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
     let mut built = Vec::new();
-    for image in &plan.images {
+    for (image, bases) in plan.images.iter().zip(&bases) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let set = package::package(image, &artifacts, &staging, plan.epoch, &plan.profile)?;
+        let set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
         shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
         store::layout::write(&image.output, &set, &image.tags)?;
         shell.verbose("Index", &set.index.digest);

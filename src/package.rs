@@ -6,26 +6,33 @@ use crate::image::{ImageInput, ImageSet, MediaFamily, PlatformImage};
 use crate::layer::{Entry, Source};
 use crate::plan::ImagePlan;
 use crate::store::staging::Staging;
+use crate::store::{BaseImage, StoreError};
 use crate::Error;
+
+/// The base of each of the image's targets (in target order), resolved before anything is
+/// compiled: a base that lacks a platform fails the build before it costs anything.
+pub fn resolve_bases(image: &ImagePlan) -> Result<Vec<BaseImage>, StoreError> {
+    let source = crate::store::open_base(&image.base)?;
+    image.targets.iter().map(|t| source.resolve(&t.platform)).collect()
+}
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the
 /// gzip of a large binary is the slow part, and platforms do not depend on each other).
 pub fn package(
     image: &ImagePlan,
+    bases: &[BaseImage],
     artifacts: &Artifacts,
     staging: &Staging,
     epoch: u64,
     profile: &str,
 ) -> Result<ImageSet, Error> {
-    let base = crate::store::open_base(&image.base)?;
     let images: Vec<Result<PlatformImage, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = image
             .targets
             .iter()
-            .map(|target| {
-                let base = &base;
+            .zip(bases)
+            .map(|(target, base)| {
                 s.spawn(move || -> Result<PlatformImage, Error> {
-                    let base = base.resolve(&target.platform)?;
                     let failed = |source| Error::Package {
                         image: image.name.clone(),
                         platform: target.platform.to_string(),
@@ -35,7 +42,7 @@ pub fn package(
                         binaries_layer(image, artifacts, &target.triple, staging, epoch, profile).map_err(failed)?;
                     crate::image::platform_image(ImageInput {
                         platform: &target.platform,
-                        base: &base,
+                        base,
                         layers: vec![layer],
                         config: &image.config,
                         epoch,
@@ -50,7 +57,7 @@ pub fn package(
     let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
     let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
-        .map_err(|source| crate::store::StoreError::Json { what: "the image index", source })?;
+        .map_err(|source| StoreError::Json { what: "the image index", source })?;
     Ok(ImageSet { images, index })
 }
 

@@ -1,5 +1,7 @@
 //! The plan: everything a build will do, decided up front as plain data (printable, snapshot-able).
 
+mod backend;
+mod base;
 mod cargo_config;
 mod cdeps;
 pub mod platform;
@@ -106,6 +108,8 @@ pub enum BaseSpec {
     Static,
     /// No layers at all.
     Scratch,
+    /// An image in a local OCI layout (`oci:DIR[:TAG]`).
+    Layout { path: PathBuf, tag: Option<String> },
 }
 
 impl std::fmt::Display for BaseSpec {
@@ -113,6 +117,8 @@ impl std::fmt::Display for BaseSpec {
         match self {
             BaseSpec::Static => f.write_str("static"),
             BaseSpec::Scratch => f.write_str("scratch"),
+            BaseSpec::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
+            BaseSpec::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
         }
     }
 }
@@ -212,7 +218,9 @@ impl PlanError {
                 triple.replace('-', "_")
             )],
             PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
-            PlanError::UnknownBase { .. } => vec!["use `--base static` (the built-in default) or `--base scratch`".into()],
+            PlanError::UnknownBase { .. } => {
+                vec!["use `--base static` (the built-in default), `--base scratch`, or `--base oci:DIR[:TAG]`".into()]
+            }
             PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
             PlanError::Output(e) => e.hints(),
         }

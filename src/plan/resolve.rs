@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 
 use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
 
-use super::platform::{parse_targets, Libc, Target};
-use super::{
-    cargo_config, cdeps, BackendChoice, BackendKind, BaseSpec, CargoFlags, CompileJob, ContainerConfig, ImagePlan,
-    PackageInfo, Plan, PlanError, Unit,
-};
+use super::platform::parse_targets;
+use super::{backend, base, CargoFlags, CompileJob, ContainerConfig, ImagePlan, PackageInfo, Plan, PlanError, Unit};
 use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
 use crate::process::Cmd;
@@ -23,7 +20,7 @@ pub const DEFAULT_BIN_DIR: &str = "/usr/local/bin";
 pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     let targets = if args.target.is_empty() { parse_targets(DEFAULT_TARGETS)? } else { parse_targets(&args.target)? };
     let tags = args.tag.iter().map(|t| check_tag(t)).collect::<Result<Vec<_>, _>>()?;
-    let base = parse_base(&args.base)?;
+    let base = base::parse_base(&args.base, env)?;
     let epoch = source_date_epoch(env)?;
 
     let flags = CargoFlags {
@@ -41,12 +38,12 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
 
     for t in &targets {
-        check_libc(t, &base)?;
+        base::check_libc(t, &base)?;
     }
     let unit = Unit { package: package.name.to_string(), package_id: package.id.repr.clone(), bins: bins.clone() };
     let mut jobs = Vec::new();
     for target in &targets {
-        let backend = choose_backend(target, package, &flags, env)?;
+        let backend = backend::choose_backend(target, package, &flags, env)?;
         jobs.push(CompileJob { target: target.clone(), backend, units: vec![unit.clone()] });
     }
 
@@ -93,7 +90,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
 
 /// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
 /// given, in which case the dependency graph is resolved for it.
-fn metadata(
+pub(super) fn metadata(
     manifest: Option<&Path>,
     flags: &CargoFlags,
     platform: Option<&str>,
@@ -177,59 +174,6 @@ fn select_bins(package: &Package, wanted: &[String]) -> Result<Vec<String>, Plan
     Ok(out)
 }
 
-fn parse_base(base: &str) -> Result<BaseSpec, PlanError> {
-    match base {
-        "static" => Ok(BaseSpec::Static),
-        "scratch" => Ok(BaseSpec::Scratch),
-        other => Err(PlanError::UnknownBase { base: other.into() }),
-    }
-}
-
-/// gnu binaries are dynamically linked against glibc; the built-in bases have none.
-fn check_libc(target: &Target, base: &BaseSpec) -> Result<(), PlanError> {
-    if target.libc == Libc::Gnu && matches!(base, BaseSpec::Static | BaseSpec::Scratch) {
-        let musl = target.triple.replace("-gnu", "-musl");
-        let short = super::Target::parse(&musl).ok().map(|t| t.triple);
-        return Err(PlanError::GlibcTargetOnBase { triple: target.triple.clone(), short, base: base.to_string() });
-    }
-    Ok(())
-}
-
-/// Plain cargo, linking musl targets with the toolchain's own `rust-lld` unless the user
-/// configured a linker. A graph that compiles C needs a C cross compiler, which plain cargo
-/// does not bring.
-fn choose_backend(
-    target: &Target,
-    package: &Package,
-    flags: &CargoFlags,
-    env: &Env,
-) -> Result<BackendChoice, PlanError> {
-    if let Some(where_) = cargo_config::configured_linker(&target.triple, env) {
-        return Ok(BackendChoice {
-            kind: BackendKind::Cargo,
-            reason: format!("linker configured by the user ({where_})"),
-            linker: None,
-        });
-    }
-    let meta = metadata(Some(flags.manifest_path.as_path()), flags, Some(&target.triple), env)?;
-    let c = cdeps::c_builds(&meta, &package.id);
-    if let Some(first) = c.first() {
-        return Err(PlanError::NeedsCCompiler {
-            package: package.name.to_string(),
-            triple: target.triple.clone(),
-            why: format!(
-                "{first} compiles C code{}",
-                if c.len() > 1 { format!(" (and {} more)", c.len() - 1) } else { String::new() }
-            ),
-        });
-    }
-    Ok(BackendChoice {
-        kind: BackendKind::Cargo,
-        reason: "pure Rust for this target: linked by the toolchain's rust-lld, no C toolchain needed".into(),
-        linker: Some("rust-lld".into()),
-    })
-}
-
 /// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 fn check_tag(tag: &str) -> Result<String, PlanError> {
     let ok = (1..=128).contains(&tag.len())
@@ -289,18 +233,6 @@ mod tests {
         for bad in ["", ".x", "-x", "a/b", "a:b", &"x".repeat(129)] {
             assert!(check_tag(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn gnu_on_builtin_base_is_refused_with_the_musl_alternative() {
-        let t = Target::parse("aarch64-unknown-linux-gnu").unwrap();
-        match check_libc(&t, &BaseSpec::Static) {
-            Err(PlanError::GlibcTargetOnBase { short, .. }) => {
-                assert_eq!(short.as_deref(), Some("aarch64-unknown-linux-musl"))
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(check_libc(&Target::parse("aarch64").unwrap(), &BaseSpec::Scratch).is_ok());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 pub mod builtin;
 pub mod layout;
+pub mod layout_source;
+pub mod source;
 pub mod staging;
 
 use std::path::PathBuf;
@@ -41,6 +43,7 @@ pub fn open_base(spec: &BaseSpec) -> Result<Box<dyn BaseSource>, StoreError> {
     Ok(match spec {
         BaseSpec::Static => Box::new(builtin::Static),
         BaseSpec::Scratch => Box::new(builtin::Scratch),
+        BaseSpec::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
     })
 }
 
@@ -56,6 +59,14 @@ pub enum StoreError {
     },
     #[error("`{}` is not a valid OCI image layout: {why}", path.display())]
     BadLayout { path: PathBuf, why: String },
+    #[error("base `{image}` has no image for {wanted}; it has: {}", if available.is_empty() { "no platforms".to_string() } else { available.join(", ") })]
+    PlatformMissing { image: String, wanted: String, available: Vec<String> },
+    #[error("`{image}` has no {}; it has: {}", tag.as_ref().map(|t| format!("tag `{t}`")).unwrap_or("single image (name a tag)".into()), if available.is_empty() { "no tags".to_string() } else { available.join(", ") })]
+    TagNotFound { image: String, tag: Option<String>, available: Vec<String> },
+    #[error("`{image}` is not a usable image: {why}")]
+    BadImage { image: String, why: String },
+    #[error("{what} does not match its digest: expected {expected}, found {actual}")]
+    Corrupt { what: String, expected: String, actual: String },
     #[error("failed to encode {what} as JSON")]
     Json {
         what: &'static str,
@@ -76,6 +87,14 @@ impl StoreError {
                 vec!["pick a directory you can write with `--output DIR`".into()]
             }
             StoreError::Io { source, .. } if source.raw_os_error() == Some(28) => vec!["free some disk space and run again".into()],
+            StoreError::PlatformMissing { .. } => {
+                vec!["build only for the platforms the base has (`--target …`), or pick a base that has this one".into()]
+            }
+            StoreError::TagNotFound { image, available, .. } if !available.is_empty() => {
+                let dir = image.strip_prefix("oci:").unwrap_or(image);
+                let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
+                vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
+            }
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],
             _ => Vec::new(),
         }

@@ -156,7 +156,9 @@ pub fn child(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?;
-    let set = cargo_oci::package::package(&image, &artifacts, &staging, 0, "release").map_err(|e| e.to_string())?;
+    let bases = cargo_oci::package::resolve_bases(&image).map_err(|e| e.to_string())?;
+    let set =
+        cargo_oci::package::package(&image, &bases, &artifacts, &staging, 0, "release").map_err(|e| e.to_string())?;
     cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
     let wall = start.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

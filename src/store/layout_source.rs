@@ -1,0 +1,113 @@
+//! An OCI image layout directory as an image store: `--base oci:DIR[:TAG]` (skopeo's syntax).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::layout::{read_index, ref_name};
+use super::source::{Document, ImageStore};
+use super::StoreError;
+use crate::blob::{digest_reader, Content, Digest};
+
+pub struct LayoutStore {
+    root: PathBuf,
+    tag: Option<String>,
+}
+
+impl LayoutStore {
+    pub fn new(root: &Path, tag: Option<&str>) -> LayoutStore {
+        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from) }
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    /// Reads a blob's bytes and checks them: a layout can be edited by anyone.
+    fn verified_bytes(&self, digest: &Digest, size: u64) -> Result<Vec<u8>, StoreError> {
+        let p = self.blob_path(digest);
+        let bytes = fs::read(&p).map_err(StoreError::io("read", &p))?;
+        let actual = Digest::of(&bytes);
+        if actual != *digest || bytes.len() as u64 != size {
+            return Err(StoreError::Corrupt {
+                what: p.display().to_string(),
+                expected: format!("{digest} ({size} bytes)"),
+                actual: format!("{actual} ({} bytes)", bytes.len()),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+impl ImageStore for LayoutStore {
+    fn name(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("oci:{}:{t}", self.root.display()),
+            None => format!("oci:{}", self.root.display()),
+        }
+    }
+
+    fn root(&self) -> Result<Document, StoreError> {
+        if !self.root.join("oci-layout").is_file() {
+            return Err(StoreError::BadLayout { path: self.root.clone(), why: "no `oci-layout` file".into() });
+        }
+        let index = read_index(&self.root)?;
+        let tags: Vec<String> = index.manifests().iter().filter_map(|d| ref_name(d).cloned()).collect();
+        let d = match &self.tag {
+            Some(t) => index.manifests().iter().find(|d| ref_name(d) == Some(t)),
+            None if index.manifests().len() == 1 => index.manifests().first(),
+            None => None,
+        };
+        let Some(d) = d else {
+            return Err(StoreError::TagNotFound { image: self.name(), tag: self.tag.clone(), available: tags });
+        };
+        let digest =
+            Digest::parse(d.digest().as_ref()).map_err(|why| StoreError::BadLayout { path: self.root.clone(), why })?;
+        let bytes = self.verified_bytes(&digest, d.size())?;
+        Ok(Document { media_type: d.media_type().to_string(), digest, bytes })
+    }
+
+    fn document(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Vec<u8>, StoreError> {
+        self.verified_bytes(digest, size)
+    }
+
+    fn layer(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError> {
+        let p = self.blob_path(digest);
+        let f = fs::File::open(&p).map_err(StoreError::io("read", &p))?;
+        let (actual, n) = digest_reader(f).map_err(StoreError::io("read", &p))?;
+        if actual != *digest || n != size {
+            return Err(StoreError::Corrupt {
+                what: p.display().to_string(),
+                expected: format!("{digest} ({size} bytes)"),
+                actual: format!("{actual} ({n} bytes)"),
+            });
+        }
+        Ok(Content::File(Arc::new(p)))
+    }
+}
+
+/// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.
+pub fn parse_oci_ref(s: &str) -> Option<(PathBuf, Option<String>)> {
+    let rest = s.strip_prefix("oci:")?;
+    match rest.rsplit_once(':') {
+        Some((dir, tag)) if !tag.contains('/') && !tag.is_empty() && !dir.is_empty() => {
+            Some((dir.into(), Some(tag.into())))
+        }
+        _ if !rest.is_empty() => Some((rest.into(), None)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oci_refs() {
+        assert_eq!(parse_oci_ref("oci:/a/b:v1"), Some(("/a/b".into(), Some("v1".into()))));
+        assert_eq!(parse_oci_ref("oci:rel/dir"), Some(("rel/dir".into(), None)));
+        assert_eq!(parse_oci_ref("oci:./x:y/z"), Some(("./x:y/z".into(), None)));
+        assert_eq!(parse_oci_ref("oci:"), None);
+        assert_eq!(parse_oci_ref("docker://x"), None);
+    }
+}
