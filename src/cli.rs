@@ -40,6 +40,16 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Compile the crate for each target and write a multi-platform OCI image
     Build(BuildArgs),
+    /// Name the first difference between two images (platform, config key, layer, file, header field)
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    /// The first image, e.g. `oci:target/oci/app:1.0`
+    pub a: String,
+    /// The second image
+    pub b: String,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -122,7 +132,7 @@ mod tests {
     fn both_invocations() {
         let a = parse("cargo-oci oci build --target x86_64,aarch64 --target i686 -q");
         let b = parse("cargo-oci build --target x86_64,aarch64 --target i686 -q");
-        let (Command::Build(a1), Command::Build(b1)) = (&a.command, &b.command);
+        let (Command::Build(a1), Command::Build(b1)) = (&a.command, &b.command) else { panic!("build expected") };
         assert_eq!(a1.target, ["x86_64,aarch64", "i686"]);
         assert_eq!(a1.target, b1.target);
         assert!(a.global.quiet && b.global.quiet);

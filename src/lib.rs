@@ -7,6 +7,7 @@
 pub mod blob;
 pub mod cli;
 pub mod compile;
+pub mod diff;
 pub mod env;
 pub mod error;
 pub mod image;
@@ -45,13 +46,27 @@ impl std::fmt::Display for Built {
     }
 }
 
-pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<(), Error> {
+/// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
+pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
     match &cli.command {
         Command::Build(args) => {
             for built in build(args, env, shell)? {
                 println!("{built}");
             }
-            Ok(())
+            Ok(true)
+        }
+        Command::Diff(args) => {
+            let (a, b) = (store::open_image(&args.a, &env.cwd)?, store::open_image(&args.b, &env.cwd)?);
+            match diff::diff(a.as_ref(), b.as_ref())? {
+                None => {
+                    println!("identical: {} and {} are the same image", args.a, args.b);
+                    Ok(true)
+                }
+                Some(d) => {
+                    println!("{d}");
+                    Ok(false)
+                }
+            }
         }
     }
 }

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
     };
     let mut shell = Shell::new(verbosity, cli.global.color, &env);
     match cargo_oci::run(&cli, &env, &mut shell) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             shell.error(&e, &e.hints());
             ExitCode::FAILURE

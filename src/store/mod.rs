@@ -47,6 +47,14 @@ pub fn open_base(spec: &BaseSpec) -> Result<Box<dyn BaseSource>, StoreError> {
     })
 }
 
+/// Opens an image named on the command line (`oci:DIR[:TAG]`) as a store.
+pub fn open_image(reference: &str, cwd: &std::path::Path) -> Result<Box<dyn source::ImageStore>, StoreError> {
+    match layout_source::parse_oci_ref(reference) {
+        Some((dir, tag)) => Ok(Box::new(layout_source::LayoutStore::new(&cwd.join(dir), tag.as_deref()))),
+        None => Err(StoreError::BadReference { reference: reference.into() }),
+    }
+}
+
 /// Reading or writing images failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,6 +75,8 @@ pub enum StoreError {
     BadImage { image: String, why: String },
     #[error("{what} does not match its digest: expected {expected}, found {actual}")]
     Corrupt { what: String, expected: String, actual: String },
+    #[error("`{reference}` is not an image reference cargo-oci can read")]
+    BadReference { reference: String },
     #[error("failed to encode {what} as JSON")]
     Json {
         what: &'static str,
@@ -95,6 +105,7 @@ impl StoreError {
                 let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
                 vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
             }
+            StoreError::BadReference { .. } => vec!["name an OCI layout as `oci:DIR:TAG` (skopeo's syntax)".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],
             _ => Vec::new(),
         }
