@@ -52,7 +52,7 @@ pub struct DiffArgs {
     pub b: String,
 }
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct BuildArgs {
     /// Path to Cargo.toml
     #[arg(long, value_name = "PATH")]
@@ -98,6 +98,12 @@ pub struct BuildArgs {
     /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout)
     #[arg(long, value_name = "BASE", default_value = "static")]
     pub base: String,
+    /// SBOM attached to each platform manifest as an OCI referrer
+    #[arg(long, value_name = "FORMAT", default_value = "spdx")]
+    pub sbom: crate::sbom::SbomFormat,
+    /// Attach SLSA provenance (an in-toto statement) to each platform manifest
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub provenance: bool,
 }
 
 fn clap_cargo_styles() -> clap::builder::Styles {

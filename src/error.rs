@@ -12,6 +12,8 @@ pub enum Error {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -28,7 +30,7 @@ impl Error {
             Error::Plan(e) => e.hints(),
             Error::Compile(e) => e.hints(),
             Error::Store(e) => e.hints(),
-            Error::Package { .. } => Vec::new(),
+            Error::Package { .. } | Error::Attest(_) => Vec::new(),
         }
     }
 }

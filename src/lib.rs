@@ -4,6 +4,7 @@
 //! cargo run per target) → **layer** (deterministic tar.gz of the binaries) → **image** (config,
 //! manifest, index: pure functions) → **store** (write to an OCI layout).
 
+pub mod attest;
 pub mod blob;
 pub mod cli;
 pub mod compile;
@@ -16,6 +17,8 @@ pub mod layer;
 pub mod package;
 pub mod plan;
 pub mod process;
+pub mod provenance;
+pub mod sbom;
 pub mod shell;
 pub mod store;
 
@@ -78,13 +81,22 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     explain(&plan, shell);
     let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
     let artifacts = compile::compile(&plan, env, shell)?;
+    let attestations = attest::Attestations { sbom: args.sbom, provenance: args.provenance };
+    let facts = provenance::BuildFacts {
+        profile: plan.profile.clone(),
+        features: plan.cargo.features.clone(),
+        all_features: plan.cargo.all_features,
+        no_default_features: plan.cargo.no_default_features,
+        ..provenance::gather(env, &plan.workspace_root)
+    };
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
     let mut built = Vec::new();
     for (image, bases) in plan.images.iter().zip(&bases) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
+        let mut set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
+        set.referrers = attest::attest(&plan, image, &set, bases, &facts, attestations, env)?;
         shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
         store::layout::write(&image.output, &set, &image.tags)?;
         shell.verbose("Index", &set.index.digest);

@@ -58,7 +58,7 @@ pub fn package(
     let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
-    Ok(ImageSet { images, index })
+    Ok(ImageSet { images, index, referrers: Vec::new() })
 }
 
 fn media_of(manifest_type: &str) -> MediaFamily {

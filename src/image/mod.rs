@@ -9,6 +9,8 @@ use oci_spec::image::{
     Os, PlatformBuilder, RootFsBuilder,
 };
 
+pub mod referrer;
+
 use crate::blob::{Blob, Layer};
 use crate::plan::{ContainerConfig, Platform};
 use crate::store::BaseImage;
@@ -63,16 +65,20 @@ pub struct PlatformImage {
 pub struct ImageSet {
     pub images: Vec<PlatformImage>,
     pub index: Blob,
+    /// SBOMs and provenance about the platform manifests (OCI 1.1 referrers, never index entries).
+    pub referrers: Vec<referrer::Referrer>,
 }
 
 impl ImageSet {
-    /// Every blob once, in the order a sink must write them: layers, configs, manifests, index.
+    /// Every blob once, in the order a sink must write them: layers, configs, manifests, index,
+    /// then the referrers' documents and manifests (their subjects exist by then).
     pub fn blobs_children_first(&self) -> Vec<&Blob> {
         let mut out: Vec<&Blob> = Vec::new();
         let layers = self.images.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob));
         let configs = self.images.iter().map(|i| &i.config);
         let manifests = self.images.iter().map(|i| &i.manifest);
-        for b in layers.chain(configs).chain(manifests).chain(std::iter::once(&self.index)) {
+        let referrers = self.referrers.iter().flat_map(|r| [&r.config, &r.document, &r.manifest]);
+        for b in layers.chain(configs).chain(manifests).chain(std::iter::once(&self.index)).chain(referrers) {
             if !out.iter().any(|o| o.digest == b.digest) {
                 out.push(b);
             }

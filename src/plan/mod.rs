@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use platform::{Libc, Platform, Target};
-pub use resolve::{feature_args, resolve};
+pub use resolve::{feature_args, metadata, resolve};
 
 /// The whole build, resolved.
 #[derive(Clone, Debug, Serialize)]

@@ -90,7 +90,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
 
 /// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
 /// given, in which case the dependency graph is resolved for it.
-pub(super) fn metadata(
+pub fn metadata(
     manifest: Option<&Path>,
     flags: &CargoFlags,
     platform: Option<&str>,

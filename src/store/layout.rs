@@ -121,10 +121,43 @@ pub fn write(root: &Path, set: &ImageSet, tags: &[String]) -> Result<(), StoreEr
             None => manifests.push(d),
         }
     }
+    for r in &set.referrers {
+        if !manifests.iter().any(|m| m.digest() == r.manifest.descriptor().digest()) {
+            manifests.push(r.descriptor());
+        }
+    }
+    let manifests = prune_stale_referrers(root, manifests);
     index.set_manifests(manifests);
     index.set_media_type(Some(MediaType::ImageIndex));
     let bytes = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
     write_atomic(&root.join("index.json"), &bytes)
+}
+
+/// Drops untagged artifact entries (SBOMs, provenance) whose subject is no longer reachable from
+/// any tag, so index.json does not grow with every rebuild. Entries we cannot read stay.
+fn prune_stale_referrers(root: &Path, manifests: Vec<Descriptor>) -> Vec<Descriptor> {
+    let read = |d: &Descriptor| -> Option<serde_json::Value> {
+        let hex = d.digest().as_ref().strip_prefix("sha256:")?;
+        serde_json::from_slice(&fs::read(root.join("blobs/sha256").join(hex)).ok()?).ok()
+    };
+    let mut live: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for d in manifests.iter().filter(|d| ref_name(d).is_some()) {
+        live.insert(d.digest().to_string());
+        let children = read(d).and_then(|v| v.get("manifests").and_then(|m| m.as_array().cloned())).unwrap_or_default();
+        live.extend(children.iter().filter_map(|c| c["digest"].as_str().map(String::from)));
+    }
+    manifests
+        .into_iter()
+        .filter(|d| {
+            if ref_name(d).is_some() || d.artifact_type().is_none() {
+                return true;
+            }
+            match read(d).and_then(|v| v["subject"]["digest"].as_str().map(String::from)) {
+                Some(subject) => live.contains(&subject),
+                None => true,
+            }
+        })
+        .collect()
 }
 
 pub fn ref_name(d: &Descriptor) -> Option<&String> {

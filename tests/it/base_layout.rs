@@ -16,7 +16,21 @@ fn index_base_is_resolved_per_platform_and_its_layers_reused() {
     let base = validate_layout(&base_lay, "b1");
     let app = Project::bin("app", "app");
     let spec = format!("oci:{}:b1", base_lay.display());
-    app.oci(&["build", "--target", "aarch64,x86_64", "--base", &spec, "-o", "lay", "-q"]).success();
+    app.oci(&[
+        "build",
+        "--target",
+        "aarch64,x86_64",
+        "--base",
+        &spec,
+        "-o",
+        "lay",
+        "-q",
+        "--sbom",
+        "none",
+        "--provenance",
+        "false",
+    ])
+    .success();
     let built = validate_layout(&app.path().join("lay"), "0.1.0");
     assert_eq!(built.len(), 2);
     for (b, m) in base.iter().zip(&built) {

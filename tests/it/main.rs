@@ -1,5 +1,6 @@
 //! Integration tests: the built `cargo-oci` against real cargo, real crates and real OCI tools.
 
+mod attest;
 mod base_layout;
 mod build;
 mod errors;

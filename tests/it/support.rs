@@ -252,6 +252,17 @@ pub fn validate_layout(layout: &Path, tag: &str) -> Vec<Manifest> {
     let top = top[0];
     assert_eq!(top["mediaType"], "application/vnd.oci.image.index.v1+json");
     let index = check_blob(layout, top);
+    // Referrers (SBOM, provenance) are untagged index.json entries whose subject is in the layout.
+    for d in index_json["manifests"].as_array().unwrap().iter().filter(|d| d.get("artifactType").is_some()) {
+        assert!(d["annotations"].get("org.opencontainers.image.ref.name").is_none(), "referrers are untagged: {d}");
+        let m = check_blob(layout, d);
+        assert_eq!(m["artifactType"], d["artifactType"]);
+        check_blob_bytes(layout, &m["layers"][0]);
+        check_blob_bytes(layout, &m["subject"]);
+    }
+    for d in index["manifests"].as_array().unwrap() {
+        assert_ne!(d["platform"]["os"], "unknown", "no unknown/unknown entries in an image index: {index}");
+    }
     let mut out = Vec::new();
     for d in index["manifests"].as_array().unwrap() {
         let manifest = check_blob(layout, d);

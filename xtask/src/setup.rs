@@ -16,13 +16,36 @@ const APT: &[&str] = &[
     "git",
 ];
 
+/// PyPI packages: independent validators of the SBOMs we write.
+const PIP: &[(&str, &str)] = &[
+    ("spdx-tools", "pyspdxtools"),                          // SPDX 2.3 validator
+    ("cyclonedx-python-lib[json-validation]", "cyclonedx"), // CycloneDX 1.5 JSON schema
+];
+
 /// Rust targets the tests build for.
 const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
 
 pub fn install() -> Result<(), String> {
     apt()?;
     rustup()?;
+    pip()?;
     Ok(())
+}
+
+/// `python3 -m pip install` of what is missing (checked by import or command name).
+fn pip() -> Result<(), String> {
+    let present = |probe: &str| {
+        Command::new("python3").args(["-c", &format!("import {probe}")]).output().is_ok_and(|o| o.status.success())
+            || Command::new("sh")
+                .args(["-c", &format!("command -v {probe}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+    };
+    let missing: Vec<&str> = PIP.iter().filter(|(_, probe)| !present(probe)).map(|(pkg, _)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("python3").args(["-m", "pip", "install", "-q"]).args(&missing))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {

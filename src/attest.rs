@@ -1,0 +1,97 @@
+//! The attestation stage: an SBOM and a provenance statement for each platform manifest of an
+//! image, as OCI 1.1 referrers (see `image::referrer`).
+
+use std::collections::BTreeMap;
+
+use cargo_metadata::PackageId;
+
+use crate::blob::Blob;
+use crate::env::Env;
+use crate::image::referrer::{self, Referrer};
+use crate::image::{rfc3339, ImageSet};
+use crate::plan::{ImagePlan, Plan, PlanError};
+use crate::provenance::{self, BuildFacts, Subject};
+use crate::sbom::{self, SbomFormat};
+use crate::store::BaseImage;
+
+/// What to attach (`--sbom`, `--provenance`).
+#[derive(Clone, Copy, Debug)]
+pub struct Attestations {
+    pub sbom: SbomFormat,
+    pub provenance: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttestError {
+    #[error("could not resolve the dependencies of `{image}` for `{triple}` for its SBOM")]
+    Metadata {
+        image: String,
+        triple: String,
+        #[source]
+        source: Box<PlanError>,
+    },
+    #[error("failed to encode the {what} of `{image}`")]
+    Json {
+        what: &'static str,
+        image: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Referrers for every platform of `set`, in platform order (deterministic).
+pub fn attest(
+    plan: &Plan,
+    image: &ImagePlan,
+    set: &ImageSet,
+    bases: &[BaseImage],
+    facts: &BuildFacts,
+    what: Attestations,
+    env: &Env,
+) -> Result<Vec<Referrer>, AttestError> {
+    let mut out = Vec::new();
+    let created = rfc3339(plan.epoch);
+    let annotations = BTreeMap::from([("org.opencontainers.image.created".to_string(), created.clone())]);
+    let json_err = |what| move |source| AttestError::Json { what, image: image.name.clone(), source };
+    let lock = plan.workspace_root.join("Cargo.lock");
+    let checksums = sbom::lock_checksums(&lock);
+    let targets: Vec<String> = image.targets.iter().map(|t| t.triple.clone()).collect();
+    for ((target, pimg), base) in image.targets.iter().zip(&set.images).zip(bases) {
+        let subject_name = format!("{} {}", image.name, target.platform);
+        if let Some(media_type) = what.sbom.media_type() {
+            let meta = crate::plan::metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple), env)
+                .map_err(|e| AttestError::Metadata {
+                image: image.name.clone(),
+                triple: target.triple.clone(),
+                source: Box::new(e),
+            })?;
+            let inv = sbom::inventory(&meta, &PackageId { repr: image.package.id.clone() }, &checksums);
+            let doc = match what.sbom {
+                SbomFormat::Cyclonedx => sbom::cyclonedx(&inv, &subject_name, &created),
+                _ => sbom::spdx(&inv, &subject_name, &created),
+            };
+            let blob = Blob::json(media_type, &doc).map_err(json_err("SBOM"))?;
+            out.push(referrer::artifact(&pimg.manifest, blob, &annotations).map_err(json_err("SBOM"))?);
+        }
+        if what.provenance {
+            let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
+            let builtin = image.base.to_string();
+            let statement = provenance::statement(
+                facts,
+                &Subject {
+                    image: &image.name,
+                    platform: &target.platform.to_string(),
+                    triple: &target.triple,
+                    manifest: &pimg.manifest.digest,
+                    targets: &targets,
+                    tags: &image.tags,
+                    base: base_ref,
+                    base_builtin: base_ref.is_none().then_some(builtin.as_str()),
+                },
+            );
+            let blob = Blob::json(provenance::MEDIA_TYPE, &statement).map_err(json_err("provenance"))?;
+            out.push(referrer::artifact(&pimg.manifest, blob, &annotations).map_err(json_err("provenance"))?);
+        }
+    }
+    Ok(out)
+}
