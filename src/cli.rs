@@ -101,6 +101,10 @@ pub struct BuildArgs {
     /// SBOM attached to each platform manifest as an OCI referrer
     #[arg(long, value_name = "FORMAT", default_value = "spdx")]
     pub sbom: crate::sbom::SbomFormat,
+    /// Build a second time in a fresh target dir and fail, explaining the first difference, unless
+    /// both give the same digests
+    #[arg(long)]
+    pub verify_reproducible: bool,
     /// Attach SLSA provenance (an in-toto statement) to each platform manifest
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub provenance: bool,

@@ -27,6 +27,10 @@ impl EnvVars {
     pub const RUSTFLAGS: &'static str = "RUSTFLAGS";
     /// Like `RUSTFLAGS`, 0x1f-separated; takes precedence in cargo.
     pub const CARGO_ENCODED_RUSTFLAGS: &'static str = "CARGO_ENCODED_RUSTFLAGS";
+    /// cargo's `build.rustflags` as an environment variable.
+    pub const CARGO_BUILD_RUSTFLAGS: &'static str = "CARGO_BUILD_RUSTFLAGS";
+    /// Where rustup keeps toolchains (its paths are remapped out of binaries).
+    pub const RUSTUP_HOME: &'static str = "RUSTUP_HOME";
     /// cargo's colour choice (`auto`, `always`, `never`), honoured like cargo does.
     pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";
     /// Any value turns colour off (no-color.org).
@@ -84,6 +88,12 @@ impl Env {
         self.get(EnvVars::CARGO_HOME)
             .map(PathBuf::from)
             .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cargo")))
+    }
+
+    pub fn rustup_home(&self) -> Option<PathBuf> {
+        self.get(EnvVars::RUSTUP_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".rustup")))
     }
 
     /// Finds an executable on PATH (hand-written: it is five lines, not worth a dependency).

@@ -14,6 +14,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Attest(#[from] crate::attest::AttestError),
+    #[error("`{image}` is not reproducible: a second build in a fresh target dir gave {second}, not {first}\n  first difference: {explanation}")]
+    NotReproducible { image: String, first: String, second: String, explanation: String },
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -31,6 +33,11 @@ impl Error {
             Error::Compile(e) => e.hints(),
             Error::Store(e) => e.hints(),
             Error::Package { .. } | Error::Attest(_) => Vec::new(),
+            Error::NotReproducible { .. } => {
+                vec!["look for what the build reads from its environment: build scripts that embed the time, paths or \
+                 random data, `env!`/`option_env!` of changing variables; compare the two builds with `cargo oci diff`"
+                    .into()]
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod provenance;
 pub mod sbom;
 pub mod shell;
 pub mod store;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -81,24 +82,26 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     explain(&plan, shell);
     let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
     let artifacts = compile::compile(&plan, env, shell)?;
-    let attestations = attest::Attestations { sbom: args.sbom, provenance: args.provenance };
-    let facts = provenance::BuildFacts {
-        profile: plan.profile.clone(),
-        features: plan.cargo.features.clone(),
-        all_features: plan.cargo.all_features,
-        no_default_features: plan.cargo.no_default_features,
-        ..provenance::gather(env, &plan.workspace_root)
+    let attach = Attach {
+        what: attest::Attestations { sbom: args.sbom, provenance: args.provenance },
+        facts: provenance::BuildFacts {
+            profile: plan.profile.clone(),
+            features: plan.cargo.features.clone(),
+            all_features: plan.cargo.all_features,
+            no_default_features: plan.cargo.no_default_features,
+            ..provenance::gather(env, &plan.workspace_root)
+        },
     };
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
+    let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, env, shell)?;
+    if args.verify_reproducible {
+        verify::verify(&plan, &bases, &sets, &attach, env, shell)?;
+    }
     let mut built = Vec::new();
-    for (image, bases) in plan.images.iter().zip(&bases) {
-        let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
-        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let mut set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
-        set.referrers = attest::attest(&plan, image, &set, bases, &facts, attestations, env)?;
+    for (image, set) in plan.images.iter().zip(&sets) {
         shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
-        store::layout::write(&image.output, &set, &image.tags)?;
+        store::layout::write(&image.output, set, &image.tags)?;
         shell.verbose("Index", &set.index.digest);
         built.push(Built {
             image: image.name.clone(),
@@ -109,6 +112,33 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
+}
+
+/// What to attach to every image, and the facts provenance reports.
+pub struct Attach {
+    pub what: attest::Attestations,
+    pub facts: provenance::BuildFacts,
+}
+
+/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
+pub fn assemble(
+    plan: &Plan,
+    bases: &[Vec<store::BaseImage>],
+    artifacts: &compile::Artifacts,
+    staging: &Staging,
+    attach: &Attach,
+    env: &Env,
+    shell: &mut Shell,
+) -> Result<Vec<image::ImageSet>, Error> {
+    let mut sets = Vec::new();
+    for (image, bases) in plan.images.iter().zip(bases) {
+        let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
+        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
+        let mut set = package::package(image, bases, artifacts, staging, plan.epoch, &plan.profile)?;
+        set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, env)?;
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 /// `-v`: what was decided and why.

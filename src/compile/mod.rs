@@ -54,6 +54,8 @@ impl JobContext<'_> {
             "--profile".into(),
             self.plan.profile.clone(),
             "--message-format=json-render-diagnostics".into(),
+            "--target-dir".into(),
+            self.plan.target_dir.display().to_string(),
         ];
         for u in &self.job.units {
             a.extend(["-p".to_string(), u.package.clone()]);

@@ -6,6 +6,7 @@ mod cargo_config;
 mod cdeps;
 pub mod platform;
 mod resolve;
+pub mod rustflags;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

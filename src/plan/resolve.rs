@@ -21,7 +21,6 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     let targets = if args.target.is_empty() { parse_targets(DEFAULT_TARGETS)? } else { parse_targets(&args.target)? };
     let tags = args.tag.iter().map(|t| check_tag(t)).collect::<Result<Vec<_>, _>>()?;
     let base = base::parse_base(&args.base, env)?;
-    let epoch = source_date_epoch(env)?;
 
     let flags = CargoFlags {
         manifest_path: PathBuf::new(),
@@ -33,6 +32,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         offline: args.offline,
     };
     let meta = metadata(args.manifest_path.as_deref(), &flags, None, env)?;
+    let epoch = source_date_epoch(env, meta.workspace_root.as_std_path())?;
     let package = select_package(&meta, args.package.as_deref(), args.manifest_path.as_deref())?;
     let bins = select_bins(package, &args.bin)?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
@@ -186,11 +186,18 @@ fn check_tag(tag: &str) -> Result<String, PlanError> {
     }
 }
 
-fn source_date_epoch(env: &Env) -> Result<u64, PlanError> {
+/// `SOURCE_DATE_EPOCH` if set; else the last commit's time when building from a git work tree
+/// (so a release tag always gives the same timestamps); else 0.
+fn source_date_epoch(env: &Env, dir: &Path) -> Result<u64, PlanError> {
     match env.get(EnvVars::SOURCE_DATE_EPOCH) {
         Some(v) => v.trim().parse().map_err(|_| PlanError::BadEpoch { value: v.into() }),
-        None => Ok(0),
+        None => Ok(git_commit_time(dir).unwrap_or(0)),
     }
+}
+
+fn git_commit_time(dir: &Path) -> Option<u64> {
+    let out = Cmd::new("git").arg("-C").arg(dir).args(["log", "-1", "--format=%ct"]).output().ok()?;
+    String::from_utf8(out).ok()?.trim().parse().ok()
 }
 
 /// The commit the package is built from, if it is in a git work tree.
@@ -237,9 +244,11 @@ mod tests {
 
     #[test]
     fn epoch() {
-        let e = |v: &'static str| source_date_epoch(&Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]));
+        let dir = tempfile::tempdir().unwrap();
+        let e =
+            |v: &'static str| source_date_epoch(&Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]), dir.path());
         assert_eq!(e("1700000000").unwrap(), 1_700_000_000);
-        assert_eq!(e("").unwrap(), 0);
+        assert_eq!(e("").unwrap(), 0, "not a git work tree: 0");
         assert!(e("yesterday").is_err());
     }
 }

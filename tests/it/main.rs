@@ -4,4 +4,5 @@ mod attest;
 mod base_layout;
 mod build;
 mod errors;
+mod repro;
 mod support;

@@ -61,7 +61,8 @@ impl Project {
     pub fn empty() -> Project {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = repo().join("target").join("it-tmp").join(format!("p{}-{n}", std::process::id()));
+        // Outside the repository: a fixture must not inherit its git commit time or revision.
+        let dir = std::env::temp_dir().join("cargo-oci-it").join(format!("p{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Project { dir }
