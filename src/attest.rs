@@ -74,6 +74,15 @@ pub fn attest(
             out.push(referrer::artifact(&pimg.manifest, blob, &annotations).map_err(json_err("SBOM"))?);
         }
         if what.provenance {
+            // The flags rustc got, with host paths named rather than spelled (the statement must
+            // be the same on every machine).
+            let mut facts = facts.clone();
+            facts.rustflags = crate::plan::rustflags::user_rustflags(&target.triple, env).0;
+            facts.rustflags.extend(
+                ["CARGO_HOME=/cargo", "RUSTUP_HOME=/rustup", "WORKSPACE=/build", "TARGET_DIR=/target"]
+                    .map(|r| format!("--remap-path-prefix=<{}", r.replacen('=', ">=", 1))),
+            );
+            let facts = &facts;
             let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
             let builtin = image.base.to_string();
             let statement = provenance::statement(
