@@ -40,6 +40,23 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Compile the crate for each target and write a multi-platform OCI image
     Build(BuildArgs),
+    /// Push an image from an OCI layout (or another registry) to a registry
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PushArgs {
+    /// The image: `oci:DIR[:TAG]` (e.g. what `cargo oci build` wrote) or a registry reference
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Where to: `REGISTRY/REPO[:TAG]`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// More tags to push (repeatable) [default: REF's tag, else the source's tag]
+    #[arg(short, long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -84,10 +101,25 @@ pub struct BuildArgs {
     /// Tag to write (repeatable) [default: the package version]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
-    /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty), or
-    /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout)
+    /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty),
+    /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout), a registry
+    /// reference `REGISTRY/REPO[:TAG][@sha256:…]`, or `distroless-static` / `distroless-cc`
+    /// (gcr.io/distroless/{static,cc}-debian12:nonroot)
     #[arg(long, value_name = "BASE", default_value = "static")]
     pub base: String,
+    /// Push the image to a registry: `REGISTRY/REPO[:TAG]` (tagged also with each `--tag`);
+    /// no layout is written unless `--output` is given
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Also write an oci-archive (a tar of a one-tag layout) for `podman load`, `ctr images import`
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
+    /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
+    /// indexes [default: the base's]
+    #[arg(long, value_name = "TYPES")]
+    pub media_types: Option<crate::image::MediaFamily>,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
 }
 
 fn clap_cargo_styles() -> clap::builder::Styles {
@@ -122,7 +154,7 @@ mod tests {
     fn both_invocations() {
         let a = parse("cargo-oci oci build --target x86_64,aarch64 --target i686 -q");
         let b = parse("cargo-oci build --target x86_64,aarch64 --target i686 -q");
-        let (Command::Build(a1), Command::Build(b1)) = (&a.command, &b.command);
+        let (Command::Build(a1), Command::Build(b1)) = (&a.command, &b.command) else { panic!("build expected") };
         assert_eq!(a1.target, ["x86_64,aarch64", "i686"]);
         assert_eq!(a1.target, b1.target);
         assert!(a.global.quiet && b.global.quiet);

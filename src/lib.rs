@@ -15,6 +15,7 @@ pub mod layer;
 pub mod package;
 pub mod plan;
 pub mod process;
+pub mod publish;
 pub mod shell;
 pub mod store;
 
@@ -36,12 +37,17 @@ pub struct Built {
     pub output: PathBuf,
     pub tags: Vec<String>,
     pub index: Digest,
+    /// Where it went when that is not the layout: `REGISTRY/REPO:TAG` or `oci-archive:FILE:TAG`.
+    pub destination: Option<String>,
 }
 
 impl std::fmt::Display for Built {
     /// `oci:<layout>:<tag>@sha256:<index digest>`, for skopeo/podman and scripts.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index)
+        match &self.destination {
+            Some(d) => write!(f, "{d}@{}", self.index),
+            None => write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index),
+        }
     }
 }
 
@@ -53,6 +59,10 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Push(args) => {
+            println!("{}", publish::push_command(args, env, shell)?);
+            Ok(())
+        }
     }
 }
 
@@ -61,7 +71,9 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     let started = Instant::now();
     let plan = plan::resolve(args, env)?;
     explain(&plan, shell);
-    let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
+    let registries = publish::settings(&plan, &args.registry, env)?;
+    let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
+    explain_bases(&plan, &bases, shell);
     let artifacts = compile::compile(&plan, env, shell)?;
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
@@ -70,18 +82,33 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
         let set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
-        shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
-        store::layout::write(&image.output, &set, &image.tags)?;
+        if image.outputs.layout {
+            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
+            store::layout::write(&image.output, &set, &image.tags)?;
+        }
+        let destination = publish::deliver(image, &set, &registries, shell)?;
         shell.verbose("Index", &set.index.digest);
         built.push(Built {
             image: image.name.clone(),
             output: image.output.clone(),
             tags: image.tags.clone(),
             index: set.index.digest.clone(),
+            destination,
         });
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
+}
+
+/// `-v`: the digest each base resolved to, per platform.
+fn explain_bases(plan: &Plan, bases: &[Vec<store::BaseImage>], shell: &mut Shell) {
+    for (image, bases) in plan.images.iter().zip(bases) {
+        for (t, b) in image.targets.iter().zip(bases) {
+            if let Some(r) = &b.reference {
+                shell.verbose("Base", format!("{} for {}: {}", r.name, t.platform, r.digest));
+            }
+        }
+    }
 }
 
 /// `-v`: what was decided and why.

@@ -1,8 +1,11 @@
 //! Where bytes live: sources of bases (built-in, scratch, layouts) and sinks for images (layouts).
 
+pub mod archive;
 pub mod builtin;
+pub mod cache;
 pub mod layout;
 pub mod layout_source;
+pub mod registry;
 pub mod source;
 pub mod staging;
 
@@ -28,6 +31,24 @@ pub struct BaseImage {
     pub reference: Option<BaseReference>,
 }
 
+impl BaseImage {
+    /// The base re-typed for `--media-types`: a gzip'd layer is one in either family; any other
+    /// layer type has no Docker name, and a manifest never mixes the two.
+    pub fn with_media(mut self, family: MediaFamily) -> Result<BaseImage, StoreError> {
+        if family == MediaFamily::Docker {
+            let gz = [MediaFamily::Oci.layer_gzip(), MediaFamily::Docker.layer_gzip()];
+            if let Some(l) = self.layers.iter().find(|l| !gz.contains(&l.blob.media_type.as_str())) {
+                return Err(StoreError::NotDockerCompatible {
+                    digest: l.blob.digest.to_string(),
+                    media_type: l.blob.media_type.clone(),
+                });
+            }
+        }
+        self.media = family;
+        Ok(self)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct BaseReference {
     pub name: String,
@@ -39,11 +60,17 @@ pub trait BaseSource: Send + Sync {
     fn resolve(&self, platform: &Platform) -> Result<BaseImage, StoreError>;
 }
 
-pub fn open_base(spec: &BaseSpec) -> Result<Box<dyn BaseSource>, StoreError> {
+pub fn open_base(
+    spec: &BaseSpec,
+    registries: &std::sync::Arc<registry::Settings>,
+) -> Result<Box<dyn BaseSource>, StoreError> {
     Ok(match spec {
         BaseSpec::Static => Box::new(builtin::Static),
         BaseSpec::Scratch => Box::new(builtin::Scratch),
         BaseSpec::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
+        BaseSpec::Registry { reference, .. } => {
+            Box::new(registry::source::RegistryStore::new(reference.clone(), registries.clone()))
+        }
     })
 }
 
@@ -67,6 +94,10 @@ pub enum StoreError {
     BadImage { image: String, why: String },
     #[error("{what} does not match its digest: expected {expected}, found {actual}")]
     Corrupt { what: String, expected: String, actual: String },
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("layer {digest} of the base is `{media_type}`, which has no Docker media type")]
+    NotDockerCompatible { digest: String, media_type: String },
     #[error("failed to encode {what} as JSON")]
     Json {
         what: &'static str,
@@ -95,6 +126,9 @@ impl StoreError {
                 let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
                 vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
             }
+            StoreError::Registry(e) => e.hints(),
+            StoreError::NotDockerCompatible { .. } => vec!["keep OCI media types: `--media-types oci`".into()],
+            StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],
             _ => Vec::new(),
         }
