@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod builtin;
 pub mod cache;
+pub mod files;
 pub mod layout;
 pub mod layout_source;
 pub mod registry;

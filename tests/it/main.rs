@@ -3,4 +3,6 @@
 mod base_layout;
 mod build;
 mod errors;
+mod registry;
+mod registry_support;
 mod support;

@@ -170,7 +170,7 @@ impl Repo {
         headers: &[(&str, &str)],
         mut body: Option<&mut BodyFn<'_>>,
     ) -> Result<Response<Body>, RegistryError> {
-        let op = format!("{method} {}", redact_url(url));
+        let op = method.to_string();
         for round in 0..2 {
             let mut req = ureq::http::Request::builder().method(method).uri(url);
             for (k, v) in headers {
