@@ -334,6 +334,16 @@ fn docker_media_types_on_request_and_from_a_docker_base() {
     app.oci_env(&["build", "--base", &format!("{h}/based:1"), "--push", &format!("{h}/dock:2"), "-q"], &env.vars())
         .success();
     assert_docker_types(&format!("{h}/dock:2"));
+    // Registry → registry: layers stream through, nothing lands in the cache, digests stay.
+    let Some(other) = Registry::start(Kind::Plain) else { return };
+    let run = env.run(&["push", &format!("{h}/dock:2"), &format!("{}/copy:2", other.host())], &[]).success();
+    let want = raw_digest(&format!("docker://{h}/dock:2"), &["--tls-verify=false".into()]);
+    assert_eq!(run.stdout().trim(), format!("{}/copy:2@{want}", other.host()));
+    assert_docker_types(&format!("{}/copy:2", other.host()));
+    let cached: Vec<_> =
+        std::fs::read_dir(env.cache().join("blobs/sha256")).map(|d| d.flatten().collect()).unwrap_or_default();
+    let big = cached.iter().filter(|e| e.metadata().unwrap().len() > 100_000).count();
+    assert_eq!(big, 0, "no binary layer was written to the cache on the way");
     // The pull of a Docker list by a Docker client-alike works too.
     let st = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--override-arch", "arm64", &format!("docker://{h}/dock:2")])

@@ -275,3 +275,34 @@ impl RegistryError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_loopback_and_named_hosts() {
+        let env = Env::from_pairs("/".into(), [("HOME", "/h")]);
+        let args = RegistryArgs { insecure_registry: vec!["lab.internal:5000".into()], ..Default::default() };
+        let s = Settings::new(&args, &env, None).unwrap();
+        assert!(s.allows_plain_http("127.0.0.1:5000") && s.allows_plain_http("localhost"));
+        assert!(s.allows_plain_http("lab.internal:5000"));
+        assert!(!s.allows_plain_http("lab.internal") && !s.allows_plain_http("ghcr.io"));
+        assert_eq!(
+            s.cache.as_ref().unwrap().path(&crate::blob::Digest::of(b"")).parent().unwrap(),
+            std::path::Path::new("/h/.cache/cargo-oci/blobs/sha256")
+        );
+    }
+
+    #[test]
+    fn creds_go_only_to_their_registry_and_never_print() {
+        let env = Env::from_pairs("/".into(), []);
+        let args = RegistryArgs { creds: Some("bot:pa55word".into()), ..Default::default() };
+        let s = Settings::new(&args, &env, Some("ghcr.io")).unwrap();
+        assert!(s.credentials.lookup("ghcr.io").unwrap().is_some());
+        assert!(s.credentials.lookup("docker.io").unwrap().is_none());
+        assert!(!format!("{s:?}").contains("pa55word"));
+        let bad = RegistryArgs { creds: Some("nocolon".into()), ..Default::default() };
+        assert!(matches!(Settings::new(&bad, &env, None), Err(RegistryError::BadCreds)));
+    }
+}

@@ -25,6 +25,14 @@ pub fn manifest_accept() -> String {
         .join(", ")
 }
 
+/// A small document as the registry served it.
+struct Fetched {
+    content_type: Option<String>,
+    /// `Docker-Content-Digest`: which digest the registry says it served.
+    said: Option<String>,
+    bytes: Vec<u8>,
+}
+
 /// Shared by the store and its lazy layers: the reference, and a connection made on first use
 /// (a base pinned by digest and fully cached never connects).
 pub struct Remote {
@@ -54,7 +62,7 @@ impl Remote {
     }
 
     /// GET `manifests/<target>` or `blobs/<digest>`, limited to `limit` bytes.
-    fn get_small(&self, kind: &str, target: &str, limit: u64) -> Result<(Option<String>, Vec<u8>), RegistryError> {
+    fn get_small(&self, kind: &str, target: &str, limit: u64) -> Result<Fetched, RegistryError> {
         let repo = self.repo()?;
         let url = repo.url(&format!("{kind}/{target}"));
         let accept = manifest_accept();
@@ -68,11 +76,12 @@ impl Remote {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let said = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
         let bytes = response.into_body().with_config().limit(limit).read_to_vec().map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => RegistryError::TooLarge { what: kind.into(), url: url.clone(), limit },
             e => RegistryError::Transport { op: "read".into(), url: url.clone(), source: Box::new(e) },
         })?;
-        Ok((content_type, bytes))
+        Ok(Fetched { content_type, said, bytes })
     }
 
     /// A verified document by digest: from the cache, else fetched and cached.
@@ -86,7 +95,8 @@ impl Remote {
             return Ok((None, bytes));
         }
         let limit = if kind == "manifests" { MAX_MANIFEST } else { MAX_CONFIG };
-        let (ct, bytes) = self.get_small(kind, digest.as_str(), size.unwrap_or(limit).min(limit))?;
+        let Fetched { content_type: ct, bytes, .. } =
+            self.get_small(kind, digest.as_str(), size.unwrap_or(limit).min(limit))?;
         self.verify(&format!("{kind} {digest}"), digest, size, &bytes)?;
         if let Some(c) = self.cache() {
             c.put_bytes(digest, &bytes);
@@ -157,8 +167,13 @@ impl ImageStore for RegistryStore {
                 Document { media_type: media_type_of(&bytes, ct), digest: d.clone(), bytes }
             }
             None => {
-                let (ct, bytes) = self.remote.get_small("manifests", &r.target(), MAX_MANIFEST)?;
+                let Fetched { content_type: ct, said, bytes } =
+                    self.remote.get_small("manifests", &r.target(), MAX_MANIFEST)?;
                 let digest = Digest::of(&bytes);
+                // A tag has no digest to check against, but the registry says which it served.
+                if let Some(said) = said.as_deref().and_then(|d| Digest::parse(d).ok()) {
+                    self.remote.verify(&format!("manifest {}", r.target()), &said, None, &bytes)?;
+                }
                 if let Some(c) = self.remote.cache() {
                     c.put_bytes(&digest, &bytes);
                 }
