@@ -92,7 +92,8 @@ pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<Str
     let set = PushSet::from_store(store.as_ref())?;
     let mount_from = base_of(&set);
     shell.status("Pushing", format!("{} to {}:{}", store.name(), reference.name(), tags.join(",")));
-    let report = push(&set, &reference, &tags, mount_from.as_ref(), &settings).map_err(StoreError::from)?;
+    let report = push(&set, &reference, &tags, mount_from.as_ref(), &settings)
+        .map_err(|source| StoreError::Push { target: reference.name(), source: Box::new(source) })?;
     shell.status("Pushed", summary(&report));
     Ok(format!("{}@{}", reference.with_tag(&tags[0]), set.root.digest))
 }

@@ -97,6 +97,18 @@ pub enum StoreError {
     Corrupt { what: String, expected: String, actual: String },
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    #[error("failed to pull `{image}`")]
+    Pull {
+        image: String,
+        #[source]
+        source: Box<registry::RegistryError>,
+    },
+    #[error("failed to push to `{target}`")]
+    Push {
+        target: String,
+        #[source]
+        source: Box<registry::RegistryError>,
+    },
     #[error("layer {digest} of the base is `{media_type}`, which has no Docker media type")]
     NotDockerCompatible { digest: String, media_type: String },
     #[error("failed to encode {what} as JSON")]
@@ -128,6 +140,10 @@ impl StoreError {
                 vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
             }
             StoreError::Registry(e) => e.hints(),
+            StoreError::Pull { image, source } if matches!(**source, registry::RegistryError::Status { status: 404, .. }) => {
+                vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
+            }
+            StoreError::Pull { source, .. } | StoreError::Push { source, .. } => source.hints(),
             StoreError::NotDockerCompatible { .. } => vec!["keep OCI media types: `--media-types oci`".into()],
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],

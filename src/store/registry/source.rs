@@ -96,12 +96,16 @@ impl Remote {
         }
         let limit = if kind == "manifests" { MAX_MANIFEST } else { MAX_CONFIG };
         let Fetched { content_type: ct, bytes, .. } =
-            self.get_small(kind, digest.as_str(), size.unwrap_or(limit).min(limit))?;
+            self.get_small(kind, digest.as_str(), size.unwrap_or(limit).min(limit)).map_err(|e| self.failed(e))?;
         self.verify(&format!("{kind} {digest}"), digest, size, &bytes)?;
         if let Some(c) = self.cache() {
             c.put_bytes(digest, &bytes);
         }
         Ok((ct, bytes))
+    }
+
+    fn failed(&self, source: RegistryError) -> StoreError {
+        StoreError::Pull { image: self.reference.to_string(), source: Box::new(source) }
     }
 
     fn verify(&self, what: &str, digest: &Digest, size: Option<u64>, bytes: &[u8]) -> Result<(), StoreError> {
@@ -168,7 +172,7 @@ impl ImageStore for RegistryStore {
             }
             None => {
                 let Fetched { content_type: ct, said, bytes } =
-                    self.remote.get_small("manifests", &r.target(), MAX_MANIFEST)?;
+                    self.remote.get_small("manifests", &r.target(), MAX_MANIFEST).map_err(|e| self.remote.failed(e))?;
                 let digest = Digest::of(&bytes);
                 // A tag has no digest to check against, but the registry says which it served.
                 if let Some(said) = said.as_deref().and_then(|d| Digest::parse(d).ok()) {
