@@ -112,3 +112,44 @@ pub fn resolve(args: &BuildArgs, env: &Env, bins: &[String], default_tag: &str) 
         media_types: args.media_types,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs(args: BuildArgs, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
+        let bins: Vec<String> = bins.iter().map(|b| b.to_string()).collect();
+        resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, "0.1.0")
+    }
+
+    #[test]
+    fn push_tags_come_from_the_reference_then_the_tag_flags_then_the_version() {
+        let push = |r: &str, tags: &[&str]| {
+            let args = BuildArgs {
+                push: Some(r.into()),
+                tag: tags.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            };
+            outputs(args, &["app"]).unwrap().push.unwrap()
+        };
+        let p = push("127.0.0.1:5000/app:1", &["extra", "1"]);
+        assert_eq!((p.repository.to_string(), p.tags), ("127.0.0.1:5000/app".into(), vec!["1".into(), "extra".into()]));
+        assert_eq!(push("ghcr.io/o/app", &[]).tags, ["0.1.0"]);
+        assert_eq!(push("docker://ghcr.io/o/app", &["a"]).tags, ["a"]);
+    }
+
+    #[test]
+    fn which_sinks_are_written() {
+        assert!(outputs(BuildArgs::default(), &["a"]).unwrap().layout);
+        let push_only = BuildArgs { push: Some("r.io/a:1".into()), ..Default::default() };
+        assert!(!outputs(push_only.clone(), &["a"]).unwrap().layout);
+        let both = BuildArgs { output: Some("lay".into()), ..push_only.clone() };
+        assert!(outputs(both, &["a"]).unwrap().layout);
+        let e = outputs(push_only, &["a", "b"]).unwrap_err().to_string();
+        assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
+        let pinned = BuildArgs { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
+        assert!(outputs(pinned, &["a"]).is_err());
+        let tar_dir = BuildArgs { tar: Some("/tmp".into()), ..Default::default() };
+        assert!(outputs(tar_dir, &["a"]).unwrap_err().to_string().contains("is a directory"));
+    }
+}
