@@ -173,7 +173,10 @@ fn bearer_tokens_with_credentials_from_a_credential_helper() {
     if !(have("buildah") && have("skopeo")) {
         return;
     }
-    let proxy = Proxy::start(reg.port, Some(Bearer { user: "helper-user".into(), pass: "helper-pass".into() }));
+    let proxy = Proxy::start(
+        reg.port,
+        Some(Bearer { user: "helper-user".into(), pass: "helper-pass".into(), refresh: "refresh-xyz".into() }),
+    );
     let work = tempfile::tempdir().unwrap();
     let lay = work.path().join("lay");
     buildah_base(work.path(), &format!("oci:{}:b1", lay.display()), "oci", &[]);
@@ -199,6 +202,14 @@ fn bearer_tokens_with_credentials_from_a_credential_helper() {
     assert!(seen.iter().any(|r| r.authorization.as_deref() == Some("Bearer test-token") && r.method == "PUT"));
     let index = skopeo_raw(&format!("docker://{}/base:1", reg.host()), &["--tls-verify=false".into()]);
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+
+    // An identity token (as `docker login` stores for OAuth registries) is traded for an access token.
+    env.docker_config(&serde_json::json!({"auths": {proxy.host(): {"identitytoken": "refresh-xyz"}}}));
+    env.run(&["push", &src, &format!("{}/viatoken:1", proxy.host())], &[]).success();
+    let grants =
+        proxy.seen.lock().unwrap().iter().filter(|r| r.method == "POST" && r.path.starts_with("/token")).count();
+    assert_eq!(grants, 1, "one refresh-token grant");
+    env.docker_config(&config);
 
     // The helper hands out a wrong secret: one clear error, exit 1, the secret nowhere.
     write_helper(&bin, "Wrong-Secret-4711");

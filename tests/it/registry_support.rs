@@ -294,10 +294,12 @@ pub struct Faults {
     pub unavailable: Option<(String, String)>,
 }
 
-/// A bearer-token server played by the proxy: `/token` wants Basic `user:pass`.
+/// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
+/// a refresh-token grant with `refresh`.
 pub struct Bearer {
     pub user: String,
     pub pass: String,
+    pub refresh: String,
 }
 
 /// An HTTP/1.1 proxy on 127.0.0.1 in front of a registry: one request per connection.
@@ -410,6 +412,22 @@ fn serve(
         if path.starts_with("/token") {
             let want =
                 format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.user, b.pass)));
+            // OAuth2 refresh-token grant (docker's identity tokens): answered with `access_token`.
+            let form = String::from_utf8_lossy(&body);
+            if method == "POST" {
+                let ok =
+                    form.contains("grant_type=refresh_token") && form.contains(&format!("refresh_token={}", b.refresh));
+                return if ok {
+                    respond(
+                        &mut client,
+                        "200 OK",
+                        &["Content-Type: application/json"],
+                        br#"{"access_token":"test-token"}"#,
+                    )
+                } else {
+                    respond(&mut client, "401 Unauthorized", &[], b"")
+                };
+            }
             return if authorization.as_deref() == Some(want.as_str()) {
                 respond(&mut client, "200 OK", &["Content-Type: application/json"], br#"{"token":"test-token"}"#)
             } else {
