@@ -124,6 +124,15 @@ pub trait LazyContent: Send + Sync {
     fn open(&self) -> io::Result<Box<dyn Read + Send + '_>>;
     /// Where it comes from, for messages (no secrets).
     fn origin(&self) -> String;
+    /// Opens the bytes to pass them straight on (registry → registry), without keeping a copy
+    /// where the source can avoid it; still checked against the digest.
+    fn open_stream(&self) -> io::Result<Box<dyn Read + Send + '_>> {
+        self.open()
+    }
+    /// `(registry, repository)` the blob lives in, so a push to the same registry can mount it.
+    fn source_repository(&self) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// A blob: its descriptor's fields together with its exact bytes, so the digest in a parent can
@@ -170,6 +179,14 @@ impl Blob {
             Content::File(p) => Box::new(File::open(p.as_path())?),
             Content::Lazy(l) => l.open()?,
         })
+    }
+
+    /// Opens the bytes to pass them on to another store (see [`LazyContent::open_stream`]).
+    pub fn open_stream(&self) -> io::Result<Box<dyn Read + Send + '_>> {
+        match &self.content {
+            Content::Lazy(l) => l.open_stream(),
+            _ => self.open(),
+        }
     }
 
     /// The bytes, for small blobs (manifests, configs) that are parsed.

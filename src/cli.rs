@@ -36,20 +36,41 @@ pub struct GlobalArgs {
     pub color: Option<ColorChoice>,
 }
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile the crate for each target and write a multi-platform OCI image
     Build(BuildArgs),
     /// Name the first difference between two images (platform, config key, layer, file, header field)
     Diff(DiffArgs),
+    /// Push an image from an OCI layout (or another registry) to a registry
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PushArgs {
+    /// The image: `oci:DIR[:TAG]` (e.g. what `cargo oci build` wrote) or a registry reference
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Where to: `REGISTRY/REPO[:TAG]`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// More tags to push (repeatable) [default: REF's tag, else the source's tag]
+    #[arg(short, long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct DiffArgs {
-    /// The first image, e.g. `oci:target/oci/app:1.0`
+    /// The first image: `oci:DIR:TAG` (e.g. `oci:target/oci/app:1.0`) or `REGISTRY/REPO:TAG`
     pub a: String,
     /// The second image
     pub b: String,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -94,8 +115,10 @@ pub struct BuildArgs {
     /// Tag to write (repeatable) [default: the package version]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
-    /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty), or
-    /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout)
+    /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty),
+    /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout), a registry
+    /// reference `REGISTRY/REPO[:TAG][@sha256:…]`, or `distroless-static` / `distroless-cc`
+    /// (gcr.io/distroless/{static,cc}-debian12:nonroot)
     #[arg(long, value_name = "BASE", default_value = "static")]
     pub base: String,
     /// SBOM attached to each platform manifest as an OCI referrer
@@ -108,6 +131,29 @@ pub struct BuildArgs {
     /// Attach SLSA provenance (an in-toto statement) to each platform manifest
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub provenance: bool,
+    /// Push the image to a registry: `REGISTRY/REPO[:TAG]` (tagged also with each `--tag`);
+    /// no layout is written unless `--output` is given
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Also write an oci-archive (a tar of a one-tag layout) for `podman load`, `ctr images import`
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
+    /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
+    /// indexes [default: the base's]
+    #[arg(long, value_name = "TYPES")]
+    pub media_types: Option<crate::image::MediaFamily>,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
+}
+
+impl Default for BuildArgs {
+    /// What `cargo oci build` means with no flags, exactly as clap fills it in.
+    fn default() -> Self {
+        match parse_from(["cargo-oci", "build"].map(std::ffi::OsString::from)) {
+            Ok(OciCli { command: Command::Build(args), .. }) => args,
+            other => unreachable!("`cargo-oci build` always parses: {other:?}"),
+        }
+    }
 }
 
 fn clap_cargo_styles() -> clap::builder::Styles {

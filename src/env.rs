@@ -35,6 +35,22 @@ impl EnvVars {
     pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";
     /// Any value turns colour off (no-color.org).
     pub const NO_COLOR: &'static str = "NO_COLOR";
+    /// Docker's config directory: `config.json` with `auths`, `credHelpers`, `credsStore`.
+    pub const DOCKER_CONFIG: &'static str = "DOCKER_CONFIG";
+    /// podman/skopeo's credentials file (takes the place of `$XDG_RUNTIME_DIR/containers/auth.json`).
+    pub const REGISTRY_AUTH_FILE: &'static str = "REGISTRY_AUTH_FILE";
+    /// Where podman keeps `containers/auth.json` by default.
+    pub const XDG_RUNTIME_DIR: &'static str = "XDG_RUNTIME_DIR";
+    /// The user's cache directory; registry blobs are cached in `$XDG_CACHE_HOME/cargo-oci`.
+    pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
+    /// The blob cache directory, overriding `$XDG_CACHE_HOME/cargo-oci` and `~/.cache/cargo-oci`.
+    pub const CARGO_OCI_CACHE: &'static str = "CARGO_OCI_CACHE";
+    /// Blobs larger than this many bytes are pushed in PATCH chunks of this size (default 16 MiB).
+    pub const CARGO_OCI_CHUNK_SIZE: &'static str = "CARGO_OCI_CHUNK_SIZE";
+    /// A CA bundle to trust instead of the system's default file (as OpenSSL reads it).
+    pub const SSL_CERT_FILE: &'static str = "SSL_CERT_FILE";
+    /// An HTTP proxy for registries that are not on this machine.
+    pub const HTTPS_PROXY: &'static str = "HTTPS_PROXY";
 
     /// `CARGO_TARGET_<TRIPLE>_LINKER`: the user's linker for a target.
     pub fn target_linker(triple: &str) -> String {

@@ -18,6 +18,7 @@ pub mod package;
 pub mod plan;
 pub mod process;
 pub mod provenance;
+pub mod publish;
 pub mod sbom;
 pub mod shell;
 pub mod store;
@@ -41,12 +42,17 @@ pub struct Built {
     pub output: PathBuf,
     pub tags: Vec<String>,
     pub index: Digest,
+    /// Where it went when that is not the layout: `REGISTRY/REPO:TAG` or `oci-archive:FILE:TAG`.
+    pub destination: Option<String>,
 }
 
 impl std::fmt::Display for Built {
     /// `oci:<layout>:<tag>@sha256:<index digest>`, for skopeo/podman and scripts.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index)
+        match &self.destination {
+            Some(d) => write!(f, "{d}@{}", self.index),
+            None => write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index),
+        }
     }
 }
 
@@ -60,8 +66,12 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Diff(args) => {
-            let (a, b) = (store::open_image(&args.a, &env.cwd)?, store::open_image(&args.b, &env.cwd)?);
-            match diff::diff(a.as_ref(), b.as_ref())? {
+            let (a, b) = (store::ImageName::parse(&args.a, &env.cwd)?, store::ImageName::parse(&args.b, &env.cwd)?);
+            let creds_for = a.registry().or(b.registry());
+            let settings = std::sync::Arc::new(
+                store::registry::Settings::new(&args.registry, env, creds_for).map_err(store::StoreError::from)?,
+            );
+            match diff::diff(a.open(&settings).as_ref(), b.open(&settings).as_ref())? {
                 None => {
                     println!("identical: {} and {} are the same image", args.a, args.b);
                     Ok(true)
@@ -72,6 +82,10 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
                 }
             }
         }
+        Command::Push(args) => {
+            println!("{}", publish::push_command(args, env, shell)?);
+            Ok(true)
+        }
     }
 }
 
@@ -80,7 +94,9 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     let started = Instant::now();
     let plan = plan::resolve(args, env)?;
     explain(&plan, shell);
-    let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
+    let registries = publish::settings(&plan, &args.registry, env)?;
+    let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
+    explain_bases(&plan, &bases, shell);
     let artifacts = compile::compile(&plan, env, shell)?;
     let attach = Attach {
         what: attest::Attestations { sbom: args.sbom, provenance: args.provenance },
@@ -100,14 +116,18 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
-        shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
-        store::layout::write(&image.output, set, &image.tags)?;
+        if image.outputs.layout {
+            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
+            store::layout::write(&image.output, set, &image.tags)?;
+        }
+        let destination = publish::deliver(image, set, &registries, shell)?;
         shell.verbose("Index", &set.index.digest);
         built.push(Built {
             image: image.name.clone(),
             output: image.output.clone(),
             tags: image.tags.clone(),
             index: set.index.digest.clone(),
+            destination,
         });
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
@@ -139,6 +159,17 @@ pub fn assemble(
         sets.push(set);
     }
     Ok(sets)
+}
+
+/// `-v`: the digest each base resolved to, per platform.
+fn explain_bases(plan: &Plan, bases: &[Vec<store::BaseImage>], shell: &mut Shell) {
+    for (image, bases) in plan.images.iter().zip(bases) {
+        for (t, b) in image.targets.iter().zip(bases) {
+            if let Some(r) = &b.reference {
+                shell.verbose("Base", format!("{} for {}: {}", r.name, t.platform, r.digest));
+            }
+        }
+    }
 }
 
 /// `-v`: what was decided and why.

@@ -11,9 +11,22 @@ use crate::Error;
 
 /// The base of each of the image's targets (in target order), resolved before anything is
 /// compiled: a base that lacks a platform fails the build before it costs anything.
-pub fn resolve_bases(image: &ImagePlan) -> Result<Vec<BaseImage>, StoreError> {
-    let source = crate::store::open_base(&image.base)?;
-    image.targets.iter().map(|t| source.resolve(&t.platform)).collect()
+pub fn resolve_bases(
+    image: &ImagePlan,
+    registries: &std::sync::Arc<crate::store::registry::Settings>,
+) -> Result<Vec<BaseImage>, StoreError> {
+    let source = crate::store::open_base(&image.base, registries)?;
+    image
+        .targets
+        .iter()
+        .map(|t| {
+            let base = source.resolve(&t.platform)?;
+            match image.outputs.media_types {
+                Some(family) => base.with_media(family),
+                None => Ok(base),
+            }
+        })
+        .collect()
 }
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the

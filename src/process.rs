@@ -110,16 +110,27 @@ impl Cmd {
         }
     }
 
+    /// Like [`Cmd::output`], with `input` on the child's stdin (how credential helpers take the
+    /// server they are asked about; secrets travel on pipes, never in arguments).
+    pub fn output_with_stdin(&self, input: &[u8]) -> Result<Vec<u8>, ProcessError> {
+        let spawn_err = |source| ProcessError::Spawn { cmd: self.to_string(), source };
+        let mut child = self.spawn_piped(Stdio::piped())?;
+        let mut stdin = child.stdin.take().expect("piped");
+        // A child that exits without reading its input is not an error of ours.
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        let out = child.wait_with_output().map_err(spawn_err)?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(self.failed(out.status, &String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
     /// Runs with stderr passed through to ours (the user sees cargo's own progress) while keeping
     /// its tail for the error; each stdout line goes to `on_line`.
     pub fn stream(&self, mut on_line: impl FnMut(&str), quiet_stderr: bool) -> Result<(), ProcessError> {
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| ProcessError::Spawn { cmd: self.to_string(), source })?;
+        let mut child = self.spawn_piped(Stdio::null())?;
         let stderr = child.stderr.take().expect("piped");
         let tee = std::thread::spawn(move || tee_tail(stderr, quiet_stderr));
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
@@ -148,6 +159,16 @@ impl Cmd {
             },
             quiet,
         )
+    }
+
+    /// Spawns with stdout and stderr piped to us.
+    fn spawn_piped(&self, stdin: Stdio) -> Result<std::process::Child, ProcessError> {
+        self.command()
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ProcessError::Spawn { cmd: self.to_string(), source })
     }
 
     fn failed(&self, status: ExitStatus, stderr: &str) -> ProcessError {

@@ -16,7 +16,7 @@ use crate::plan::{ContainerConfig, Platform};
 use crate::store::BaseImage;
 
 /// The two families of manifest media types. One manifest never mixes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaFamily {
     Oci,

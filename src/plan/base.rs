@@ -4,14 +4,26 @@ use super::platform::{Libc, Target};
 use super::{BaseSpec, PlanError};
 use crate::env::Env;
 
-/// `static`, `scratch`, or `oci:DIR[:TAG]` (relative to the cwd).
+/// Short names for the distroless images the built-in `static` base stands in for.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("distroless-static", "gcr.io/distroless/static-debian12:nonroot"),
+    ("distroless-cc", "gcr.io/distroless/cc-debian12:nonroot"),
+];
+
+/// `static`, `scratch`, `oci:DIR[:TAG]` (relative to the cwd), a registry reference (optionally
+/// as `docker://REF`), or an alias from [`ALIASES`].
 pub fn parse_base(base: &str, env: &Env) -> Result<BaseSpec, PlanError> {
     match base {
         "static" => Ok(BaseSpec::Static),
         "scratch" => Ok(BaseSpec::Scratch),
         other => match crate::store::layout_source::parse_oci_ref(other) {
             Some((path, tag)) => Ok(BaseSpec::Layout { path: env.cwd.join(path), tag }),
-            None => Err(PlanError::UnknownBase { base: other.into() }),
+            None if other.is_empty() => Err(PlanError::UnknownBase { base: other.into() }),
+            None => {
+                let r = ALIASES.iter().find(|(a, _)| *a == other).map_or(other, |(_, r)| r);
+                let r = r.strip_prefix("docker://").unwrap_or(r);
+                Ok(BaseSpec::Registry { reference: crate::store::registry::Reference::parse(r)? })
+            }
         },
     }
 }
@@ -29,6 +41,18 @@ pub fn check_libc(target: &Target, base: &BaseSpec) -> Result<(), PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_bases_and_aliases() {
+        let env = Env::from_pairs("/w".into(), []);
+        let spec = |s: &str| parse_base(s, &env).map(|b| b.to_string());
+        assert_eq!(spec("distroless-static").unwrap(), "gcr.io/distroless/static-debian12:nonroot");
+        assert_eq!(spec("distroless-cc").unwrap(), "gcr.io/distroless/cc-debian12:nonroot");
+        assert_eq!(spec("docker://127.0.0.1:5000/base:1").unwrap(), "127.0.0.1:5000/base:1");
+        assert_eq!(spec("alpine").unwrap(), "docker.io/library/alpine");
+        assert_eq!(spec("oci:lay:t").unwrap(), "oci:/w/lay:t");
+        assert!(matches!(parse_base("Not A Ref", &env), Err(PlanError::Reference(_))));
+    }
 
     #[test]
     fn gnu_on_builtin_base_is_refused_with_the_musl_alternative() {

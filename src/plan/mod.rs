@@ -4,6 +4,7 @@ mod backend;
 mod base;
 mod cargo_config;
 mod cdeps;
+pub mod outputs;
 pub mod platform;
 mod resolve;
 pub mod rustflags;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use outputs::{Outputs, PushPlan};
 pub use platform::{Libc, Platform, Target};
 pub use resolve::{feature_args, metadata, resolve};
 
@@ -90,6 +92,8 @@ pub struct ImagePlan {
     pub config: ContainerConfig,
     /// Annotations on the index and on every manifest (sorted: they go into digests).
     pub annotations: BTreeMap<String, String>,
+    /// Where the image goes (layout, registry, oci-archive) and in which media types.
+    pub outputs: Outputs,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,6 +115,8 @@ pub enum BaseSpec {
     Scratch,
     /// An image in a local OCI layout (`oci:DIR[:TAG]`).
     Layout { path: PathBuf, tag: Option<String> },
+    /// An image in a registry (`REGISTRY/REPO[:TAG][@DIGEST]`, or an alias such as `distroless-static`).
+    Registry { reference: crate::store::registry::Reference },
 }
 
 impl std::fmt::Display for BaseSpec {
@@ -120,6 +126,7 @@ impl std::fmt::Display for BaseSpec {
             BaseSpec::Scratch => f.write_str("scratch"),
             BaseSpec::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
             BaseSpec::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
+            BaseSpec::Registry { reference } => write!(f, "{reference}"),
         }
     }
 }
@@ -190,6 +197,10 @@ pub enum PlanError {
     BadEpoch { value: String },
     #[error(transparent)]
     Output(#[from] crate::store::layout::OutputError),
+    #[error(transparent)]
+    Reference(#[from] crate::store::registry::ReferenceError),
+    #[error(transparent)]
+    Outputs(#[from] outputs::OutputsError),
 }
 
 impl PlanError {
@@ -220,10 +231,12 @@ impl PlanError {
             )],
             PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
             PlanError::UnknownBase { .. } => {
-                vec!["use `--base static` (the built-in default), `--base scratch`, or `--base oci:DIR[:TAG]`".into()]
+                vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
             }
             PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
             PlanError::Output(e) => e.hints(),
+            PlanError::Reference(e) => e.hints(),
+            PlanError::Outputs(e) => e.hints(),
         }
     }
 }

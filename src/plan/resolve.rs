@@ -35,6 +35,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     let epoch = source_date_epoch(env, meta.workspace_root.as_std_path())?;
     let package = select_package(&meta, args.package.as_deref(), args.manifest_path.as_deref())?;
     let bins = select_bins(package, &args.bin)?;
+    let outputs = super::outputs::resolve(args, env, &bins, &package.version.to_string())?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
 
     for t in &targets {
@@ -58,7 +59,9 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             Some(dir) => env.cwd.join(dir),
             None => target_dir.join("oci").join(bin),
         };
-        layout::check_output(&output)?;
+        if outputs.layout {
+            layout::check_output(&output)?;
+        }
         images.push(ImagePlan {
             name: bin.clone(),
             package: PackageInfo {
@@ -74,6 +77,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             output,
             config: ContainerConfig::for_bin(bin),
             annotations: annotations(package, bin, revision.as_deref(), epoch),
+            outputs: outputs.clone(),
         });
     }
 

@@ -1,8 +1,12 @@
 //! Where bytes live: sources of bases (built-in, scratch, layouts) and sinks for images (layouts).
 
+pub mod archive;
 pub mod builtin;
+pub mod cache;
+pub mod files;
 pub mod layout;
 pub mod layout_source;
+pub mod registry;
 pub mod source;
 pub mod staging;
 
@@ -28,6 +32,24 @@ pub struct BaseImage {
     pub reference: Option<BaseReference>,
 }
 
+impl BaseImage {
+    /// The base re-typed for `--media-types`: a gzip'd layer is one in either family; any other
+    /// layer type has no Docker name, and a manifest never mixes the two.
+    pub fn with_media(mut self, family: MediaFamily) -> Result<BaseImage, StoreError> {
+        if family == MediaFamily::Docker {
+            let gz = [MediaFamily::Oci.layer_gzip(), MediaFamily::Docker.layer_gzip()];
+            if let Some(l) = self.layers.iter().find(|l| !gz.contains(&l.blob.media_type.as_str())) {
+                return Err(StoreError::NotDockerCompatible {
+                    digest: l.blob.digest.to_string(),
+                    media_type: l.blob.media_type.clone(),
+                });
+            }
+        }
+        self.media = family;
+        Ok(self)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct BaseReference {
     pub name: String,
@@ -39,19 +61,58 @@ pub trait BaseSource: Send + Sync {
     fn resolve(&self, platform: &Platform) -> Result<BaseImage, StoreError>;
 }
 
-pub fn open_base(spec: &BaseSpec) -> Result<Box<dyn BaseSource>, StoreError> {
+pub fn open_base(
+    spec: &BaseSpec,
+    registries: &std::sync::Arc<registry::Settings>,
+) -> Result<Box<dyn BaseSource>, StoreError> {
     Ok(match spec {
         BaseSpec::Static => Box::new(builtin::Static),
         BaseSpec::Scratch => Box::new(builtin::Scratch),
         BaseSpec::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
+        BaseSpec::Registry { reference, .. } => {
+            Box::new(registry::source::RegistryStore::new(reference.clone(), registries.clone()))
+        }
     })
 }
 
-/// Opens an image named on the command line (`oci:DIR[:TAG]`) as a store.
-pub fn open_image(reference: &str, cwd: &std::path::Path) -> Result<Box<dyn source::ImageStore>, StoreError> {
-    match layout_source::parse_oci_ref(reference) {
-        Some((dir, tag)) => Ok(Box::new(layout_source::LayoutStore::new(&cwd.join(dir), tag.as_deref()))),
-        None => Err(StoreError::BadReference { reference: reference.into() }),
+/// An image named on the command line: `oci:DIR[:TAG]` (skopeo's syntax) or a registry reference
+/// (`[docker://]REGISTRY/REPO[:TAG][@sha256:…]`).
+pub enum ImageName {
+    Layout { dir: PathBuf, tag: Option<String> },
+    Registry(registry::reference::Reference),
+}
+
+impl ImageName {
+    pub fn parse(name: &str, cwd: &std::path::Path) -> Result<ImageName, StoreError> {
+        if let Some((dir, tag)) = layout_source::parse_oci_ref(name) {
+            return Ok(ImageName::Layout { dir: cwd.join(dir), tag });
+        }
+        registry::reference::Reference::parse(name.strip_prefix("docker://").unwrap_or(name))
+            .map(ImageName::Registry)
+            .map_err(|_| StoreError::BadReference { reference: name.into() })
+    }
+
+    /// The tag it names, if any.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ImageName::Layout { tag, .. } => tag.as_deref(),
+            ImageName::Registry(r) => r.tag.as_deref(),
+        }
+    }
+
+    /// The registry host, for `--creds`.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            ImageName::Layout { .. } => None,
+            ImageName::Registry(r) => Some(&r.registry),
+        }
+    }
+
+    pub fn open(&self, settings: &std::sync::Arc<registry::Settings>) -> Box<dyn source::ImageStore> {
+        match self {
+            ImageName::Layout { dir, tag } => Box::new(layout_source::LayoutStore::new(dir, tag.as_deref())),
+            ImageName::Registry(r) => Box::new(registry::source::RegistryStore::new(r.clone(), settings.clone())),
+        }
     }
 }
 
@@ -77,6 +138,22 @@ pub enum StoreError {
     Corrupt { what: String, expected: String, actual: String },
     #[error("`{reference}` is not an image reference cargo-oci can read")]
     BadReference { reference: String },
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("failed to pull `{image}`")]
+    Pull {
+        image: String,
+        #[source]
+        source: Box<registry::RegistryError>,
+    },
+    #[error("failed to push to `{target}`")]
+    Push {
+        target: String,
+        #[source]
+        source: Box<registry::RegistryError>,
+    },
+    #[error("layer {digest} of the base is `{media_type}`, which has no Docker media type")]
+    NotDockerCompatible { digest: String, media_type: String },
     #[error("failed to encode {what} as JSON")]
     Json {
         what: &'static str,
@@ -105,7 +182,16 @@ impl StoreError {
                 let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
                 vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
             }
-            StoreError::BadReference { .. } => vec!["name an OCI layout as `oci:DIR:TAG` (skopeo's syntax)".into()],
+            StoreError::BadReference { .. } => {
+                vec!["name a layout as `oci:DIR:TAG` (skopeo's syntax) or a registry image as `REGISTRY/REPO:TAG`".into()]
+            }
+            StoreError::Registry(e) => e.hints(),
+            StoreError::Pull { image, source } if matches!(**source, registry::RegistryError::Status { status: 404, .. }) => {
+                vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
+            }
+            StoreError::Pull { source, .. } | StoreError::Push { source, .. } => source.hints(),
+            StoreError::NotDockerCompatible { .. } => vec!["keep OCI media types: `--media-types oci`".into()],
+            StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],
             _ => Vec::new(),
         }

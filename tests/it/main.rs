@@ -4,5 +4,7 @@ mod attest;
 mod base_layout;
 mod build;
 mod errors;
+mod registry;
+mod registry_support;
 mod repro;
 mod support;

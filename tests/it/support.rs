@@ -91,9 +91,15 @@ impl Project {
 
     /// `cargo-oci oci <args>` in this project, with its own target dir and no colour.
     pub fn oci(&self, args: &[&str]) -> Run {
+        self.oci_env(args, &[])
+    }
+
+    /// [`Project::oci`] with extra environment variables.
+    pub fn oci_env(&self, args: &[&str], vars: &[(String, String)]) -> Run {
         let mut c = cargo_oci();
         c.current_dir(self.path()).args(args);
         c.env("CARGO_TARGET_DIR", self.path().join("target"));
+        c.envs(vars.iter().map(|(k, v)| (k, v)));
         Run::of(c)
     }
 }

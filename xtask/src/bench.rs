@@ -152,11 +152,15 @@ pub fn child(args: &[String]) -> Result<(), String> {
         output: out.clone(),
         config: ContainerConfig::for_bin("bench"),
         annotations: BTreeMap::new(),
+        outputs: cargo_oci::plan::Outputs { layout: true, ..Default::default() },
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?;
-    let bases = cargo_oci::package::resolve_bases(&image).map_err(|e| e.to_string())?;
+    let no_env = cargo_oci::env::Env::from_pairs(".".into(), []);
+    let registries =
+        cargo_oci::store::registry::Settings::new(&Default::default(), &no_env, None).map_err(|e| e.to_string())?;
+    let bases = cargo_oci::package::resolve_bases(&image, &registries.into()).map_err(|e| e.to_string())?;
     let set =
         cargo_oci::package::package(&image, &bases, &artifacts, &staging, 0, "release").map_err(|e| e.to_string())?;
     cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;

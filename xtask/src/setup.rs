@@ -11,6 +11,11 @@ const APT: &[&str] = &[
     "podman",           // run images
     "runc",             // podman's runtime here (crun fails on hybrid cgroups)
     "qemu-user-static", // run arm64 binaries taken out of images
+    "docker-registry",  // a real registry (CNCF distribution) on 127.0.0.1 for push/pull tests
+    "apache2-utils",    // htpasswd -B: the registry's bcrypt credentials
+    "openssl",          // a CA + leaf certificate for the TLS registry
+    "containerd",       // `ctr images import` reads our oci-archives
+    "buildah",          // builds the two-platform registry base independently of us
     "jq",
     "tar",
     "git",

@@ -1,0 +1,155 @@
+//! Where each image goes: the OCI layout, a registry (`--push`), an oci-archive (`--tar`), and
+//! in which media types (`--media-types`).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cli::BuildArgs;
+use crate::env::Env;
+use crate::image::MediaFamily;
+use crate::store::registry::Reference;
+
+#[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// Write the OCI layout at the image's `output` (off when only pushing or archiving,
+    /// unless `--output` is given too).
+    pub layout: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tar: Option<PathBuf>,
+    /// `--media-types`; none keeps the base's family (a Docker-typed base gives Docker types).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_types: Option<MediaFamily>,
+}
+
+/// `--push REF`: the repository and every tag it gets.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PushPlan {
+    pub repository: Reference,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputsError {
+    #[error("`--{flag}` names one image, but this package has {} binaries: {}", bins.len(), bins.join(", "))]
+    SeveralImages { flag: &'static str, bins: Vec<String> },
+    #[error("cannot push to `{reference}`: a push names a repository and tags, not a digest")]
+    PushToDigest { reference: String },
+    #[error("no tag to push `{image}` as")]
+    NoTag { image: String },
+    #[error("`--tar {}` is a directory", path.display())]
+    TarIsDirectory { path: PathBuf },
+    #[error("`--tar {}`: its directory does not exist", path.display())]
+    TarNoParent { path: PathBuf },
+}
+
+impl OutputsError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            OutputsError::SeveralImages { flag, bins } => {
+                vec![format!(
+                    "pick one binary: `--bin {} --{flag} …`",
+                    bins.first().map(String::as_str).unwrap_or("NAME")
+                )]
+            }
+            OutputsError::PushToDigest { .. } => vec!["push to a tag: `--push REGISTRY/REPO:TAG`".into()],
+            OutputsError::NoTag { .. } => vec!["name one: `cargo oci push SOURCE REGISTRY/REPO:TAG`".into()],
+            OutputsError::TarIsDirectory { path } => {
+                vec![format!("name a file: `--tar {}`", path.join("image.tar").display())]
+            }
+            OutputsError::TarNoParent { .. } => {
+                vec!["create the directory first, or name a file in an existing one".into()]
+            }
+        }
+    }
+}
+
+/// Resolves the output flags for the package's images (`bins`); `default_tag` is the version.
+pub fn resolve(args: &BuildArgs, env: &Env, bins: &[String], default_tag: &str) -> Result<Outputs, super::PlanError> {
+    let one = |flag: &'static str| {
+        if bins.len() > 1 {
+            Err(OutputsError::SeveralImages { flag, bins: bins.to_vec() })
+        } else {
+            Ok(())
+        }
+    };
+    let push = match &args.push {
+        Some(r) => {
+            one("push")?;
+            let reference = Reference::parse(r.strip_prefix("docker://").unwrap_or(r))?;
+            if reference.digest.is_some() {
+                return Err(OutputsError::PushToDigest { reference: r.clone() }.into());
+            }
+            let mut tags: Vec<String> = reference.tag.iter().cloned().collect();
+            tags.extend(args.tag.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
+            if tags.is_empty() {
+                tags.push(default_tag.to_string());
+            }
+            Some(PushPlan { repository: Reference { tag: None, ..reference }, tags })
+        }
+        None => None,
+    };
+    let tar = match &args.tar {
+        Some(t) => {
+            one("tar")?;
+            let path = env.cwd.join(t);
+            if path.is_dir() {
+                return Err(OutputsError::TarIsDirectory { path }.into());
+            }
+            if !path.parent().is_some_and(|p| p.is_dir()) {
+                return Err(OutputsError::TarNoParent { path }.into());
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(Outputs {
+        layout: args.output.is_some() || (push.is_none() && tar.is_none()),
+        push,
+        tar,
+        media_types: args.media_types,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs(args: BuildArgs, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
+        let bins: Vec<String> = bins.iter().map(|b| b.to_string()).collect();
+        resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, "0.1.0")
+    }
+
+    #[test]
+    fn push_tags_come_from_the_reference_then_the_tag_flags_then_the_version() {
+        let push = |r: &str, tags: &[&str]| {
+            let args = BuildArgs {
+                push: Some(r.into()),
+                tag: tags.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            };
+            outputs(args, &["app"]).unwrap().push.unwrap()
+        };
+        let p = push("127.0.0.1:5000/app:1", &["extra", "1"]);
+        assert_eq!((p.repository.to_string(), p.tags), ("127.0.0.1:5000/app".into(), vec!["1".into(), "extra".into()]));
+        assert_eq!(push("ghcr.io/o/app", &[]).tags, ["0.1.0"]);
+        assert_eq!(push("docker://ghcr.io/o/app", &["a"]).tags, ["a"]);
+    }
+
+    #[test]
+    fn which_sinks_are_written() {
+        assert!(outputs(BuildArgs::default(), &["a"]).unwrap().layout);
+        let push_only = BuildArgs { push: Some("r.io/a:1".into()), ..Default::default() };
+        assert!(!outputs(push_only.clone(), &["a"]).unwrap().layout);
+        let both = BuildArgs { output: Some("lay".into()), ..push_only.clone() };
+        assert!(outputs(both, &["a"]).unwrap().layout);
+        let e = outputs(push_only, &["a", "b"]).unwrap_err().to_string();
+        assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
+        let pinned = BuildArgs { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
+        assert!(outputs(pinned, &["a"]).is_err());
+        let tar_dir = BuildArgs { tar: Some("/tmp".into()), ..Default::default() };
+        assert!(outputs(tar_dir, &["a"]).unwrap_err().to_string().contains("is a directory"));
+    }
+}

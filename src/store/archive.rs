@@ -1,0 +1,65 @@
+//! The oci-archive sink (`--tar FILE`): a tar of a one-tag OCI layout, as `podman load`,
+//! `skopeo copy oci-archive:FILE` and `ctr images import` read it. Written to a temp file beside
+//! FILE and renamed into place, blobs streamed (never whole in memory), fixed metadata.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use oci_spec::image::{ImageIndexBuilder, MediaType};
+
+use super::layout::REF_NAME;
+use super::StoreError;
+use crate::image::ImageSet;
+
+/// One tag only: podman refuses archives whose index.json lists several images.
+pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".cargo-oci-")
+        .tempfile_in(dir)
+        .map_err(StoreError::io("create a temp file in", dir))?;
+    let mut tar = tar::Builder::new(BufWriter::new(tmp.reopen().map_err(StoreError::io("open", tmp.path()))?));
+    let add = |tar: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn io::Read| -> io::Result<()> {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(size);
+        h.set_mode(if name.ends_with('/') { 0o755 } else { 0o644 });
+        h.set_entry_type(if name.ends_with('/') { tar::EntryType::Directory } else { tar::EntryType::Regular });
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        tar.append_data(&mut h, name, data)
+    };
+    let mut d = set.index.descriptor();
+    d.set_annotations(Some([(REF_NAME.to_string(), tag.to_string())].into()));
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![d])
+        .build()
+        .expect("all fields set");
+    let index = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    let written = (|| -> io::Result<()> {
+        add(&mut tar, "oci-layout", layout.len() as u64, &mut &layout[..])?;
+        add(&mut tar, "blobs/", 0, &mut io::empty())?;
+        add(&mut tar, "blobs/sha256/", 0, &mut io::empty())?;
+        for blob in set.blobs_children_first() {
+            add(&mut tar, &format!("blobs/sha256/{}", blob.digest.hex()), blob.size, &mut blob.open()?)?;
+        }
+        add(&mut tar, "index.json", index.len() as u64, &mut &index[..])?;
+        let mut w = tar.into_inner()?;
+        w.flush()?;
+        w.get_ref().sync_all()
+    })();
+    written.map_err(StoreError::io("write", path))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A temp file is private (0600); the archive is an ordinary file of the user's.
+        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path).map_err(|e| StoreError::io("rename into", path)(e.error))?;
+    Ok(())
+}

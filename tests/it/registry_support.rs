@@ -1,0 +1,521 @@
+//! Registry fixtures: Debian's `docker-registry` on 127.0.0.1:0 (plain, htpasswd, TLS with a CA
+//! and a leaf certificate), a two-platform base built with buildah, and a loopback proxy in front
+//! of a registry that counts requests, injects faults, and can play a bearer-token server.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+pub const USER: &str = "tester";
+pub const PASS: &str = "s3cret-Pa55";
+
+/// A running registry, stopped (killed by PID) when dropped.
+pub struct Registry {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// The CA certificate of a TLS registry.
+    pub ca: Option<PathBuf>,
+    pub auth: bool,
+}
+
+pub enum Kind {
+    Plain,
+    Htpasswd,
+    Tls,
+}
+
+impl Registry {
+    /// `None` when docker-registry is not installed (a failure under CI=true, via `have`).
+    pub fn start(kind: Kind) -> Option<Registry> {
+        if !have("docker-registry") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
+            d.join("data").display()
+        );
+        let auth = !matches!(kind, Kind::Plain);
+        if auth {
+            assert!(have("htpasswd"));
+            let out = tool("htpasswd", &["-Bbn", USER, PASS]).stdout();
+            std::fs::write(d.join("htpasswd"), out).unwrap();
+        }
+        let mut ca = None;
+        if matches!(kind, Kind::Tls) {
+            assert!(have("openssl"));
+            ca = Some(make_certs(d));
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("leaf.crt").display(),
+                d.join("leaf.key").display()
+            ));
+        }
+        if auth {
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+                d.join("htpasswd").display()
+            ));
+        }
+        std::fs::write(d.join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(d.join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .env("REGISTRY_HTTP_SECRET", "test-secret")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let port = loop {
+            let text = std::fs::read_to_string(d.join("registry.log")).unwrap_or_default();
+            if let Some(rest) = text.split("listening on 127.0.0.1:").nth(1) {
+                break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "registry did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Some(Registry { child: Some(child), port, dir, ca, auth })
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// skopeo/buildah flags to reach it.
+    pub fn client_flags(&self, verb_prefix: &str) -> Vec<String> {
+        let mut f = Vec::new();
+        match &self.ca {
+            Some(ca) => f.push(format!("--{verb_prefix}cert-dir={}", ca.parent().unwrap().join("certs.d").display())),
+            None => f.push(format!("--{verb_prefix}tls-verify=false")),
+        }
+        if self.auth {
+            f.push(format!("--{verb_prefix}creds={USER}:{PASS}"));
+        }
+        f
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A registry of `kind` and a work directory, when every tool in `tools` is installed.
+pub fn registry_and(kind: Kind, tools: &[&str]) -> Option<(Registry, tempfile::TempDir)> {
+    let reg = Registry::start(kind)?;
+    tools.iter().all(|t| have(t)).then(|| (reg, tempfile::tempdir().unwrap()))
+}
+
+/// A CA, and a leaf certificate for 127.0.0.1 signed by it (rustls refuses a CA certificate
+/// used as the server's). Returns the CA file; `certs.d/` holds it for skopeo.
+fn make_certs(d: &Path) -> PathBuf {
+    let ossl = |args: &[&str]| {
+        let mut c = Command::new("openssl");
+        c.current_dir(d).args(args);
+        Run::of(c).success()
+    };
+    ossl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test CA",
+    ]);
+    ossl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        d.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    std::fs::create_dir_all(d.join("certs.d")).unwrap();
+    std::fs::copy(d.join("ca.crt"), d.join("certs.d/ca.crt")).unwrap();
+    d.join("ca.crt")
+}
+
+/// A two-platform base (linux/amd64 + linux/arm64, one layer each holding `/etc/base-marker`
+/// and a config with `User` and `Env`), built with buildah from scratch — no code of ours.
+/// `dest` is any buildah destination (`docker://…`, `oci:DIR:TAG`); `format` is `oci` or `v2s2`.
+pub fn buildah_base(work: &Path, dest: &str, format: &str, flags: &[String]) {
+    assert!(have("buildah"));
+    let root = work.join("buildah");
+    let b = |args: &[&str]| -> String {
+        let mut c = Command::new("buildah");
+        c.args(["--storage-driver", "vfs", "--root"]).arg(root.join("root")).arg("--runroot").arg(root.join("run"));
+        c.args(args);
+        Run::of(c).success().stdout().trim().to_string()
+    };
+    if !root.exists() {
+        for arch in ["amd64", "arm64"] {
+            let marker = work.join(format!("marker-{arch}"));
+            std::fs::write(&marker, format!("base for {arch}\n")).unwrap();
+            let c = b(&["from", "scratch"]);
+            b(&["copy", &c, marker.to_str().unwrap(), "/etc/base-marker"]);
+            b(&["config", "--arch", arch, "--os", "linux", "--env", "BASEVAR=from-base", "--user", "65532:65532", &c]);
+            b(&["commit", "-q", &c, &format!("localhost/base:{arch}")]);
+            b(&["rm", &c]);
+        }
+        b(&["manifest", "create", "localhost/base:multi"]);
+        b(&["manifest", "add", "localhost/base:multi", "localhost/base:amd64"]);
+        b(&["manifest", "add", "localhost/base:multi", "localhost/base:arm64"]);
+    }
+    let mut args = vec!["manifest", "push", "-q", "--all", "--format", format];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend(["localhost/base:multi", dest]);
+    b(&args);
+}
+
+/// `skopeo inspect --raw` of a reference (`docker://…`, `oci:…`), parsed.
+pub fn skopeo_raw(reference: &str, flags: &[String]) -> serde_json::Value {
+    let mut args = vec!["inspect", "--raw"];
+    args.extend(flags.iter().map(String::as_str));
+    args.push(reference);
+    serde_json::from_str(&tool("skopeo", &args).stdout()).unwrap()
+}
+
+/// A temp environment for cargo-oci: its own cache, docker config dir, and no podman auth file,
+/// so a test never reads or writes the user's.
+pub struct OciEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl OciEnv {
+    pub fn new() -> OciEnv {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        OciEnv { dir }
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Writes `config.json` into the docker config dir.
+    pub fn docker_config(&self, json: &serde_json::Value) {
+        std::fs::write(self.dir.path().join("docker/config.json"), json.to_string()).unwrap();
+    }
+
+    pub fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("CARGO_OCI_CACHE".into(), self.cache().display().to_string()),
+            ("DOCKER_CONFIG".into(), self.dir.path().join("docker").display().to_string()),
+            ("REGISTRY_AUTH_FILE".into(), self.dir.path().join("no-auth.json").display().to_string()),
+        ]
+    }
+
+    /// `cargo-oci oci <args>` outside any project (e.g. `push`).
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut c = cargo_oci();
+        c.current_dir(self.dir.path()).args(args);
+        c.envs(self.vars()).envs(extra.iter().copied());
+        Run::of(c)
+    }
+}
+
+/// `auths` for one registry with the test user's credentials (as `docker login` writes them).
+pub fn auths_config(host: &str, user: &str, pass: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    serde_json::json!({"auths": {host: {"auth": auth}}})
+}
+
+/// One request seen by the proxy.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+}
+
+/// Faults the proxy injects, each once.
+#[derive(Default)]
+pub struct Faults {
+    /// Close the connection halfway through the body of the next blob upload (PUT/PATCH).
+    pub drop_upload: bool,
+    /// Answer 503 (with `Retry-After: 1`) to the next request with this method whose path contains the text.
+    pub unavailable: Option<(String, String)>,
+}
+
+/// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
+/// a refresh-token grant with `refresh`.
+pub struct Bearer {
+    pub user: String,
+    pub pass: String,
+    pub refresh: String,
+}
+
+/// An HTTP/1.1 proxy on 127.0.0.1 in front of a registry: one request per connection.
+pub struct Proxy {
+    pub port: u16,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub faults: Arc<Mutex<Faults>>,
+    pub dropped: Arc<Mutex<usize>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16, bearer: Option<Bearer>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let dropped = Arc::new(Mutex::new(0));
+        let bearer = Arc::new(bearer);
+        let (s, f, d) = (seen.clone(), faults.clone(), dropped.clone());
+        // The accept loop ends with the test process; each connection has its own thread.
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (s, f, d, b) = (s.clone(), f.clone(), d.clone(), bearer.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(conn, upstream, port, &s, &f, &d, &b);
+                });
+            }
+        });
+        Proxy { port, seen, faults, dropped }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Blob upload requests seen (POST/PATCH/PUT under `/blobs/uploads/`).
+    pub fn uploads(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.contains("/blobs/uploads/") && r.method != "GET" && r.method != "HEAD")
+            .count()
+    }
+}
+
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    own_port: u16,
+    seen: &Mutex<Vec<Seen>>,
+    faults: &Mutex<Faults>,
+    dropped: &Mutex<usize>,
+    bearer: &Option<Bearer>,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        // A TLS probe (or anything that is not HTTP) is hung up on.
+        if head.is_empty() && !line.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return client.shutdown(Shutdown::Both);
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    let mut parts = head[0].split(' ');
+    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+    let header = |name: &str| {
+        head[1..].iter().find_map(|h| {
+            let (k, v) = h.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let authorization = header("authorization");
+    seen.lock().unwrap().push(Seen {
+        method: method.clone(),
+        path: path.clone(),
+        authorization: authorization.clone(),
+    });
+
+    let is_upload = path.contains("/blobs/uploads/") && (method == "PUT" || method == "PATCH") && len > 0;
+    if is_upload && std::mem::take(&mut faults.lock().unwrap().drop_upload) {
+        let mut half = vec![0; len / 2];
+        reader.read_exact(&mut half)?;
+        *dropped.lock().unwrap() += 1;
+        return client.shutdown(Shutdown::Both);
+    }
+    let unavailable = {
+        let mut f = faults.lock().unwrap();
+        match &f.unavailable {
+            Some((m, p)) if *m == method && path.contains(p.as_str()) => f.unavailable.take().is_some(),
+            _ => false,
+        }
+    };
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    if unavailable {
+        return respond(&mut client, "503 Service Unavailable", &["Retry-After: 1"], b"");
+    }
+    if let Some(b) = bearer {
+        use base64::Engine as _;
+        if path.starts_with("/token") {
+            let want =
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.user, b.pass)));
+            // OAuth2 refresh-token grant (docker's identity tokens): answered with `access_token`.
+            let form = String::from_utf8_lossy(&body);
+            if method == "POST" {
+                let ok =
+                    form.contains("grant_type=refresh_token") && form.contains(&format!("refresh_token={}", b.refresh));
+                return if ok {
+                    respond(
+                        &mut client,
+                        "200 OK",
+                        &["Content-Type: application/json"],
+                        br#"{"access_token":"test-token"}"#,
+                    )
+                } else {
+                    respond(&mut client, "401 Unauthorized", &[], b"")
+                };
+            }
+            return if authorization.as_deref() == Some(want.as_str()) {
+                respond(&mut client, "200 OK", &["Content-Type: application/json"], br#"{"token":"test-token"}"#)
+            } else {
+                respond(&mut client, "401 Unauthorized", &[], b"")
+            };
+        }
+        if authorization.as_deref() != Some("Bearer test-token") {
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{own_port}/token\",service=\"test-registry\""
+            );
+            return respond(
+                &mut client,
+                "401 Unauthorized",
+                &[challenge.as_str(), "Content-Type: application/json"],
+                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            );
+        }
+    }
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut out = format!("{method} {path} HTTP/1.1\r\n");
+    for h in &head[1..] {
+        let name = h.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if name == "connection" || (bearer.is_some() && name == "authorization") {
+            continue;
+        }
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    up.write_all(out.as_bytes())?;
+    up.write_all(&body)?;
+    std::io::copy(&mut up, &mut client)?;
+    client.shutdown(Shutdown::Both)
+}
+
+fn respond(client: &mut TcpStream, status: &str, headers: &[&str], body: &[u8]) -> std::io::Result<()> {
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for h in headers {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    client.write_all(out.as_bytes())?;
+    client.write_all(body)?;
+    client.shutdown(Shutdown::Both)
+}
+
+/// Starts containerd on a socket in `dir` (its own root, state and an empty config), for `ctr`.
+pub struct Containerd {
+    child: Child,
+    pub socket: PathBuf,
+}
+
+impl Containerd {
+    pub fn start(dir: &Path) -> Containerd {
+        let socket = dir.join("containerd.sock");
+        std::fs::write(dir.join("config.toml"), "version = 2\n").unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--state")
+            .arg(dir.join("state"))
+            .arg("--address")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("containerd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(started.elapsed() < Duration::from_secs(30), "containerd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Containerd { child, socket }
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Run {
+        let mut c = Command::new("ctr");
+        c.arg("--address").arg(&self.socket).args(args);
+        Run::of(c)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
