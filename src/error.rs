@@ -12,6 +12,10 @@ pub enum Error {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -28,6 +32,8 @@ impl Error {
             Error::Plan(e) => e.hints(),
             Error::Compile(e) => e.hints(),
             Error::Store(e) => e.hints(),
+            Error::Merge(e) => e.hints(),
+            Error::Init(e) => e.hints(),
             Error::Package { .. } => Vec::new(),
         }
     }

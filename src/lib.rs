@@ -11,48 +11,53 @@ pub mod diff;
 pub mod env;
 pub mod error;
 pub mod image;
+pub mod init;
+pub mod inspect;
 pub mod json;
 pub mod layer;
+pub mod merge;
 pub mod package;
 pub mod plan;
 pub mod process;
+pub mod progress;
+pub mod report;
 pub mod shell;
 pub mod store;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use blob::Digest;
-use cli::{BuildArgs, Command, OciCli};
+use cli::{BuildArgs, Command, MessageFormat, OciCli};
 use env::Env;
 pub use error::Error;
 use plan::Plan;
+use report::ImageReport;
 use shell::Shell;
 use store::staging::Staging;
-
-/// One image written: what `build` prints on stdout.
-#[derive(Clone, Debug)]
-pub struct Built {
-    pub image: String,
-    pub output: PathBuf,
-    pub tags: Vec<String>,
-    pub index: Digest,
-}
-
-impl std::fmt::Display for Built {
-    /// `oci:<layout>:<tag>@sha256:<index digest>`, for skopeo/podman and scripts.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index)
-    }
-}
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
     match &cli.command {
-        Command::Build(args) => {
-            for built in build(args, env, shell)? {
-                println!("{built}");
+        Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
+        Command::Plan(args) => {
+            let plan = plan::resolve(&args.args, env)?;
+            match args.format {
+                MessageFormat::Human => print!("{}", plan::show::human(&plan)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
             }
+            Ok(true)
+        }
+        Command::Inspect(args) => {
+            let image = store::open_image(&args.image, &env.cwd)?;
+            let report = inspect::inspect(image.as_ref())?;
+            match args.format {
+                MessageFormat::Human => print!("{}", inspect::human(&report)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
+            }
+            Ok(true)
+        }
+        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
+        Command::Init(args) => {
+            init::init(args, env, shell)?;
             Ok(true)
         }
         Command::Diff(args) => {
@@ -72,7 +77,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
 }
 
 /// `cargo oci build`: the whole pipeline.
-pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built>, Error> {
+pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let plan = plan::resolve(args, env)?;
     explain(&plan, shell);
@@ -80,20 +85,26 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     let artifacts = compile::compile(&plan, env, shell)?;
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
+    let progress = shell.progress();
+    let inputs = package::Inputs {
+        artifacts: &artifacts,
+        staging: &staging,
+        epoch: plan.epoch,
+        profile: &plan.profile,
+        progress: &progress,
+    };
     let mut built = Vec::new();
     for (image, bases) in plan.images.iter().zip(&bases) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let set = package::package(image, bases, &artifacts, &staging, plan.epoch, &plan.profile)?;
+        let set = package::package(image, bases, &inputs)?;
         shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
         store::layout::write(&image.output, &set, &image.tags)?;
         shell.verbose("Index", &set.index.digest);
-        built.push(Built {
-            image: image.name.clone(),
-            output: image.output.clone(),
-            tags: image.tags.clone(),
-            index: set.index.digest.clone(),
-        });
+        let mut report = ImageReport::new(&image.name, &set, image.output.clone(), &image.tags);
+        report.package = Some(image.package.name.clone());
+        report.version = Some(image.package.version.clone());
+        built.push(report);
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
@@ -113,6 +124,8 @@ fn explain(plan: &Plan, shell: &mut Shell) {
         );
     }
     for image in &plan.images {
-        shell.verbose("Base", format!("{} for {}", image.base, image.name));
+        for t in &image.targets {
+            shell.verbose("Base", format!("{} for {} on {}", image.base_of(t), image.name, t.platform));
+        }
     }
 }

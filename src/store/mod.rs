@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod layout;
 pub mod layout_source;
+pub mod read;
 pub mod source;
 pub mod staging;
 
