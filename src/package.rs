@@ -146,6 +146,7 @@ fn compress(entries: Vec<Entry>, what: String, created_by: String, inputs: &Inpu
         })
         .sum();
     let bar = inputs.progress.bytes("Compressing", what, total);
+    bar.tick(); // drawn at once, not only after the first chunk
     let layer = inputs.staging.layer(entries, inputs.epoch, created_by, &|n| bar.inc(n));
     bar.finish_and_clear();
     layer

@@ -30,7 +30,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     };
     let meta = metadata(args.manifest_path.as_deref(), &flags, None, env)?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
-    let packages = select_packages(&meta, args)?;
+    let packages = select_packages(&meta, args, env)?;
     let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace)?;
     let cli = Layer { config: cli_config(args), origin: Origin::CommandLine };
     let target_dir: PathBuf = meta.target_directory.clone().into();
@@ -292,7 +292,7 @@ pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Resul
 
 /// `-p` (repeatable) picks packages; `--workspace`, or a virtual manifest without `-p`, picks
 /// every member with a binary; otherwise the package of the manifest.
-fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs) -> Result<Vec<&'m Package>, PlanError> {
+fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Result<Vec<&'m Package>, PlanError> {
     let members = meta.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
     let explicit: Vec<&Package> = if !args.package.is_empty() {
@@ -308,8 +308,8 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs) -> Result<Vec<&'m P
             }
         }
         out
-    } else if let (false, Some(root)) = (args.workspace, meta.root_package()) {
-        vec![root]
+    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, env)) {
+        vec![current]
     } else {
         let mut with_bins: Vec<&Package> = members.iter().copied().filter(|p| !bins_of(p).is_empty()).collect();
         with_bins.sort_by(|a, b| a.name.cmp(&b.name));
@@ -322,6 +322,20 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs) -> Result<Vec<&'m P
         return Err(PlanError::NoBinary { package: p.name.to_string() });
     }
     Ok(explicit)
+}
+
+/// The package of the manifest cargo would pick (`--manifest-path`, else the nearest Cargo.toml
+/// above the cwd); `None` for a virtual manifest. (`cargo metadata --no-deps` has no
+/// `resolve.root` to say it.)
+fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Option<&'m Package> {
+    let manifest = match &args.manifest_path {
+        Some(m) => env.cwd.join(m),
+        None => env.cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())?,
+    };
+    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
+    meta.workspace_packages()
+        .into_iter()
+        .find(|p| std::fs::canonicalize(&p.manifest_path).is_ok_and(|m| m == manifest) || p.manifest_path == manifest)
 }
 
 /// The package's binaries, sorted.
