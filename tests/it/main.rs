@@ -2,5 +2,12 @@
 
 mod base_layout;
 mod build;
+mod config;
 mod errors;
+mod init;
+mod inspect;
+mod merge;
+mod plan;
+mod progress;
 mod support;
+mod workspace;
