@@ -64,7 +64,7 @@ pub fn entries(files: &[FileCopy]) -> io::Result<Vec<Entry>> {
     for f in files {
         if f.directory {
             if f.dest != "/" {
-                out.push(Entry::dir(&f.dest, 0o755, f.uid.into(), f.gid.into()));
+                out.push(Entry::dir(&f.dest, dir_mode(f), f.uid.into(), f.gid.into()));
             }
             walk(&f.src, &f.dest, f, &mut out)?;
         } else {
@@ -72,6 +72,15 @@ pub fn entries(files: &[FileCopy]) -> io::Result<Vec<Entry>> {
         }
     }
     Ok(out)
+}
+
+/// Directories copied from a `src` directory: 0755, or with `mode` that mode plus `x` wherever it
+/// has `r` (chmod's `X`), so `mode = 0o600` gives a private 0700 tree.
+fn dir_mode(f: &FileCopy) -> u32 {
+    match f.mode {
+        Some(m) => m.0 | ((m.0 & 0o444) >> 2),
+        None => 0o755,
+    }
 }
 
 fn file_entry(src: &Path, dest: &str, f: &FileCopy) -> io::Result<Entry> {
@@ -107,7 +116,7 @@ fn walk(dir: &Path, dest: &str, f: &FileCopy, out: &mut Vec<Entry>) -> io::Resul
                 gid: f.gid.into(),
             });
         } else if t.is_dir() {
-            out.push(Entry::dir(&to, 0o755, f.uid.into(), f.gid.into()));
+            out.push(Entry::dir(&to, dir_mode(f), f.uid.into(), f.gid.into()));
             walk(&path, &to, f, out)?;
         } else if t.is_file() {
             out.push(file_entry(&path, &to, f)?);
@@ -161,10 +170,10 @@ mod tests {
             summary,
             [
                 ("/etc/app/a.toml".into(), 0o644, 0),
-                ("/opt/conf".into(), 0o755, 7),
+                ("/opt/conf".into(), 0o750, 7),
                 ("/opt/conf/a.toml".into(), 0o640, 7),
                 ("/opt/conf/link".into(), 0o777, 7),
-                ("/opt/conf/sub".into(), 0o755, 7),
+                ("/opt/conf/sub".into(), 0o750, 7),
                 ("/opt/conf/sub/b.sh".into(), 0o640, 7),
             ]
         );

@@ -85,6 +85,9 @@ fn bad_flag_names_the_flag() {
     let (err, hints) = run.error_and_hints();
     assert_eq!(err, "error: `--port` is invalid: `http` is not a port (1-65535, then /tcp, /udp or /sctp)");
     assert_eq!(hints, ["hint: write ports as `8080/tcp`, `53/udp` or `8080` (tcp)"]);
+    // With JSON messages, stdout still says how it ended.
+    let run = p.oci(&["build", "--port", "http", "--message-format", "json"]).failure();
+    assert_eq!(run.stdout(), "{\"images\":0,\"reason\":\"finished\",\"success\":false}\n");
     let run = p.oci(&["build", "--env", "NOVALUE"]).failure();
     assert!(run.stderr().contains("`NOVALUE` is not KEY=VALUE"), "{}", run.stderr());
 }
