@@ -84,7 +84,7 @@ pub fn attest(
             );
             let facts = &facts;
             let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
-            let builtin = image.base.to_string();
+            let builtin = image.base_of(target).to_string();
             let statement = provenance::statement(
                 facts,
                 &Subject {

@@ -41,7 +41,17 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile the crate for each target and write a multi-platform OCI image
-    Build(BuildArgs),
+    Build(BuildCmd),
+    /// Show what `build` would do (images, bins, targets, backends and why, bases, layers, config,
+    /// outputs) without building anything
+    Plan(PlanArgs),
+    /// Show an image: platforms, digests, sizes, layers, entrypoint, cmd, user, env, annotations
+    Inspect(InspectArgs),
+    /// Combine images built elsewhere (one per architecture, say) into one multi-platform index,
+    /// without changing their manifests or layers
+    Merge(MergeArgs),
+    /// Add a commented `[package.metadata.oci]` section to Cargo.toml
+    Init(InitArgs),
     /// Name the first difference between two images (platform, config key, layer, file, header field)
     Diff(DiffArgs),
     /// Push an image from an OCI layout (or another registry) to a registry
@@ -74,18 +84,93 @@ pub struct DiffArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct BuildCmd {
+    #[command(flatten)]
+    pub args: BuildArgs,
+    /// How results go to stdout: `human` (one `oci:DIR:TAG@DIGEST` line per image) or `json`
+    /// (one JSON object per line)
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub args: BuildArgs,
+    /// `human` or `json` (the plan as data)
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub format: MessageFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InspectArgs {
+    /// The image: `oci:DIR[:TAG]` or `REGISTRY/REPO[:TAG][@sha256:…]`
+    pub image: String,
+    /// `human` or `json`
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub format: MessageFormat,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The images to combine: `oci:DIR[:TAG]` or `REGISTRY/REPO[:TAG]`, each a single- or
+    /// multi-platform image
+    #[arg(required = true, value_name = "SRC")]
+    pub sources: Vec<String>,
+    /// OCI image layout directory to write
+    #[arg(short, long, value_name = "DIR", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+    /// Push the merged index to `REGISTRY/REPO[:TAG]` (also tagged with each `--tag`)
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Tag to write (repeatable; with `--push REF:TAG` it may be left out)
+    #[arg(short, long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub registry: crate::store::registry::RegistryArgs,
+    /// When two sources have the same platform, keep the later one instead of failing
+    #[arg(long)]
+    pub replace: bool,
+    /// `human` or `json` (one JSON object per line)
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package whose Cargo.toml gets the section
+    #[arg(short, long, value_name = "NAME")]
+    pub package: Option<String>,
+}
+
+/// What goes to stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct BuildArgs {
     /// Path to Cargo.toml
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Package to build (see `cargo help pkgid`)
+    /// Package to build (repeatable)
     #[arg(short, long, value_name = "NAME")]
-    pub package: Option<String>,
-    /// Only this binary (repeatable); default: one image per binary of the package
+    pub package: Vec<String>,
+    /// Build every member of the workspace that has a binary (the default in a virtual manifest)
+    #[arg(long)]
+    pub workspace: bool,
+    /// Only the image holding this binary (repeatable); default: one image per binary
     #[arg(long, value_name = "NAME")]
     pub bin: Vec<String>,
     /// Targets, comma-separated or repeated: x86_64/amd64, aarch64/arm64, i686/386, linux/arm64,
-    /// or full triples [default: x86_64,aarch64]
+    /// or full triples [default: `targets` from Cargo.toml, else x86_64,aarch64]
     #[arg(long, value_name = "LIST")]
     pub target: Vec<String>,
     /// Cargo profile to build with
@@ -112,15 +197,40 @@ pub struct BuildArgs {
     /// OCI image layout directory to write [default: <target-dir>/oci/<image>]
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Tag to write (repeatable) [default: the package version]
+    /// Tag to write (repeatable) [default: `tags` from Cargo.toml, else the package version]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
     /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty),
     /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout), a registry
     /// reference `REGISTRY/REPO[:TAG][@sha256:…]`, or `distroless-static` / `distroless-cc`
-    /// (gcr.io/distroless/{static,cc}-debian12:nonroot)
-    #[arg(long, value_name = "BASE", default_value = "static")]
-    pub base: String,
+    /// (gcr.io/distroless/{static,cc}-debian12:nonroot) [default: static]
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    /// Program run by the container, one argument per flag (repeatable)
+    /// [default: the image's first binary]
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub entrypoint: Vec<String>,
+    /// Arguments after the entrypoint, one per flag (repeatable)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+    /// Environment variable of the container (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::plan::config::key_value)]
+    pub env: Vec<(String, String)>,
+    /// User (and group) the container runs as, e.g. `65532:65532`
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Working directory of the container (absolute)
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Label in the image config (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::plan::config::key_value)]
+    pub label: Vec<(String, String)>,
+    /// Annotation on the index and manifests (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::plan::config::key_value)]
+    pub annotation: Vec<(String, String)>,
+    /// Exposed port, e.g. `8080/tcp` (repeatable)
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub port: Vec<String>,
     /// SBOM attached to each platform manifest as an OCI referrer
     #[arg(long, value_name = "FORMAT", default_value = "spdx")]
     pub sbom: crate::sbom::SbomFormat,
@@ -150,7 +260,7 @@ impl Default for BuildArgs {
     /// What `cargo oci build` means with no flags, exactly as clap fills it in.
     fn default() -> Self {
         match parse_from(["cargo-oci", "build"].map(std::ffi::OsString::from)) {
-            Ok(OciCli { command: Command::Build(args), .. }) => args,
+            Ok(OciCli { command: Command::Build(cmd), .. }) => cmd.args,
             other => unreachable!("`cargo-oci build` always parses: {other:?}"),
         }
     }
@@ -189,11 +299,25 @@ mod tests {
         let a = parse("cargo-oci oci build --target x86_64,aarch64 --target i686 -q");
         let b = parse("cargo-oci build --target x86_64,aarch64 --target i686 -q");
         let (Command::Build(a1), Command::Build(b1)) = (&a.command, &b.command) else { panic!("build expected") };
-        assert_eq!(a1.target, ["x86_64,aarch64", "i686"]);
-        assert_eq!(a1.target, b1.target);
+        assert_eq!(a1.args.target, ["x86_64,aarch64", "i686"]);
+        assert_eq!(a1.args.target, b1.args.target);
         assert!(a.global.quiet && b.global.quiet);
-        assert_eq!(a1.profile, "release");
-        assert_eq!(a1.base, "static");
+        assert_eq!(a1.args.profile, "release");
+        assert_eq!(a1.args.base, None);
+        assert_eq!(a1.message_format, MessageFormat::Human);
+    }
+
+    #[test]
+    fn container_flags() {
+        let c = parse(
+            "cargo-oci build --entrypoint /bin/api --entrypoint --serve --cmd -v --env A=1=2 --port 80 -p a -p b",
+        );
+        let Command::Build(b) = &c.command else { panic!("build expected") };
+        assert_eq!(b.args.entrypoint, ["/bin/api", "--serve"]);
+        assert_eq!(b.args.cmd, ["-v"]);
+        assert_eq!(b.args.env, [("A".to_string(), "1=2".to_string())]);
+        assert_eq!(b.args.package, ["a", "b"]);
+        assert!(parse_from("cargo-oci build --env NOEQUALS".split_whitespace().map(Into::into)).is_err());
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum Error {
     Attest(#[from] crate::attest::AttestError),
     #[error("`{image}` is not reproducible: a second build in a fresh target dir gave {second}, not {first}\n  first difference: {explanation}")]
     NotReproducible { image: String, first: String, second: String, explanation: String },
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -38,6 +42,8 @@ impl Error {
                  random data, `env!`/`option_env!` of changing variables; compare the two builds with `cargo oci diff`"
                     .into()]
             }
+            Error::Merge(e) => e.hints(),
+            Error::Init(e) => e.hints(),
         }
     }
 }

@@ -12,57 +12,61 @@ pub mod diff;
 pub mod env;
 pub mod error;
 pub mod image;
+pub mod init;
+pub mod inspect;
 pub mod json;
 pub mod layer;
+pub mod merge;
 pub mod package;
 pub mod plan;
 pub mod process;
+pub mod progress;
 pub mod provenance;
 pub mod publish;
+pub mod report;
 pub mod sbom;
 pub mod shell;
 pub mod store;
 pub mod verify;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use blob::Digest;
-use cli::{BuildArgs, Command, OciCli};
+use cli::{BuildArgs, Command, MessageFormat, OciCli};
 use env::Env;
 pub use error::Error;
 use plan::Plan;
+use report::ImageReport;
 use shell::Shell;
 use store::staging::Staging;
-
-/// One image written: what `build` prints on stdout.
-#[derive(Clone, Debug)]
-pub struct Built {
-    pub image: String,
-    pub output: PathBuf,
-    pub tags: Vec<String>,
-    pub index: Digest,
-    /// Where it went when that is not the layout: `REGISTRY/REPO:TAG` or `oci-archive:FILE:TAG`.
-    pub destination: Option<String>,
-}
-
-impl std::fmt::Display for Built {
-    /// `oci:<layout>:<tag>@sha256:<index digest>`, for skopeo/podman and scripts.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.destination {
-            Some(d) => write!(f, "{d}@{}", self.index),
-            None => write!(f, "oci:{}:{}@{}", self.output.display(), self.tags[0], self.index),
-        }
-    }
-}
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
     match &cli.command {
-        Command::Build(args) => {
-            for built in build(args, env, shell)? {
-                println!("{built}");
+        Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
+        Command::Plan(args) => {
+            let plan = plan::resolve(&args.args, env)?;
+            match args.format {
+                MessageFormat::Human => print!("{}", plan::show::human(&plan)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
             }
+            Ok(true)
+        }
+        Command::Inspect(args) => {
+            let name = store::ImageName::parse(&args.image, &env.cwd)?;
+            let settings = std::sync::Arc::new(
+                store::registry::Settings::new(&args.registry, env, name.registry())
+                    .map_err(store::StoreError::from)?,
+            );
+            let report = inspect::inspect(name.open(&settings).as_ref())?;
+            match args.format {
+                MessageFormat::Human => print!("{}", inspect::human(&report)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
+            }
+            Ok(true)
+        }
+        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
+        Command::Init(args) => {
+            init::init(args, env, shell)?;
             Ok(true)
         }
         Command::Diff(args) => {
@@ -90,7 +94,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
 }
 
 /// `cargo oci build`: the whole pipeline.
-pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built>, Error> {
+pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let plan = plan::resolve(args, env)?;
     explain(&plan, shell);
@@ -116,19 +120,19 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
-        if image.outputs.layout {
-            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), image.output.display()));
-            store::layout::write(&image.output, set, &image.tags)?;
+        let layout = image.outputs.layout.then(|| image.output.clone());
+        if let Some(dir) = &layout {
+            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), dir.display()));
+            store::layout::write(dir, set, &image.tags)?;
         }
-        let destination = publish::deliver(image, set, &registries, shell)?;
+        let delivered = publish::deliver(image, set, &registries, shell)?;
         shell.verbose("Index", &set.index.digest);
-        built.push(Built {
-            image: image.name.clone(),
-            output: image.output.clone(),
-            tags: image.tags.clone(),
-            index: set.index.digest.clone(),
-            destination,
-        });
+        let mut report = ImageReport::new(&image.name, set, layout, &image.tags);
+        report.package = Some(image.package.name.clone());
+        report.version = Some(image.package.version.clone());
+        report.pushed = delivered.pushed;
+        report.archive = delivered.archive;
+        built.push(report);
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
@@ -150,11 +154,13 @@ pub fn assemble(
     env: &Env,
     shell: &mut Shell,
 ) -> Result<Vec<image::ImageSet>, Error> {
+    let progress = &shell.progress();
     let mut sets = Vec::new();
     for (image, bases) in plan.images.iter().zip(bases) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let mut set = package::package(image, bases, artifacts, staging, plan.epoch, &plan.profile)?;
+        let inputs = package::Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
+        let mut set = package::package(image, bases, &inputs)?;
         set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, env)?;
         sets.push(set);
     }
@@ -186,6 +192,8 @@ fn explain(plan: &Plan, shell: &mut Shell) {
         );
     }
     for image in &plan.images {
-        shell.verbose("Base", format!("{} for {}", image.base, image.name));
+        for t in &image.targets {
+            shell.verbose("Base", format!("{} for {} on {}", image.base_of(t), image.name, t.platform));
+        }
     }
 }

@@ -1,12 +1,14 @@
-//! Layer + image stage for one image: each platform's binary layer on its base, then the index.
+//! Layer + image stage for one image: the files layer (once), each platform's binary layer on
+//! that platform's base, then the index.
 
 use crate::blob::Layer;
 use crate::compile::Artifacts;
 use crate::image::{ImageInput, ImageSet, MediaFamily, PlatformImage};
-use crate::layer::{Entry, Source};
-use crate::plan::ImagePlan;
+use crate::layer::{Entry, Kind, Source};
+use crate::plan::{BaseSpec, ImagePlan, LayerPlan, Target};
+use crate::progress::Progress;
 use crate::store::staging::Staging;
-use crate::store::{BaseImage, StoreError};
+use crate::store::{BaseImage, BaseSource, StoreError};
 use crate::Error;
 
 /// The base of each of the image's targets (in target order), resolved before anything is
@@ -15,30 +17,47 @@ pub fn resolve_bases(
     image: &ImagePlan,
     registries: &std::sync::Arc<crate::store::registry::Settings>,
 ) -> Result<Vec<BaseImage>, StoreError> {
-    let source = crate::store::open_base(&image.base, registries)?;
-    image
-        .targets
-        .iter()
-        .map(|t| {
-            let base = source.resolve(&t.platform)?;
-            match image.outputs.media_types {
-                Some(family) => base.with_media(family),
-                None => Ok(base),
+    let mut opened: Vec<(&BaseSpec, Box<dyn BaseSource>)> = Vec::new();
+    let mut out = Vec::new();
+    for t in &image.targets {
+        let spec = image.base_of(t);
+        let i = match opened.iter().position(|(s, _)| *s == spec) {
+            Some(i) => i,
+            None => {
+                opened.push((spec, crate::store::open_base(spec, registries)?));
+                opened.len() - 1
             }
-        })
-        .collect()
+        };
+        let base = opened[i].1.resolve(&t.platform)?;
+        // `--media-types` re-types the base; a manifest never mixes the two families.
+        out.push(match image.outputs.media_types {
+            Some(family) => base.with_media(family)?,
+            None => base,
+        });
+    }
+    Ok(out)
+}
+
+/// What packaging reads besides the plan: the compiled binaries, where layers are staged, the
+/// timestamp, and where progress goes.
+pub struct Inputs<'a> {
+    pub artifacts: &'a Artifacts,
+    pub staging: &'a Staging,
+    pub epoch: u64,
+    pub profile: &'a str,
+    pub progress: &'a Progress,
 }
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the
 /// gzip of a large binary is the slow part, and platforms do not depend on each other).
-pub fn package(
-    image: &ImagePlan,
-    bases: &[BaseImage],
-    artifacts: &Artifacts,
-    staging: &Staging,
-    epoch: u64,
-    profile: &str,
-) -> Result<ImageSet, Error> {
+pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<ImageSet, Error> {
+    // Built once, before the platforms: the same bytes, so one blob in every manifest.
+    let files = files_layer(image, inputs).map_err(|source| Error::Package {
+        image: image.name.clone(),
+        platform: "every platform".into(),
+        source,
+    })?;
+    let files = &files;
     let images: Vec<Result<PlatformImage, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = image
             .targets
@@ -51,14 +70,21 @@ pub fn package(
                         platform: target.platform.to_string(),
                         source,
                     };
-                    let layer =
-                        binaries_layer(image, artifacts, &target.triple, staging, epoch, profile).map_err(failed)?;
+                    let mut layers = Vec::new();
+                    for l in &image.layers {
+                        layers.push(match l {
+                            LayerPlan::Files { .. } => files.clone().expect("a files layer is built when planned"),
+                            LayerPlan::Binaries { dir, bins } => {
+                                binaries_layer(image, dir, bins, target, inputs).map_err(failed)?
+                            }
+                        });
+                    }
                     crate::image::platform_image(ImageInput {
                         platform: &target.platform,
                         base,
-                        layers: vec![layer],
+                        layers,
                         config: &image.config,
-                        epoch,
+                        epoch: inputs.epoch,
                         annotations: &image.annotations,
                     })
                     .map_err(|e| failed(e.into()))
@@ -82,23 +108,54 @@ fn media_of(manifest_type: &str) -> MediaFamily {
     }
 }
 
-/// The layer holding the image's binaries at `bin_dir`, 0755 root.
+/// The `files` layer, if the plan has one.
+fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> std::io::Result<Option<Layer>> {
+    let Some(files) = image.layers.iter().find_map(|l| match l {
+        LayerPlan::Files { files } => Some(files),
+        LayerPlan::Binaries { .. } => None,
+    }) else {
+        return Ok(None);
+    };
+    let entries = crate::plan::files::entries(files)?;
+    let list: Vec<String> = files.iter().map(|f| f.dest.clone()).collect();
+    let created_by = format!("cargo-oci files: {}", list.join(", "));
+    compress(entries, format!("files of {}", image.name), created_by, inputs).map(Some)
+}
+
+/// The layer holding `bins` at `dir`, 0755 root.
 fn binaries_layer(
     image: &ImagePlan,
-    artifacts: &Artifacts,
-    triple: &str,
-    staging: &Staging,
-    epoch: u64,
-    profile: &str,
+    dir: &str,
+    bins: &[String],
+    target: &Target,
+    inputs: &Inputs<'_>,
 ) -> std::io::Result<Layer> {
+    let triple = &target.triple;
     let mut entries = Vec::new();
-    for bin in &image.bins {
-        let path = artifacts
+    for bin in bins {
+        let path = inputs
+            .artifacts
             .get(&image.package.id, bin, triple)
             .ok_or_else(|| std::io::Error::other(format!("no build of `{bin}` for {triple}")))?;
-        entries.push(Entry::file(&format!("{}/{bin}", image.config.bin_dir), Source::Path(path.to_path_buf()), 0o755));
+        entries.push(Entry::file(&format!("{dir}/{bin}"), Source::Path(path.to_path_buf()), 0o755));
     }
-    let created_by =
-        format!("cargo-oci: {} ({triple}, profile {}) → {}", image.bins.join(", "), profile, image.config.bin_dir);
-    staging.layer(entries, epoch, created_by)
+    let created_by = format!("cargo-oci: {} ({triple}, profile {}) → {dir}", bins.join(", "), inputs.profile);
+    compress(entries, format!("{} for {}", bins.join(", "), target.platform), created_by, inputs)
+}
+
+/// Stages one layer, with a progress bar when its files are large.
+fn compress(entries: Vec<Entry>, what: String, created_by: String, inputs: &Inputs<'_>) -> std::io::Result<Layer> {
+    let total: u64 = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::File(Source::Path(p)) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Kind::File(Source::Bytes(b)) => Some(b.len() as u64),
+            _ => None,
+        })
+        .sum();
+    let bar = inputs.progress.bytes("Compressing", what, total);
+    bar.tick(); // drawn at once, not only after the first chunk
+    let layer = inputs.staging.layer(entries, inputs.epoch, created_by, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    layer
 }

@@ -18,77 +18,110 @@ use crate::Error;
 /// registry when nothing is pushed (never to both: credentials go only where they were meant).
 pub fn settings(plan: &Plan, args: &RegistryArgs, env: &Env) -> Result<Arc<Settings>, Error> {
     let creds_for = plan.images.first().and_then(|i| {
-        i.outputs.push.as_ref().map(|p| p.repository.registry.clone()).or(match &i.base {
-            BaseSpec::Registry { reference } => Some(reference.registry.clone()),
-            _ => None,
-        })
+        i.outputs
+            .push
+            .as_ref()
+            .map(|p| p.repository.registry.clone())
+            .or_else(|| registry_base(i).map(|r| r.registry.clone()))
     });
     Ok(Arc::new(Settings::new(args, env, creds_for.as_deref()).map_err(StoreError::from)?))
 }
 
-/// Writes the image's other outputs. Returns what the stdout line names when it is not the
-/// layout: the pushed `REF:TAG`, or `oci-archive:FILE:TAG`.
+/// The first registry base of an image (blobs can be mounted from its repository).
+fn registry_base(image: &ImagePlan) -> Option<&Reference> {
+    image.base.values().find_map(|b| match b {
+        BaseSpec::Registry { reference } => Some(reference),
+        _ => None,
+    })
+}
+
+/// Where an image went besides its layout.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// `REGISTRY/REPO:TAG` for each tag pushed.
+    pub pushed: Vec<String>,
+    /// `oci-archive:FILE:TAG`.
+    pub archive: Option<String>,
+}
+
+/// Writes the image's other outputs: the oci-archive, then the registry.
 pub fn deliver(
     image: &ImagePlan,
     set: &ImageSet,
     registries: &Arc<Settings>,
     shell: &mut Shell,
-) -> Result<Option<String>, Error> {
-    let mut shown = None;
+) -> Result<Delivered, Error> {
+    let mut delivered = Delivered::default();
     if let Some(tar) = &image.outputs.tar {
         shell.status("Archiving", format!("{}:{} to {}", image.name, image.tags[0], tar.display()));
         archive::write(tar, set, &image.tags[0])?;
-        if !image.outputs.layout {
-            shown = Some(format!("oci-archive:{}:{}", tar.display(), image.tags[0]));
-        }
+        delivered.archive = Some(format!("oci-archive:{}:{}", tar.display(), image.tags[0]));
     }
     if let Some(p) = &image.outputs.push {
-        shell.status("Pushing", format!("{}:{}", p.repository, p.tags.join(",")));
-        let mount_from = match &image.base {
-            BaseSpec::Registry { reference } => Some(reference),
-            _ => None,
-        };
-        let report = push(&PushSet::from_image_set(set), &p.repository, &p.tags, mount_from, registries)
-            .map_err(StoreError::from)?;
-        shell.status("Pushed", summary(&report));
-        shown = Some(p.repository.with_tag(&p.tags[0]).to_string());
+        let set = PushSet::from_image_set(set);
+        delivered.pushed =
+            push_set(&set, &image.name, &p.repository, &p.tags, registry_base(image), registries, shell)?;
     }
-    Ok(shown)
+    Ok(delivered)
 }
 
 fn summary(r: &PushReport) -> String {
     format!("{} blob(s) uploaded ({} bytes), {} mounted, {} already present", r.uploaded, r.bytes, r.mounted, r.present)
 }
 
-/// `cargo oci push SOURCE REF [--tag T]…`: prints `REF:TAG@sha256:<digest>`.
-pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<String, Error> {
-    let reference = Reference::parse(args.reference.strip_prefix("docker://").unwrap_or(&args.reference))
-        .map_err(PlanError::from)?;
-    if reference.digest.is_some() {
-        return Err(PlanError::from(OutputsError::PushToDigest { reference: args.reference.clone() }).into());
+/// A push destination from the command line: `REF` (never by digest) and the tags it gets: REF's
+/// own tag, then each `--tag`, else `fallback`.
+pub fn destination(
+    reference: &str,
+    extra: &[String],
+    fallback: Option<&str>,
+    what: &str,
+) -> Result<(Reference, Vec<String>), Error> {
+    let parsed = Reference::parse(reference.strip_prefix("docker://").unwrap_or(reference)).map_err(PlanError::from)?;
+    if parsed.digest.is_some() {
+        return Err(PlanError::from(OutputsError::PushToDigest { reference: reference.into() }).into());
     }
-    let settings = Arc::new(Settings::new(&args.registry, env, Some(&reference.registry)).map_err(StoreError::from)?);
-    let source = ImageName::parse(&args.source, &env.cwd)?;
-    let source_tag = source.tag().map(String::from);
-    let store = source.open(&settings);
-    let mut tags: Vec<String> = reference.tag.iter().cloned().collect();
-    tags.extend(args.tag.iter().filter(|t| reference.tag.as_ref().is_none_or(|r| r != *t)).cloned());
+    let mut tags: Vec<String> = parsed.tag.iter().cloned().collect();
+    tags.extend(extra.iter().filter(|t| parsed.tag.as_ref().is_none_or(|r| r != *t)).cloned());
     if tags.is_empty() {
-        tags.extend(source_tag);
+        tags.extend(fallback.map(String::from));
     }
     if let Some(bad) = tags.iter().find(|t| !crate::store::registry::reference::is_tag(t)) {
         return Err(PlanError::InvalidTag { tag: bad.clone() }.into());
     }
     if tags.is_empty() {
-        return Err(PlanError::from(OutputsError::NoTag { image: args.source.clone() }).into());
+        return Err(PlanError::from(OutputsError::NoTag { image: what.into() }).into());
     }
+    Ok((Reference { tag: None, ..parsed }, tags))
+}
+
+/// Pushes `set` under every tag and says what it did; returns `REGISTRY/REPO:TAG` per tag.
+pub fn push_set(
+    set: &PushSet,
+    what: &str,
+    to: &Reference,
+    tags: &[String],
+    mount_from: Option<&Reference>,
+    settings: &Arc<Settings>,
+    shell: &mut Shell,
+) -> Result<Vec<String>, Error> {
+    shell.status("Pushing", format!("{what} to {}:{}", to.name(), tags.join(",")));
+    let report = push(set, to, tags, mount_from, settings)
+        .map_err(|source| StoreError::Push { target: to.name(), source: Box::new(source) })?;
+    shell.status("Pushed", summary(&report));
+    Ok(tags.iter().map(|t| to.with_tag(t).to_string()).collect())
+}
+
+/// `cargo oci push SOURCE REF [--tag T]…`: prints `REF:TAG@sha256:<digest>`.
+pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<String, Error> {
+    let source = ImageName::parse(&args.source, &env.cwd)?;
+    let (reference, tags) = destination(&args.reference, &args.tag, source.tag(), &args.source)?;
+    let settings = Arc::new(Settings::new(&args.registry, env, Some(&reference.registry)).map_err(StoreError::from)?);
+    let store = source.open(&settings);
     let set = PushSet::from_store(store.as_ref())?;
     let mount_from = base_of(&set);
-    shell.status("Pushing", format!("{} to {}:{}", store.name(), reference.name(), tags.join(",")));
-    let report = push(&set, &reference, &tags, mount_from.as_ref(), &settings)
-        .map_err(|source| StoreError::Push { target: reference.name(), source: Box::new(source) })?;
-    shell.status("Pushed", summary(&report));
-    Ok(format!("{}@{}", reference.with_tag(&tags[0]), set.root.digest))
+    let pushed = push_set(&set, &store.name(), &reference, &tags, mount_from.as_ref(), &settings, shell)?;
+    Ok(format!("{}@{}", pushed[0], set.root.digest))
 }
 
 /// The base an image names in its `org.opencontainers.image.base.name` annotation, if it is a

@@ -24,6 +24,8 @@ pub enum ColorChoice {
 pub struct Shell {
     verbosity: Verbosity,
     err: anstream::AutoStream<std::io::Stderr>,
+    /// Progress bars: only when stderr is a terminal (never in CI logs or pipes) and not quiet.
+    bars: bool,
 }
 
 const HEADER: Style = AnsiColor::Green.on_default().bold();
@@ -44,7 +46,13 @@ impl Shell {
             _ if env.get(EnvVars::NO_COLOR).is_some() => anstream::ColorChoice::Never,
             _ => anstream::ColorChoice::Auto,
         };
-        Shell { verbosity, err: anstream::AutoStream::new(std::io::stderr(), choice) }
+        let bars = verbosity != Verbosity::Quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Shell { verbosity, err: anstream::AutoStream::new(std::io::stderr(), choice), bars }
+    }
+
+    /// Where long steps draw their progress bars (nowhere unless stderr is a terminal).
+    pub fn progress(&self) -> crate::progress::Progress {
+        crate::progress::Progress::new(self.bars)
     }
 
     pub fn verbosity(&self) -> Verbosity {

@@ -80,6 +80,17 @@ pub fn normalize(path: &str) -> Result<String, String> {
 /// header gets `mtime`, no user/group names and ustar format. A later entry for the same path
 /// replaces an earlier one (so callers can override a parent's mode).
 pub fn write<W: Write>(entries: Vec<Entry>, mtime: u64, out: W) -> io::Result<(W, Digests)> {
+    write_reporting(entries, mtime, out, &|_| {})
+}
+
+/// [`write`], telling `read` how many bytes of file content went in after each chunk (for
+/// progress bars: the total is the sum of the files' sizes).
+pub fn write_reporting<W: Write>(
+    entries: Vec<Entry>,
+    mtime: u64,
+    out: W,
+    read: &dyn Fn(u64),
+) -> io::Result<(W, Digests)> {
     let mut by_path: BTreeMap<String, Entry> = BTreeMap::new();
     for mut e in entries {
         e.path = normalize(&e.path).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
@@ -98,14 +109,14 @@ pub fn write<W: Write>(entries: Vec<Entry>, mtime: u64, out: W) -> io::Result<(W
     let gz = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(blob, Compression::new(GZIP_LEVEL));
     let mut tar = tar::Builder::new(HashWriter::new(gz));
     for e in by_path.values() {
-        append(&mut tar, e, mtime)?;
+        append(&mut tar, e, mtime, read)?;
     }
     let (gz, diff_id, _) = tar.into_inner()?.finish();
     let (out, digest, size) = gz.finish()?.finish();
     Ok((out, Digests { diff_id, digest, size }))
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64) -> io::Result<()> {
+fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn Fn(u64)) -> io::Result<()> {
     let mut h = tar::Header::new_ustar();
     h.set_mtime(mtime);
     h.set_uid(e.uid);
@@ -134,7 +145,7 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64) -> io::Res
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(size);
             // `take` + the count check keep the archive valid if the file changes while we read.
-            let mut r = CountingReader { inner: f.take(size), n: 0 };
+            let mut r = CountingReader { inner: f.take(size), n: 0, report: read };
             tar.append_data(&mut h, &e.path, &mut r)?;
             if r.n != size {
                 return Err(io::Error::other(format!("{} changed size while being packaged", p.display())));
@@ -144,22 +155,24 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64) -> io::Res
     }
 }
 
-struct CountingReader<R> {
+struct CountingReader<'a, R> {
     inner: R,
     n: u64,
+    report: &'a dyn Fn(u64),
 }
 
-impl<R: Read> Read for CountingReader<R> {
+impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.n += n as u64;
+        (self.report)(n as u64);
         Ok(n)
     }
 }
 
 /// Writes a layer straight into a file (buffered), syncing it before returning.
-pub fn write_file(entries: Vec<Entry>, mtime: u64, file: File) -> io::Result<Digests> {
-    let (w, digests) = write(entries, mtime, BufWriter::with_capacity(256 * 1024, file))?;
+pub fn write_file(entries: Vec<Entry>, mtime: u64, file: File, read: &dyn Fn(u64)) -> io::Result<Digests> {
+    let (w, digests) = write_reporting(entries, mtime, BufWriter::with_capacity(256 * 1024, file), read)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(digests)

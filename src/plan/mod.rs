@@ -4,19 +4,25 @@ mod backend;
 mod base;
 mod cargo_config;
 mod cdeps;
+pub mod config;
+pub mod files;
 pub mod outputs;
 pub mod platform;
 mod resolve;
 pub mod rustflags;
+mod settings;
+pub mod show;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use config::{ConfigError, Mode};
 pub use outputs::{Outputs, PushPlan};
 pub use platform::{Libc, Platform, Target};
-pub use resolve::{feature_args, metadata, resolve};
+pub use resolve::{check_tag, feature_args, metadata, package_manifest, resolve};
+pub use settings::{DEFAULT_BIN_DIR, DEFAULT_TARGETS};
 
 /// The whole build, resolved.
 #[derive(Clone, Debug, Serialize)]
@@ -80,12 +86,13 @@ pub enum BackendKind {
 /// One multi-platform image.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImagePlan {
-    /// The image name: the binary's name.
+    /// The image name: the binary's name (the package's, for a `bins = [...]` image).
     pub name: String,
     pub package: PackageInfo,
     pub bins: Vec<String>,
     pub targets: Vec<Target>,
-    pub base: BaseSpec,
+    /// The base of each target, by triple (`[….oci.target.<triple>] base` can differ).
+    pub base: BTreeMap<String, BaseSpec>,
     pub tags: Vec<String>,
     /// The OCI layout directory written.
     pub output: PathBuf,
@@ -94,6 +101,39 @@ pub struct ImagePlan {
     pub annotations: BTreeMap<String, String>,
     /// Where the image goes (layout, registry, oci-archive) and in which media types.
     pub outputs: Outputs,
+    /// Our layers on top of the base's, bottom first.
+    pub layers: Vec<LayerPlan>,
+}
+
+impl ImagePlan {
+    /// The base `target` is built on.
+    pub fn base_of(&self, target: &Target) -> &BaseSpec {
+        self.base.get(&target.triple).expect("the plan gives every target of an image a base")
+    }
+}
+
+/// One layer we add, in plan form.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LayerPlan {
+    /// The `files` setting: one layer, byte-identical for every platform.
+    Files { files: Vec<FileCopy> },
+    /// The binaries, compiled per platform, placed in `dir`.
+    Binaries { dir: String, bins: Vec<String> },
+}
+
+/// One `files` entry, checked: `src` exists inside the package, `dest` is normalised.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FileCopy {
+    pub src: PathBuf,
+    /// Absolute path in the image; a directory `src` is copied into it recursively.
+    pub dest: String,
+    pub directory: bool,
+    /// For every file copied; `None`: 0755 if the source is executable, else 0644.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -138,6 +178,7 @@ pub struct ContainerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
     /// Set on top of the base's environment (same key: ours wins).
+    #[serde(serialize_with = "pairs_as_table")]
     pub env: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -149,21 +190,15 @@ pub struct ContainerConfig {
     pub bin_dir: String,
 }
 
-impl ContainerConfig {
-    /// The defaults for an image of `bin`: it is the entrypoint, at `/usr/local/bin/<bin>`; the
-    /// rest is inherited from the base.
-    pub fn for_bin(bin: &str) -> ContainerConfig {
-        ContainerConfig {
-            entrypoint: vec![format!("{}/{bin}", resolve::DEFAULT_BIN_DIR)],
-            cmd: None,
-            env: Vec::new(),
-            user: None,
-            workdir: None,
-            exposed_ports: Vec::new(),
-            labels: BTreeMap::new(),
-            bin_dir: resolve::DEFAULT_BIN_DIR.into(),
-        }
+impl From<ConfigError> for PlanError {
+    fn from(e: ConfigError) -> PlanError {
+        PlanError::Config(Box::new(e))
     }
+}
+
+/// `[(k, v)]` as a JSON object (its order is kept: the pairs come sorted from the settings).
+fn pairs_as_table<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 /// Errors found while planning: nothing has been built or written yet.
@@ -177,8 +212,6 @@ pub enum PlanError {
     },
     #[error("package `{name}` is not in this workspace")]
     NoSuchPackage { name: String, members: Vec<String> },
-    #[error("`{}` is a virtual manifest: there is no package to build", manifest.display())]
-    VirtualManifest { manifest: PathBuf, members: Vec<String> },
     #[error("package `{package}` has no binary named `{bin}`")]
     NoSuchBin { package: String, bin: String, bins: Vec<String> },
     #[error("package `{package}` has no binary target: there is nothing to put into an image")]
@@ -201,13 +234,24 @@ pub enum PlanError {
     Reference(#[from] crate::store::registry::ReferenceError),
     #[error(transparent)]
     Outputs(#[from] outputs::OutputsError),
+    /// Boxed: the config errors carry file, key, line and hint, and planning errors travel far.
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+    #[error("`{}` has no member with a binary target: there is nothing to put into an image", manifest.display())]
+    NoBinaryInWorkspace { manifest: PathBuf },
+    #[error("no image to build holds a binary named `{bin}`")]
+    NoImageWithBin { bin: String, bins: Vec<String> },
+    #[error("backend `{backend}` (asked for `{triple}`) is not available in this build of cargo-oci")]
+    BackendNotAvailable { backend: String, triple: String },
+    #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
+    DuplicateImage { name: String, first: String, second: String },
 }
 
 impl PlanError {
     pub fn hints(&self) -> Vec<String> {
         match self {
             PlanError::Metadata { .. } => vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()],
-            PlanError::NoSuchPackage { members, .. } | PlanError::VirtualManifest { members, .. } => {
+            PlanError::NoSuchPackage { members, .. } => {
                 vec![format!("pick one with -p: {}", members.iter().map(|m| format!("`-p {m}`")).collect::<Vec<_>>().join(", "))]
             }
             PlanError::NoSuchBin { bins, .. } => vec![format!("binaries in this package: {}", bins.join(", "))],
@@ -237,6 +281,17 @@ impl PlanError {
             PlanError::Output(e) => e.hints(),
             PlanError::Reference(e) => e.hints(),
             PlanError::Outputs(e) => e.hints(),
+            PlanError::Config(e) => e.hints(),
+            PlanError::NoBinaryInWorkspace { .. } => {
+                vec!["add a binary to a member (`src/main.rs` or a `[[bin]]` section)".into()]
+            }
+            PlanError::NoImageWithBin { bins, .. } => {
+                vec![format!("binaries that go into images: {} (`bins = [...]` decides which do)", bins.join(", "))]
+            }
+            PlanError::BackendNotAvailable { .. } => vec!["use `backend = \"cargo\"` or leave `backend` out".into()],
+            PlanError::DuplicateImage { second, .. } => vec![format!(
+                "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"
+            )],
         }
     }
 }

@@ -66,8 +66,15 @@ impl OutputsError {
     }
 }
 
-/// Resolves the output flags for the package's images (`bins`); `default_tag` is the version.
-pub fn resolve(args: &BuildArgs, env: &Env, bins: &[String], default_tag: &str) -> Result<Outputs, super::PlanError> {
+/// Resolves the output flags for the images (`bins`: their names).
+/// `fallback_tags`: the image's tags (`--tag`, else `tags` in Cargo.toml, else the version), used
+/// when the push reference names no tag.
+pub fn resolve(
+    args: &BuildArgs,
+    env: &Env,
+    bins: &[String],
+    fallback_tags: &[String],
+) -> Result<Outputs, super::PlanError> {
     let one = |flag: &'static str| {
         if bins.len() > 1 {
             Err(OutputsError::SeveralImages { flag, bins: bins.to_vec() })
@@ -85,7 +92,7 @@ pub fn resolve(args: &BuildArgs, env: &Env, bins: &[String], default_tag: &str) 
             let mut tags: Vec<String> = reference.tag.iter().cloned().collect();
             tags.extend(args.tag.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
             if tags.is_empty() {
-                tags.push(default_tag.to_string());
+                tags.extend(fallback_tags.iter().cloned());
             }
             Some(PushPlan { repository: Reference { tag: None, ..reference }, tags })
         }
@@ -119,7 +126,7 @@ mod tests {
 
     fn outputs(args: BuildArgs, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
         let bins: Vec<String> = bins.iter().map(|b| b.to_string()).collect();
-        resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, "0.1.0")
+        resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, &["0.1.0".to_string()])
     }
 
     #[test]

@@ -18,6 +18,14 @@ impl Platform {
         Platform { os: os.into(), architecture: architecture.into(), variant: variant.map(Into::into) }
     }
 
+    /// `linux/arm64/v8`: every field, as the index entry has it (Display drops arm64's `v8`).
+    pub fn full(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+
     /// Platform equality as runtimes match it: arm64's `v8` is its default, so `v8` ≡ no variant.
     pub fn matches(&self, other: &Platform) -> bool {
         fn norm(p: &Platform) -> (&str, &str, Option<&str>) {

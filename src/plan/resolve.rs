@@ -1,27 +1,23 @@
-//! Turns CLI arguments, the environment and `cargo metadata` into a [`Plan`], strictly.
+//! Turns CLI arguments, the environment, `cargo metadata` and the `[*.metadata.oci]` settings into
+//! a [`Plan`], strictly: which packages, which images, which targets and backends, which outputs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
 
-use super::platform::parse_targets;
-use super::{backend, base, CargoFlags, CompileJob, ContainerConfig, ImagePlan, PackageInfo, Plan, PlanError, Unit};
+use super::config::{self, OciConfig, Origin, Section};
+use super::settings::{self, Layer, PackageContext, Settings};
+use super::{
+    backend, base, BackendChoice, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan, PackageInfo, Plan,
+    PlanError, Target, Unit,
+};
 use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
 use crate::process::Cmd;
 use crate::store::layout;
 
-/// What `--target` means when it is not given: the two architectures of a mixed fleet.
-pub const DEFAULT_TARGETS: &[&str] = &["x86_64", "aarch64"];
-/// Where binaries go in the image.
-pub const DEFAULT_BIN_DIR: &str = "/usr/local/bin";
-
 pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
-    let targets = if args.target.is_empty() { parse_targets(DEFAULT_TARGETS)? } else { parse_targets(&args.target)? };
-    let tags = args.tag.iter().map(|t| check_tag(t)).collect::<Result<Vec<_>, _>>()?;
-    let base = base::parse_base(&args.base, env)?;
-
     let flags = CargoFlags {
         manifest_path: PathBuf::new(),
         features: args.features.clone(),
@@ -33,53 +29,45 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     };
     let meta = metadata(args.manifest_path.as_deref(), &flags, None, env)?;
     let epoch = source_date_epoch(env, meta.workspace_root.as_std_path())?;
-    let package = select_package(&meta, args.package.as_deref(), args.manifest_path.as_deref())?;
-    let bins = select_bins(package, &args.bin)?;
-    let outputs = super::outputs::resolve(args, env, &bins, &package.version.to_string())?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
-
-    for t in &targets {
-        base::check_libc(t, &base)?;
-    }
-    let unit = Unit { package: package.name.to_string(), package_id: package.id.repr.clone(), bins: bins.clone() };
-    let mut jobs = Vec::new();
-    for target in &targets {
-        let backend = backend::choose_backend(target, package, &flags, env)?;
-        jobs.push(CompileJob { target: target.clone(), backend, units: vec![unit.clone()] });
-    }
-
+    let packages = select_packages(&meta, args, env)?;
+    let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace)?;
+    let cli = Layer { config: cli_config(args), origin: Origin::CommandLine };
     let target_dir: PathBuf = meta.target_directory.clone().into();
-    let manifest_dir: PathBuf = package.manifest_path.parent().map(|p| p.to_path_buf().into()).unwrap_or_default();
-    let revision = git_revision(&manifest_dir);
-    let several = bins.len() > 1;
+
     let mut images = Vec::new();
-    for bin in &bins {
-        let output = match &args.output {
-            Some(dir) if several => env.cwd.join(dir).join(bin),
-            Some(dir) => env.cwd.join(dir),
-            None => target_dir.join("oci").join(bin),
-        };
-        if outputs.layout {
-            layout::check_output(&output)?;
+    // (package, its settings) for every image, to plan the compile jobs.
+    let mut owners: Vec<(&Package, Settings)> = Vec::new();
+    for package in &packages {
+        let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package)?;
+        let layers = [
+            Layer { config: ws_config.clone(), origin: ws_origin.clone() },
+            Layer { config: pkg_config, origin: pkg_origin },
+            cli.clone(),
+        ];
+        let all_bins = bins_of(package);
+        let s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, env)?;
+        for t in &s.targets {
+            base::check_libc(&t.target, &t.base)?;
         }
-        images.push(ImagePlan {
-            name: bin.clone(),
-            package: PackageInfo {
-                name: package.name.to_string(),
-                version: package.version.to_string(),
-                id: package.id.repr.clone(),
-                manifest_dir: manifest_dir.clone(),
-            },
-            bins: vec![bin.clone()],
-            targets: targets.clone(),
-            base: base.clone(),
-            tags: if tags.is_empty() { vec![package.version.to_string()] } else { tags.clone() },
-            output,
-            config: ContainerConfig::for_bin(bin),
-            annotations: annotations(package, bin, revision.as_deref(), epoch),
-            outputs: outputs.clone(),
-        });
+        let groups: Vec<Vec<String>> = match &s.bins {
+            Some(b) => vec![b.clone()],
+            None => all_bins.iter().map(|b| vec![b.clone()]).collect(),
+        };
+        let manifest_dir: PathBuf = package.manifest_path.parent().map(|p| p.to_path_buf().into()).unwrap_or_default();
+        let revision = git_revision(&manifest_dir);
+        for bins in groups {
+            if !args.bin.is_empty() && !bins.iter().any(|b| args.bin.contains(b)) {
+                continue;
+            }
+            let name = if s.bins.is_some() { package.name.to_string() } else { bins[0].clone() };
+            images.push(image_plan(package, name, bins, &s, &manifest_dir, revision.as_deref(), epoch));
+        }
+        owners.push((package, s));
     }
+    check_wanted_bins(&args.bin, &images, &packages)?;
+    set_outputs(&mut images, args, &target_dir, env)?;
+    let jobs = jobs(&images, &owners, &flags, env)?;
 
     Ok(Plan {
         workspace_root: meta.workspace_root.clone().into(),
@@ -90,6 +78,166 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         jobs,
         images,
     })
+}
+
+/// The command line as the top layer of settings.
+fn cli_config(args: &BuildArgs) -> OciConfig {
+    let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let table = |v: &Vec<(String, String)>| (!v.is_empty()).then(|| v.iter().cloned().collect::<BTreeMap<_, _>>());
+    OciConfig {
+        base: args.base.clone(),
+        targets: list(&args.target),
+        tags: list(&args.tag),
+        entrypoint: list(&args.entrypoint),
+        cmd: list(&args.cmd),
+        env: table(&args.env),
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+        exposed_ports: list(&args.port),
+        labels: table(&args.label),
+        annotations: table(&args.annotation),
+        ..OciConfig::default()
+    }
+}
+
+fn image_plan(
+    package: &Package,
+    name: String,
+    bins: Vec<String>,
+    s: &Settings,
+    manifest_dir: &Path,
+    revision: Option<&str>,
+    epoch: u64,
+) -> ImagePlan {
+    let entrypoint = s.entrypoint.clone().unwrap_or_else(|| vec![format!("{}/{}", s.bin_dir, bins[0])]);
+    let mut annotations = annotations(package, &name, revision, epoch);
+    annotations.extend(s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut layers = Vec::new();
+    if !s.files.is_empty() {
+        layers.push(LayerPlan::Files { files: s.files.clone() });
+    }
+    layers.push(LayerPlan::Binaries { dir: s.bin_dir.clone(), bins: bins.clone() });
+    ImagePlan {
+        name,
+        package: PackageInfo {
+            name: package.name.to_string(),
+            version: package.version.to_string(),
+            id: package.id.repr.clone(),
+            manifest_dir: manifest_dir.to_path_buf(),
+        },
+        bins,
+        targets: s.targets.iter().map(|t| t.target.clone()).collect(),
+        base: s.targets.iter().map(|t| (t.target.triple.clone(), t.base.clone())).collect(),
+        tags: if s.tags.is_empty() { vec![package.version.to_string()] } else { s.tags.clone() },
+        output: PathBuf::new(),
+        config: ContainerConfig {
+            entrypoint,
+            cmd: s.cmd.clone(),
+            env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            user: s.user.clone(),
+            workdir: s.workdir.clone(),
+            exposed_ports: s.exposed_ports.clone(),
+            labels: s.labels.clone(),
+            bin_dir: s.bin_dir.clone(),
+        },
+        annotations,
+        layers,
+        outputs: Default::default(),
+    }
+}
+
+/// `--output DIR`: the layout itself for one image, `DIR/<image>` for several; by default
+/// `<target-dir>/oci/<image>`. Image names must differ, or their layouts would collide.
+fn set_outputs(images: &mut [ImagePlan], args: &BuildArgs, target_dir: &Path, env: &Env) -> Result<(), PlanError> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for i in images.iter() {
+        if let Some(first) = seen.insert(i.name.clone(), i.package.name.clone()) {
+            return Err(PlanError::DuplicateImage { name: i.name.clone(), first, second: i.package.name.clone() });
+        }
+    }
+    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
+    let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    let several = images.len() > 1;
+    for image in images.iter_mut() {
+        image.output = match &args.output {
+            Some(dir) if several => env.cwd.join(dir).join(&image.name),
+            Some(dir) => env.cwd.join(dir),
+            None => target_dir.join("oci").join(&image.name),
+        };
+        image.outputs = outputs.clone();
+        if outputs.layout {
+            layout::check_output(&image.output)?;
+        }
+    }
+    Ok(())
+}
+
+/// One cargo invocation per target triple for every package and binary that needs it (split
+/// only if packages ask for different backends for the same triple).
+fn jobs(
+    images: &[ImagePlan],
+    owners: &[(&Package, Settings)],
+    flags: &CargoFlags,
+    env: &Env,
+) -> Result<Vec<CompileJob>, PlanError> {
+    let mut by_triple: BTreeMap<(String, String), (Target, Vec<Unit>)> = BTreeMap::new();
+    for image in images {
+        for t in &image.targets {
+            let key = (t.platform.to_string(), t.triple.clone());
+            let units = &mut by_triple.entry(key).or_insert_with(|| (t.clone(), Vec::new())).1;
+            match units.iter_mut().find(|u| u.package_id == image.package.id) {
+                Some(u) => {
+                    u.bins.extend(image.bins.iter().filter(|b| !u.bins.contains(b)).cloned().collect::<Vec<_>>());
+                    u.bins.sort();
+                }
+                None => units.push(Unit {
+                    package: image.package.name.clone(),
+                    package_id: image.package.id.clone(),
+                    bins: {
+                        let mut b = image.bins.clone();
+                        b.sort();
+                        b
+                    },
+                }),
+            }
+        }
+    }
+    let mut jobs: Vec<CompileJob> = Vec::new();
+    for (_, (target, units)) in by_triple {
+        let mut groups: Vec<(BackendChoice, Vec<Unit>)> = Vec::new();
+        for unit in units {
+            let (package, s) =
+                owners.iter().find(|(p, _)| p.id.repr == unit.package_id).expect("every unit has an owner");
+            let requested =
+                s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend.as_deref());
+            let choice = choose(&target, package, requested, flags, env)?;
+            match groups.iter_mut().find(|(c, _)| *c == choice) {
+                Some((_, us)) => us.push(unit),
+                None => groups.push((choice, vec![unit])),
+            }
+        }
+        for (backend, units) in groups {
+            jobs.push(CompileJob { target: target.clone(), backend, units });
+        }
+    }
+    Ok(jobs)
+}
+
+/// The backend for one package on one target.
+fn choose(
+    target: &Target,
+    package: &Package,
+    requested: Option<&str>,
+    flags: &CargoFlags,
+    env: &Env,
+) -> Result<BackendChoice, PlanError> {
+    // TODO(merge issue-3): pass the requested backend (`backend` from Cargo.toml, per target) to
+    // choose_backend as its `BackendRequest`, and drop this interim refusal.
+    if let Some(r) = requested.filter(|r| !["auto", "cargo"].contains(r)) {
+        return Err(PlanError::BackendNotAvailable { backend: r.to_string(), triple: target.triple.clone() });
+    }
+    backend::choose_backend(target, package, flags, env)
 }
 
 /// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
@@ -136,50 +284,97 @@ pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
     v
 }
 
-fn select_package<'m>(
-    meta: &'m Metadata,
-    name: Option<&str>,
-    manifest: Option<&Path>,
-) -> Result<&'m Package, PlanError> {
+/// The Cargo.toml of workspace member `name` (for `init -p`).
+pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Result<PathBuf, PlanError> {
+    let meta = metadata(manifest, &CargoFlags::default(), None, env)?;
     let members = meta.workspace_packages();
-    let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
-    match name {
-        Some(n) => members
-            .iter()
-            .copied()
-            .find(|p| p.name.as_str() == n)
-            .ok_or_else(|| PlanError::NoSuchPackage { name: n.into(), members: names() }),
-        None => meta.root_package().ok_or_else(|| PlanError::VirtualManifest {
-            manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| meta.workspace_root.join("Cargo.toml").into()),
-            members: names(),
+    match members.iter().find(|p| p.name.as_str() == name) {
+        Some(p) => Ok(p.manifest_path.clone().into()),
+        None => Err(PlanError::NoSuchPackage {
+            name: name.into(),
+            members: members.iter().map(|p| p.name.to_string()).collect(),
         }),
     }
 }
 
-fn select_bins(package: &Package, wanted: &[String]) -> Result<Vec<String>, PlanError> {
+/// `-p` (repeatable) picks packages; `--workspace`, or a virtual manifest without `-p`, picks
+/// every member with a binary; otherwise the package of the manifest.
+fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Result<Vec<&'m Package>, PlanError> {
+    let members = meta.workspace_packages();
+    let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
+    let explicit: Vec<&Package> = if !args.package.is_empty() {
+        let mut out: Vec<&Package> = Vec::new();
+        for n in &args.package {
+            let p = members
+                .iter()
+                .copied()
+                .find(|p| p.name.as_str() == n)
+                .ok_or_else(|| PlanError::NoSuchPackage { name: n.clone(), members: names() })?;
+            if !out.iter().any(|o| o.id == p.id) {
+                out.push(p);
+            }
+        }
+        out
+    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, env)) {
+        vec![current]
+    } else {
+        let mut with_bins: Vec<&Package> = members.iter().copied().filter(|p| !bins_of(p).is_empty()).collect();
+        with_bins.sort_by(|a, b| a.name.cmp(&b.name));
+        if with_bins.is_empty() {
+            return Err(PlanError::NoBinaryInWorkspace { manifest: meta.workspace_root.join("Cargo.toml").into() });
+        }
+        return Ok(with_bins);
+    };
+    if let Some(p) = explicit.iter().find(|p| bins_of(p).is_empty()) {
+        return Err(PlanError::NoBinary { package: p.name.to_string() });
+    }
+    Ok(explicit)
+}
+
+/// The package of the manifest cargo would pick (`--manifest-path`, else the nearest Cargo.toml
+/// above the cwd); `None` for a virtual manifest. (`cargo metadata --no-deps` has no
+/// `resolve.root` to say it.)
+fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Option<&'m Package> {
+    let manifest = match &args.manifest_path {
+        Some(m) => env.cwd.join(m),
+        None => env.cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())?,
+    };
+    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
+    meta.workspace_packages()
+        .into_iter()
+        .find(|p| std::fs::canonicalize(&p.manifest_path).is_ok_and(|m| m == manifest) || p.manifest_path == manifest)
+}
+
+/// The package's binaries, sorted.
+fn bins_of(package: &Package) -> Vec<String> {
     let mut bins: Vec<String> =
         package.targets.iter().filter(|t| t.kind.contains(&TargetKind::Bin)).map(|t| t.name.clone()).collect();
     bins.sort();
-    if bins.is_empty() {
-        return Err(PlanError::NoBinary { package: package.name.to_string() });
-    }
-    if wanted.is_empty() {
-        return Ok(bins);
-    }
-    let mut out = Vec::new();
+    bins
+}
+
+/// Every `--bin` must select an image.
+fn check_wanted_bins(wanted: &[String], images: &[ImagePlan], packages: &[&Package]) -> Result<(), PlanError> {
     for w in wanted {
-        if !bins.contains(w) {
-            return Err(PlanError::NoSuchBin { package: package.name.to_string(), bin: w.clone(), bins });
+        if images.iter().any(|i| i.bins.contains(w)) {
+            continue;
         }
-        if !out.contains(w) {
-            out.push(w.clone());
+        if let [p] = packages {
+            if !bins_of(p).contains(w) {
+                return Err(PlanError::NoSuchBin { package: p.name.to_string(), bin: w.clone(), bins: bins_of(p) });
+            }
         }
+        let mut bins: Vec<String> = images.iter().flat_map(|i| i.bins.iter().cloned()).collect();
+        if bins.is_empty() {
+            bins = packages.iter().flat_map(|p| bins_of(p)).collect();
+        }
+        return Err(PlanError::NoImageWithBin { bin: w.clone(), bins });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn check_tag(tag: &str) -> Result<String, PlanError> {
+pub fn check_tag(tag: &str) -> Result<String, PlanError> {
     let ok = (1..=128).contains(&tag.len())
         && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         && !tag.starts_with(['.', '-']);

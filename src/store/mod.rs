@@ -6,6 +6,7 @@ pub mod cache;
 pub mod files;
 pub mod layout;
 pub mod layout_source;
+pub mod read;
 pub mod registry;
 pub mod source;
 pub mod staging;

@@ -37,7 +37,7 @@ impl<S: ImageStore> BaseSource for S {
 }
 
 /// Index and manifest list media types (OCI and Docker).
-fn is_index(media_type: &str, bytes: &[u8]) -> bool {
+pub fn is_index(media_type: &str, bytes: &[u8]) -> bool {
     media_type == MediaFamily::Oci.index()
         || media_type == MediaFamily::Docker.index()
         || (media_type.is_empty()

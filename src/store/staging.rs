@@ -24,10 +24,11 @@ impl Staging {
         self.dir.path()
     }
 
-    /// Writes a layer into a staged file named after its digest.
-    pub fn layer(&self, entries: Vec<Entry>, mtime: u64, created_by: String) -> io::Result<Layer> {
+    /// Writes a layer into a staged file named after its digest; `read` hears of the file bytes
+    /// going in (for a progress bar).
+    pub fn layer(&self, entries: Vec<Entry>, mtime: u64, created_by: String, read: &dyn Fn(u64)) -> io::Result<Layer> {
         let tmp = tempfile::NamedTempFile::new_in(self.dir.path())?;
-        let digests = layer::write_file(entries, mtime, tmp.reopen()?)?;
+        let digests = layer::write_file(entries, mtime, tmp.reopen()?, read)?;
         let path: PathBuf = self.dir.path().join(digests.digest.hex());
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(Layer {

@@ -83,17 +83,7 @@ fn a_single_manifest_base_serves_only_its_own_platform() {
     }
     let (_b, base_lay) = two_platform_base();
     let single = base_lay.with_file_name("single");
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "-q",
-            "--override-arch",
-            "arm64",
-            &format!("oci:{}:b1", base_lay.display()),
-            &format!("oci:{}:arm", single.display()),
-        ],
-    );
+    copy_platform(&base_lay, "b1", "arm64", &single, "arm");
     let app = Project::bin("app3", "app");
     let spec = format!("oci:{}:arm", single.display());
     app.oci(&["build", "--target", "arm64", "--base", &spec, "-o", "lay", "-q"]).success();

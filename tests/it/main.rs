@@ -3,8 +3,15 @@
 mod attest;
 mod base_layout;
 mod build;
+mod config;
 mod errors;
+mod init;
+mod inspect;
+mod merge;
+mod plan;
+mod progress;
 mod registry;
 mod registry_support;
 mod repro;
 mod support;
+mod workspace;

@@ -58,6 +58,13 @@ impl Project {
         p
     }
 
+    /// A copy of `tests/fixtures/<name>`.
+    pub fn fixture(name: &str) -> Project {
+        let p = Project::empty();
+        copy_tree(&repo().join("tests/fixtures").join(name), p.path());
+        p
+    }
+
     pub fn empty() -> Project {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -89,6 +96,16 @@ impl Project {
         &self.dir
     }
 
+    /// Snapshot settings for output that names this project: its path becomes `[PROJECT]`, and
+    /// the git revision (the project sits inside this repository) becomes `[REVISION]`.
+    pub fn insta(&self) -> insta::Settings {
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(&regex_escape(&self.path().display().to_string()), "[PROJECT]");
+        s.add_filter(r"\b[0-9a-f]{40}\b", "[REVISION]");
+        s.set_prepend_module_to_snapshot(false);
+        s
+    }
+
     /// `cargo-oci oci <args>` in this project, with its own target dir and no colour.
     pub fn oci(&self, args: &[&str]) -> Run {
         self.oci_env(args, &[])
@@ -100,6 +117,9 @@ impl Project {
         c.current_dir(self.path()).args(args);
         c.env("CARGO_TARGET_DIR", self.path().join("target"));
         c.envs(vars.iter().map(|(k, v)| (k, v)));
+        // The project sits inside this repository: keep git from finding it, so the output does
+        // not depend on which commit the tests run at (no `revision` annotation).
+        c.env("GIT_CEILING_DIRECTORIES", self.path().parent().unwrap());
         Run::of(c)
     }
 }
@@ -110,6 +130,10 @@ pub fn cargo_oci() -> Command {
     c.arg("oci");
     c.env("NO_COLOR", "1").env_remove("CARGO_TERM_COLOR").env_remove("SOURCE_DATE_EPOCH").env("RUST_BACKTRACE", "0");
     c
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '/' { c.to_string() } else { format!("\\{c}") }).collect()
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {
@@ -331,21 +355,18 @@ pub fn tree_state(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `skopeo copy --override-arch ARCH oci:LAYOUT:TAG oci:DEST:DEST_TAG`: one platform of an index
+/// as a single-manifest image.
+pub fn copy_platform(layout: &Path, tag: &str, arch: &str, dest: &Path, dest_tag: &str) {
+    let (from, to) = (format!("oci:{}:{tag}", layout.display()), format!("oci:{}:{dest_tag}", dest.display()));
+    tool("skopeo", &["copy", "-q", "--override-arch", arch, &from, &to]);
+}
+
 /// `skopeo copy --override-arch A oci:L:T oci:tmp:x` then `umoci unpack`: the rootfs of one platform.
 pub fn unpack_platform(layout: &Path, tag: &str, arch: &str, work: &Path) -> PathBuf {
     let sel = work.join(format!("sel-{arch}"));
     let bundle = work.join(format!("bundle-{arch}"));
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "-q",
-            "--override-arch",
-            arch,
-            &format!("oci:{}:{tag}", layout.display()),
-            &format!("oci:{}:x", sel.display()),
-        ],
-    );
+    copy_platform(layout, tag, arch, &sel, "x");
     tool("umoci", &["unpack", "--image", &format!("{}:x", sel.display()), bundle.to_str().unwrap()]);
     bundle.join("rootfs")
 }
@@ -363,3 +384,93 @@ pub fn podman(storage: &Path, args: &[&str]) -> Run {
 }
 
 pub const PODMAN_ULIMITS: [&str; 4] = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+
+/// Unpacks one platform of `layout:tag` into an OCI runtime bundle (config.json + rootfs).
+pub fn unpack_bundle(layout: &Path, tag: &str, arch: &str, work: &Path) -> PathBuf {
+    std::fs::create_dir_all(work).unwrap();
+    let rootfs = unpack_platform(layout, tag, arch, work);
+    let bundle = rootfs.parent().unwrap().to_path_buf();
+    let cfg = bundle.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"terminal\": true", "\"terminal\": false");
+    std::fs::write(&cfg, text).unwrap();
+    bundle
+}
+
+/// Runs the bundle's process as the image says (args, env, cwd, user): with runc for the host's
+/// architecture, and for arm64 under qemu-aarch64-static, whose `-L` prefix maps the image's
+/// absolute paths into the rootfs (no binfmt, no kernel state).
+pub fn run_bundle(bundle: &Path, arch: &str) -> String {
+    let cfg = read_json(&bundle.join("config.json"));
+    let process = &cfg["process"];
+    if arch == "amd64" {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let id = format!("cargo-oci-it-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let state = bundle.join("runc-state");
+        let root = format!("--root={}", state.display());
+        return tool("runc", &[&root, "run", "-b", bundle.to_str().unwrap(), &id]).stdout();
+    }
+    let rootfs = bundle.join("rootfs");
+    let args: Vec<&str> = process["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let mut c = Command::new(format!("qemu-{}-static", if arch == "arm64" { "aarch64" } else { arch }));
+    c.arg("-L").arg(&rootfs).arg(rootfs.join(args[0].trim_start_matches('/'))).args(&args[1..]);
+    c.env_clear();
+    for e in process["env"].as_array().unwrap() {
+        let (k, v) = e.as_str().unwrap().split_once('=').unwrap();
+        c.env(k, v);
+    }
+    c.current_dir(rootfs.join(process["cwd"].as_str().unwrap().trim_start_matches('/')));
+    Run::of(c).success().stdout()
+}
+
+/// A small two-platform image written through the library (scratch base, one layer of fixed
+/// bytes per platform): the same digests on every machine and toolchain, for snapshots.
+pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
+    use cargo_oci::blob::{Blob, Content, Layer};
+    use cargo_oci::image::{ImageInput, ImageSet, MediaFamily};
+    use cargo_oci::layer::{Entry, Source};
+    use cargo_oci::plan::{ContainerConfig, Target};
+    use cargo_oci::store::BaseSource;
+
+    let annotations: BTreeMap<String, String> =
+        [("org.opencontainers.image.title".to_string(), "fake".to_string())].into();
+    let config = ContainerConfig {
+        entrypoint: vec!["/usr/local/bin/fake".into()],
+        cmd: Some(vec!["--serve".into()]),
+        env: vec![("RUST_LOG".into(), "info".into())],
+        user: Some("65532:65532".into()),
+        workdir: Some("/srv".into()),
+        exposed_ports: vec!["8080/tcp".into()],
+        labels: [("org.example.team".to_string(), "platform".to_string())].into(),
+        bin_dir: "/usr/local/bin".into(),
+    };
+    let mut images = Vec::new();
+    for arch in archs {
+        let platform = Target::parse(arch).unwrap().platform;
+        let base = cargo_oci::store::builtin::Scratch.resolve(&platform).unwrap();
+        let body = format!("{message} for {platform}").into_bytes();
+        let entries = vec![Entry::file("usr/local/bin/fake", Source::Bytes(body), 0o755)];
+        let (bytes, d) = cargo_oci::layer::write(entries, 0, Vec::new()).unwrap();
+        let layer = Layer {
+            blob: Blob {
+                media_type: cargo_oci::layer::MEDIA_TYPE.into(),
+                digest: d.digest,
+                size: d.size,
+                content: Content::Bytes(bytes.into()),
+            },
+            diff_id: d.diff_id,
+            created_by: format!("fake binary for {platform}"),
+        };
+        let input = ImageInput {
+            platform: &platform,
+            base: &base,
+            layers: vec![layer],
+            config: &config,
+            epoch: 0,
+            annotations: &annotations,
+        };
+        images.push(cargo_oci::image::platform_image(input).unwrap());
+    }
+    let index = cargo_oci::image::index(&images, &annotations, MediaFamily::Oci).unwrap();
+    cargo_oci::store::layout::write(layout, &ImageSet { images, index, referrers: Vec::new() }, &[tag.to_string()])
+        .unwrap();
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use cargo_oci::compile::Artifacts;
-use cargo_oci::plan::{BaseSpec, ContainerConfig, ImagePlan, PackageInfo, Target};
+use cargo_oci::plan::{BaseSpec, ContainerConfig, ImagePlan, LayerPlan, PackageInfo, Target, DEFAULT_BIN_DIR};
 use cargo_oci::store::staging::Staging;
 use sha2::Digest as _;
 
@@ -146,13 +146,23 @@ pub fn child(args: &[String]) -> Result<(), String> {
             manifest_dir: ".".into(),
         },
         bins: vec!["bench".into()],
+        base: targets.iter().map(|t| (t.triple.clone(), BaseSpec::Static)).collect(),
         targets,
-        base: BaseSpec::Static,
         tags: vec!["bench".into()],
         output: out.clone(),
-        config: ContainerConfig::for_bin("bench"),
+        config: ContainerConfig {
+            entrypoint: vec![format!("{DEFAULT_BIN_DIR}/bench")],
+            cmd: None,
+            env: Vec::new(),
+            user: None,
+            workdir: None,
+            exposed_ports: Vec::new(),
+            labels: BTreeMap::new(),
+            bin_dir: DEFAULT_BIN_DIR.into(),
+        },
         annotations: BTreeMap::new(),
         outputs: cargo_oci::plan::Outputs { layout: true, ..Default::default() },
+        layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let start = Instant::now();
@@ -161,8 +171,15 @@ pub fn child(args: &[String]) -> Result<(), String> {
     let registries =
         cargo_oci::store::registry::Settings::new(&Default::default(), &no_env, None).map_err(|e| e.to_string())?;
     let bases = cargo_oci::package::resolve_bases(&image, &registries.into()).map_err(|e| e.to_string())?;
-    let set =
-        cargo_oci::package::package(&image, &bases, &artifacts, &staging, 0, "release").map_err(|e| e.to_string())?;
+    let progress = cargo_oci::progress::Progress::hidden();
+    let inputs = cargo_oci::package::Inputs {
+        artifacts: &artifacts,
+        staging: &staging,
+        epoch: 0,
+        profile: "release",
+        progress: &progress,
+    };
+    let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
     cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
     let wall = start.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

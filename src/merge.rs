@@ -1,0 +1,150 @@
+//! `cargo oci merge --output DIR --tag T SRC...`: images built elsewhere — one per architecture on
+//! native CI runners, say — combined into one multi-platform index. Manifests, configs and layers
+//! are copied byte for byte, so every digest under the new index is the one the sources had.
+
+use std::collections::BTreeMap;
+
+use crate::blob::{Blob, Layer};
+use crate::cli::MergeArgs;
+use crate::env::Env;
+use crate::image::{ImageSet, MediaFamily, PlatformImage};
+use crate::plan::PlanError;
+use crate::report::ImageReport;
+use crate::shell::Shell;
+use crate::store::read::{read_image, StoredPlatform};
+use crate::store::source::ImageStore;
+use std::sync::Arc;
+
+use crate::store::registry::push::PushSet;
+use crate::store::registry::Settings;
+use crate::store::{layout, ImageName, StoreError};
+use crate::Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("platform {platform} is in both `{first}` and `{second}`")]
+    DuplicatePlatform { platform: String, first: String, second: String },
+}
+
+impl MergeError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            MergeError::DuplicatePlatform { second, .. } => {
+                vec![format!("pass `--replace` to keep the later one (`{second}`), or leave one of them out")]
+            }
+        }
+    }
+}
+
+pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
+    let tags = args.tag.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
+    let output = args.output.as_ref().map(|o| env.cwd.join(o));
+    if let Some(o) = &output {
+        layout::check_output(o).map_err(PlanError::from)?;
+        if tags.is_empty() {
+            let image = o.display().to_string();
+            return Err(PlanError::from(crate::plan::outputs::OutputsError::NoTag { image }).into());
+        }
+    }
+    // Everything about the destination is checked before any source is read.
+    let push = match &args.push {
+        Some(r) => Some(crate::publish::destination(r, &tags, None, "the merged image")?),
+        None => None,
+    };
+    let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
+    let creds_for = push.as_ref().map(|(r, _)| r.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
+    let settings = Arc::new(Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
+
+    // (platform image, the source it came from), and the annotations every source agrees on.
+    let mut entries: Vec<(PlatformImage, String)> = Vec::new();
+    let mut common: Option<BTreeMap<String, String>> = None;
+    for (src, name) in args.sources.iter().zip(&names) {
+        let store = name.open(&settings);
+        let image = read_image(store.as_ref())?;
+        let annotations = match &image.index {
+            Some(index) => index.annotations().clone(),
+            None => image.platforms.first().and_then(|p| p.manifest.value.annotations().clone()),
+        };
+        let annotations: BTreeMap<String, String> = annotations.unwrap_or_default().into_iter().collect();
+        common = Some(match common {
+            None => annotations,
+            Some(c) => c.into_iter().filter(|(k, v)| annotations.get(k) == Some(v)).collect(),
+        });
+        let platforms: Vec<String> = image.platforms.iter().map(|p| p.platform.to_string()).collect();
+        shell.status("Reading", format!("{src} ({})", platforms.join(", ")));
+        for p in &image.platforms {
+            let new = platform_image(store.as_ref(), p)?;
+            match entries.iter().position(|(e, _)| e.platform.matches(&new.platform)) {
+                Some(i) if args.replace => {
+                    shell.warn(format!("{} of `{}` replaced by the one of `{src}`", new.platform, entries[i].1));
+                    entries[i] = (new, src.clone());
+                }
+                Some(i) => {
+                    return Err(MergeError::DuplicatePlatform {
+                        platform: new.platform.to_string(),
+                        first: entries[i].1.clone(),
+                        second: src.clone(),
+                    }
+                    .into())
+                }
+                None => entries.push((new, src.clone())),
+            }
+        }
+    }
+    // The order `build` uses, so merging per-platform builds gives the multi-platform build's index.
+    entries.sort_by_key(|(e, _)| e.platform.to_string());
+    let images: Vec<PlatformImage> = entries.into_iter().map(|(e, _)| e).collect();
+    let family = match images.first() {
+        Some(i) if i.manifest.media_type == MediaFamily::Docker.manifest() => MediaFamily::Docker,
+        _ => MediaFamily::Oci,
+    };
+    let index = crate::image::index(&images, &common.unwrap_or_default(), family)
+        .map_err(|source| StoreError::Json { what: "the merged index", source })?;
+    let set = ImageSet { images, index, referrers: Vec::new() };
+    if let Some(o) = &output {
+        shell.status("Writing", format!("{} to {}", tags.join(","), o.display()));
+        layout::write(o, &set, &tags)?;
+    }
+    let name = match (&output, &push) {
+        (Some(o), _) => o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        (None, Some((r, _))) => r.repository.rsplit('/').next().unwrap_or_default().to_string(),
+        (None, None) => String::new(),
+    };
+    let mut report = ImageReport::new(&name, &set, output, &tags);
+    if let Some((reference, push_tags)) = &push {
+        // Sources on the same registry lend their blobs by cross-repository mount.
+        let mount_from = names.iter().find_map(|n| match n {
+            ImageName::Registry(r) if r.registry == reference.registry => Some(r.clone()),
+            _ => None,
+        });
+        let push_set = PushSet::from_image_set(&set);
+        report.pushed =
+            crate::publish::push_set(&push_set, &name, reference, push_tags, mount_from.as_ref(), &settings, shell)?;
+    }
+    Ok(vec![report])
+}
+
+/// One platform of a source, its blobs exactly as stored (the layers stay where they are until
+/// the sink copies them).
+fn platform_image(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformImage, StoreError> {
+    let bad = |why: String| StoreError::BadImage { image: store.name(), why };
+    let diff_ids = p.config.value.rootfs().diff_ids();
+    let mut layers = Vec::new();
+    for (i, d) in p.manifest.value.layers().iter().enumerate() {
+        let digest = crate::blob::Digest::parse(d.digest().as_ref()).map_err(bad)?;
+        let media_type = d.media_type().to_string();
+        let content = store.layer(&media_type, &digest, d.size())?;
+        let diff_id = diff_ids.get(i).ok_or_else(|| bad(format!("layer {i} has no diff_id in the config")))?;
+        layers.push(Layer {
+            blob: Blob { media_type, digest, size: d.size(), content },
+            diff_id: crate::blob::Digest::parse(diff_id).map_err(bad)?,
+            created_by: String::new(),
+        });
+    }
+    Ok(PlatformImage {
+        platform: p.platform.clone(),
+        layers,
+        config: Blob::from_bytes(p.config.media_type.clone(), p.config.bytes.clone()),
+        manifest: Blob::from_bytes(p.manifest.media_type.clone(), p.manifest.bytes.clone()),
+    })
+}

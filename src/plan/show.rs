@@ -1,0 +1,85 @@
+//! `cargo oci plan`: the plan for people (the JSON form is the plan serialized as it is).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::{FileCopy, ImagePlan, LayerPlan, Plan};
+
+/// The plan as aligned text: compile jobs, then each image with everything it will be made of.
+pub fn human(plan: &Plan) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "workspace {} (profile {}, SOURCE_DATE_EPOCH={})",
+        plan.workspace_root.display(),
+        plan.profile,
+        plan.epoch
+    );
+    let _ = writeln!(o, "\ncompile: one cargo invocation per target");
+    for job in &plan.jobs {
+        let kind = serde_json::to_value(job.backend.kind).ok().and_then(|v| v.as_str().map(String::from));
+        let _ = writeln!(
+            o,
+            "  {} ({}) with {}: {}",
+            job.target.triple,
+            job.target.platform,
+            kind.unwrap_or_default(),
+            job.backend.reason
+        );
+        for u in &job.units {
+            let _ = writeln!(o, "    {}: {}", u.package, u.bins.join(", "));
+        }
+    }
+    for image in &plan.images {
+        image_text(&mut o, image, &plan.workspace_root);
+    }
+    o
+}
+
+fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
+    let _ = writeln!(o, "\nimage {} (package {} {})", image.name, image.package.name, image.package.version);
+    let mut row = |k: &str, v: String| {
+        if !v.is_empty() {
+            let _ = writeln!(o, "  {k:<12}{v}");
+        }
+    };
+    row("output", image.output.display().to_string());
+    row("tags", image.tags.join(", "));
+    let platforms: Vec<String> =
+        image.targets.iter().map(|t| format!("{} on {}", t.platform, image.base_of(t))).collect();
+    row("platforms", platforms.join(", "));
+    for l in &image.layers {
+        match l {
+            LayerPlan::Files { files } => {
+                for f in files {
+                    row("files", file_text(f, &image.package.manifest_dir, workspace_root));
+                }
+            }
+            LayerPlan::Binaries { dir, bins } => row("binaries", format!("{} in {dir}", bins.join(", "))),
+        }
+    }
+    let c = &image.config;
+    row("entrypoint", quoted(&c.entrypoint));
+    row("cmd", c.cmd.as_deref().map(quoted).unwrap_or_default());
+    row("env", c.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+    row("user", c.user.clone().unwrap_or_default());
+    row("workdir", c.workdir.clone().unwrap_or_default());
+    row("ports", c.exposed_ports.join(", "));
+    row("labels", c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+    for (k, v) in &image.annotations {
+        row("annotation", format!("{k}={v}"));
+    }
+}
+
+/// `src → dest (mode, uid:gid)`, `src` relative to the package (or the workspace, for files the
+/// workspace lists).
+fn file_text(f: &FileCopy, package_dir: &Path, workspace_root: &Path) -> String {
+    let src = f.src.strip_prefix(package_dir).or_else(|_| f.src.strip_prefix(workspace_root)).unwrap_or(&f.src);
+    let mode = f.mode.map(|m| format!("{:04o}", m.0)).unwrap_or_else(|| "mode of source".into());
+    let slash = if f.directory { "/" } else { "" };
+    format!("{}{slash} → {}{slash} ({mode}, {}:{})", src.display(), f.dest, f.uid, f.gid)
+}
+
+fn quoted(args: &[String]) -> String {
+    serde_json::to_string(args).unwrap_or_default()
+}

@@ -1,0 +1,46 @@
+//! Progress bars for long steps (compressing large layers), drawn on a terminal only: in CI logs
+//! and pipes there are no bars at all, just the status lines.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Below this many bytes a layer compresses in well under a second: no bar.
+pub const MIN_BYTES: u64 = 16 << 20;
+
+/// Hands out bars; a hidden one whenever bars are off. Cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Progress {
+    multi: Option<MultiProgress>,
+}
+
+impl Progress {
+    /// Bars on stderr, if `on` (stderr is a terminal and the shell is not quiet).
+    pub fn new(on: bool) -> Progress {
+        Progress { multi: on.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+    }
+
+    pub fn hidden() -> Progress {
+        Progress { multi: None }
+    }
+
+    /// A bar for a step over `total` bytes, labelled like a status line (`Compressing api …`).
+    pub fn bytes(&self, verb: &str, what: String, total: u64) -> ProgressBar {
+        let Some(multi) = self.multi.as_ref().filter(|_| total >= MIN_BYTES) else {
+            return ProgressBar::hidden();
+        };
+        let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> ");
+        multi.add(ProgressBar::new(total).with_style(style).with_prefix(verb.to_string()).with_message(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_only_when_on_and_large() {
+        assert!(Progress::hidden().bytes("Compressing", "x".into(), u64::MAX).is_hidden());
+        assert!(Progress::new(true).bytes("Compressing", "x".into(), MIN_BYTES - 1).is_hidden());
+    }
+}

@@ -1,0 +1,105 @@
+//! `cargo oci merge`: per-architecture builds (as from native CI runners) combined into one index
+//! without touching their manifests; a duplicate platform is refused unless `--replace`.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+#[test]
+fn merging_two_single_platform_builds_gives_the_multi_platform_build() {
+    let p = Project::bin("merged", "hi");
+    let amd = parse_built(&p.oci(&["build", "--target", "x86_64", "-o", "amd", "-q"]).success().stdout());
+    let arm = parse_built(&p.oci(&["build", "--target", "aarch64", "-o", "arm", "-q"]).success().stdout());
+    let both = parse_built(&p.oci(&["build", "--target", "x86_64,aarch64", "-o", "both", "-q"]).success().stdout());
+    let before: Vec<Manifest> = [&amd, &arm].iter().flat_map(|b| validate_layout(&b.layout, "0.1.0")).collect();
+    let amd_state = tree_state(&amd.layout);
+
+    let run = p
+        .oci(&[
+            "merge",
+            "oci:arm:0.1.0",
+            "oci:amd:0.1.0",
+            "-o",
+            "multi",
+            "--tag",
+            "1.0",
+            "--tag",
+            "latest",
+            "--message-format",
+            "json",
+        ])
+        .success();
+    let lines: Vec<Value> = run.stdout().lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1], serde_json::json!({"reason": "finished", "success": true, "images": 1}));
+    let multi = p.path().join("multi");
+    let merged = validate_layout(&multi, "1.0");
+    validate_layout(&multi, "latest");
+
+    // Manifests, configs and layers are the sources' own bytes, sorted by platform as `build` does,
+    // so the index is the one a two-platform build writes.
+    let platforms: Vec<&str> = merged.iter().map(|m| m.platform.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    for m in &merged {
+        let src = before.iter().find(|b| b.platform == m.platform).unwrap();
+        assert_eq!((&m.digest, &m.layers), (&src.digest, &src.layers));
+    }
+    assert_eq!(lines[0]["index"]["digest"], both.digest.as_str());
+    assert_eq!(lines[0]["image"], "multi");
+    assert_eq!(lines[0]["tags"], serde_json::json!(["1.0", "latest"]));
+    let reported: Vec<&str> =
+        lines[0]["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert_eq!(reported, merged.iter().map(|m| m.digest.as_str()).collect::<Vec<_>>());
+    assert_eq!(tree_state(&amd.layout), amd_state, "sources are read, never written");
+
+    if have("oci-image-tool") {
+        let v = tool("oci-image-tool", &["validate", "--type", "image", multi.to_str().unwrap()]);
+        assert!(v.stdout().contains("Validation succeeded"), "{}", v.stdout());
+    }
+    if have("skopeo") {
+        let raw: Value = serde_json::from_str(
+            &tool("skopeo", &["inspect", "--raw", &format!("oci:{}:1.0", multi.display())]).stdout(),
+        )
+        .unwrap();
+        let archs: Vec<&str> = raw["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["platform"]["architecture"].as_str().unwrap())
+            .collect();
+        assert_eq!(archs, ["amd64", "arm64"]);
+        let arm_cfg: Value = serde_json::from_str(
+            &tool(
+                "skopeo",
+                &["inspect", "--override-arch", "arm64", "--config", &format!("oci:{}:1.0", multi.display())],
+            )
+            .stdout(),
+        )
+        .unwrap();
+        assert_eq!(arm_cfg["architecture"], "arm64");
+    }
+}
+
+#[test]
+fn a_platform_twice_is_refused_unless_replace() {
+    let p = Project::empty();
+    fake_image(&p.path().join("a"), "v1", &["x86_64", "aarch64"], "first");
+    fake_image(&p.path().join("b"), "v1", &["aarch64"], "second");
+    let run = p.oci(&["merge", "oci:a:v1", "oci:b:v1", "-o", "out", "-t", "m"]).failure();
+    let (err, hints) = run.error_and_hints();
+    assert_eq!(err, "error: platform linux/arm64 is in both `oci:a:v1` and `oci:b:v1`");
+    assert_eq!(hints, ["hint: pass `--replace` to keep the later one (`oci:b:v1`), or leave one of them out"]);
+    assert!(!p.path().join("out").exists(), "nothing written");
+
+    let run = p.oci(&["merge", "oci:a:v1", "oci:b:v1", "-o", "out", "-t", "m", "--replace"]).success();
+    assert!(
+        run.stderr().contains("warning: linux/arm64 of `oci:a:v1` replaced by the one of `oci:b:v1`"),
+        "{}",
+        run.stderr()
+    );
+    let merged = validate_layout(&p.path().join("out"), "m");
+    let b = validate_layout(&p.path().join("b"), "v1");
+    let a = validate_layout(&p.path().join("a"), "v1");
+    assert_eq!(merged[0].digest, a[0].digest, "amd64 from a");
+    assert_eq!(merged[1].digest, b[0].digest, "arm64 from b");
+}

@@ -1,0 +1,55 @@
+//! Progress bars: on a terminal for large layers, never in logs and pipes. Also the `bins = [...]`
+//! image of a real build: two binaries, one image named after the package.
+
+use std::process::Command;
+
+use crate::support::*;
+
+/// A package with a 24 MiB binary (a large static array) and a small one, in one image.
+fn heavy() -> Project {
+    Project::empty()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"heavy\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+             [[bin]]\nname = \"big\"\npath = \"src/big.rs\"\n[[bin]]\nname = \"small\"\npath = \"src/small.rs\"\n\
+             [package.metadata.oci]\nbins = [\"big\", \"small\"]\ntargets = [\"x86_64\"]\n",
+        )
+        .file(
+            "src/big.rs",
+            "static PAD: [u8; 24 << 20] = [7; 24 << 20];\nfn main() { println!(\"{}\", std::hint::black_box(&PAD)[4096]); }\n",
+        )
+        .file("src/small.rs", "fn main() {}\n")
+}
+
+#[test]
+fn large_layers_show_a_bar_on_a_terminal_only() {
+    let p = heavy();
+    // A pipe, as in CI: status lines only.
+    let run = p.oci(&["build", "-o", "lay"]).success();
+    let err = run.stderr();
+    assert!(!err.contains("Compressing") && !err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+    let built = parse_built(&run.stdout());
+    let m = &validate_layout(&built.layout, "0.1.0")[0];
+    assert_eq!(m.config["config"]["Entrypoint"], serde_json::json!(["/usr/local/bin/big"]));
+    assert!(built.layout.ends_with("lay"));
+    if have("tar") {
+        let listing = tool("tar", &["-tzf", blob_path(&built.layout, &m.layers[1]).to_str().unwrap()]).stdout();
+        assert!(listing.contains("usr/local/bin/big\n") && listing.contains("usr/local/bin/small\n"), "{listing}");
+    }
+
+    // A terminal (script(1) gives the command a pty): a bar for the 24 MiB layer.
+    if !have("script") {
+        return;
+    }
+    let run_in_pty = |extra: &str| {
+        let cmd = format!("{} oci build -o lay2 {extra}", env!("CARGO_BIN_EXE_cargo-oci"));
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]).current_dir(p.path()).env("CARGO_TARGET_DIR", p.path().join("target"));
+        c.env("NO_COLOR", "1").env_remove("CARGO_TERM_COLOR");
+        Run::of(c).success().stdout()
+    };
+    let tty = run_in_pty("");
+    assert!(tty.contains("Compressing [") && tty.contains("big, small for linux/amd64"), "{tty:?}");
+    let quiet = run_in_pty("-q");
+    assert!(!quiet.contains("Compressing"), "-q: no bars either: {quiet:?}");
+}
