@@ -66,7 +66,17 @@ pub fn deliver(
 }
 
 fn summary(r: &PushReport) -> String {
-    format!("{} blob(s) uploaded ({} bytes), {} mounted, {} already present", r.uploaded, r.bytes, r.mounted, r.present)
+    let mut s = format!(
+        "{} blob(s) uploaded ({} bytes), {} mounted, {} already present",
+        r.uploaded, r.bytes, r.mounted, r.present
+    );
+    if r.referrers.pushed > 0 {
+        s.push_str(&format!("; {} referrer(s)", r.referrers.pushed));
+        if !r.referrers.fallback_tags.is_empty() {
+            s.push_str(" (no referrers API: listed under sha256-<digest> tags)");
+        }
+    }
+    s
 }
 
 /// A push destination from the command line: `REF` (never by digest) and the tags it gets: REF's

@@ -157,3 +157,38 @@ fn cyclonedx_validates_against_its_schema() {
         tool("python3", &["-c", script, f.to_str().unwrap()]);
     }
 }
+
+#[test]
+fn pushed_referrers_fall_back_to_the_sha256_tag_schema_on_a_registry_without_the_api() {
+    use crate::registry_support::*;
+    let Some((reg, _work)) = registry_and(Kind::Plain, &["skopeo"]) else { return };
+    let p = Project::bin("pushsbom", "hi");
+    let dest = format!("{}/pushsbom:1", reg.host());
+    let run = p.oci(&["build", "--target", "x86_64,aarch64", "--push", &dest]).success();
+    assert!(
+        run.stderr().contains("4 referrer(s) (no referrers API: listed under sha256-<digest> tags)"),
+        "{}",
+        run.stderr()
+    );
+    let index = skopeo_raw(&format!("docker://{dest}"), &reg.client_flags(""));
+    for m in index["manifests"].as_array().unwrap() {
+        assert_ne!(m["platform"]["os"], "unknown", "nothing but platforms in the image index");
+        let subject = m["digest"].as_str().unwrap();
+        let tag = subject.replace("sha256:", "sha256-");
+        let referrers = skopeo_raw(&format!("docker://{}/pushsbom:{tag}", reg.host()), &reg.client_flags(""));
+        let types: BTreeSet<&str> =
+            referrers["manifests"].as_array().unwrap().iter().map(|d| d["artifactType"].as_str().unwrap()).collect();
+        assert_eq!(types, BTreeSet::from(["application/spdx+json", "application/vnd.in-toto+json"]));
+        for d in referrers["manifests"].as_array().unwrap() {
+            let art = skopeo_raw(
+                &format!("docker://{}/pushsbom@{}", reg.host(), d["digest"].as_str().unwrap()),
+                &reg.client_flags(""),
+            );
+            assert_eq!(art["subject"]["digest"], subject);
+        }
+    }
+    // Pushing again changes nothing and uploads nothing.
+    let again = p.oci(&["build", "--target", "x86_64,aarch64", "--push", &dest]).success();
+    assert!(again.stderr().contains("0 blob(s) uploaded"), "{}", again.stderr());
+    assert!(!again.stderr().contains("referrer(s)"), "{}", again.stderr());
+}

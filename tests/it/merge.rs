@@ -61,13 +61,7 @@ fn merging_two_single_platform_builds_gives_the_multi_platform_build() {
             &tool("skopeo", &["inspect", "--raw", &format!("oci:{}:1.0", multi.display())]).stdout(),
         )
         .unwrap();
-        let archs: Vec<&str> = raw["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["platform"]["architecture"].as_str().unwrap())
-            .collect();
-        assert_eq!(archs, ["amd64", "arm64"]);
+        assert_eq!(index_archs(&raw), ["amd64", "arm64"]);
         let arm_cfg: Value = serde_json::from_str(
             &tool(
                 "skopeo",
@@ -102,4 +96,42 @@ fn a_platform_twice_is_refused_unless_replace() {
     let a = validate_layout(&p.path().join("a"), "v1");
     assert_eq!(merged[0].digest, a[0].digest, "amd64 from a");
     assert_eq!(merged[1].digest, b[0].digest, "arm64 from b");
+}
+
+#[test]
+fn merge_pulls_per_architecture_images_from_a_registry_and_pushes_the_index() {
+    use crate::registry_support::*;
+    let Some((reg, _work)) = registry_and(Kind::Plain, &["skopeo"]) else { return };
+    let host = reg.host();
+    let p = Project::bin("fleet", "hi");
+    // What two native runners would do: each pushes its own architecture.
+    for (target, tag) in [("x86_64", "amd64"), ("aarch64", "arm64")] {
+        let r = format!("{host}/fleet:{tag}");
+        let out = p.oci(&["build", "--target", target, "--push", &r, "-q"]).success().stdout();
+        assert!(out.trim().starts_with(&format!("{r}@sha256:")), "{out}");
+    }
+    let both = parse_built(&p.oci(&["build", "--target", "x86_64,aarch64", "-o", "both", "-q"]).success().stdout());
+
+    let dest = format!("{host}/fleet:1.0");
+    let run = p
+        .oci(&[
+            "merge",
+            "--push",
+            &dest,
+            "--tag",
+            "latest",
+            &format!("{host}/fleet:amd64"),
+            &format!("{host}/fleet:arm64"),
+        ])
+        .success();
+    let line = run.stdout().trim().to_string();
+    assert_eq!(line, format!("{dest}@{}", both.digest), "the merged index is the two-platform build's");
+    assert!(run.stderr().contains("0 blob(s) uploaded"), "blobs are already in the repository: {}", run.stderr());
+    for tag in ["1.0", "latest"] {
+        let raw = skopeo_raw(&format!("docker://{host}/fleet:{tag}"), &reg.client_flags(""));
+        assert_eq!(index_archs(&raw), ["amd64", "arm64"]);
+    }
+    // A merge needs somewhere to go.
+    let run = p.oci(&["merge", &format!("{host}/fleet:amd64")]).failure();
+    assert!(run.stderr().contains("--output"), "{}", run.stderr());
 }

@@ -474,3 +474,8 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
     cargo_oci::store::layout::write(layout, &ImageSet { images, index, referrers: Vec::new() }, &[tag.to_string()])
         .unwrap();
 }
+
+/// The architectures an image index lists, in order.
+pub fn index_archs(index: &serde_json::Value) -> Vec<&str> {
+    index["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect()
+}

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod credentials;
 pub mod push;
 pub mod reference;
+pub mod referrers;
 pub mod source;
 pub mod transport;
 

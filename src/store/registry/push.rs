@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{ImageIndex, ImageManifest};
 
+use super::referrers::{push_referrers, ReferrersReport};
 use super::transport::{check_retryable_status, retry, status_error, BodyFn, Registry, Repo};
 use super::{Reference, RegistryError, Settings};
 use crate::blob::{Blob, Content, Digest};
+use crate::image::referrer::Referrer;
 use crate::image::{ImageSet, MediaFamily};
 use crate::store::source::ImageStore;
 use crate::store::StoreError;
@@ -21,6 +23,8 @@ pub struct PushSet {
     pub blobs: Vec<Blob>,
     pub manifests: Vec<Blob>,
     pub root: Blob,
+    /// SBOMs and provenance, pushed after the tags (see `referrers`).
+    pub referrers: Vec<Referrer>,
 }
 
 /// What happened to the blobs, for the status line.
@@ -30,6 +34,7 @@ pub struct PushReport {
     pub mounted: usize,
     pub present: usize,
     pub bytes: u64,
+    pub referrers: ReferrersReport,
 }
 
 impl PushSet {
@@ -40,7 +45,12 @@ impl PushSet {
                 blobs.push(b.clone());
             }
         }
-        PushSet { blobs, manifests: set.images.iter().map(|i| i.manifest.clone()).collect(), root: set.index.clone() }
+        PushSet {
+            blobs,
+            manifests: set.images.iter().map(|i| i.manifest.clone()).collect(),
+            root: set.index.clone(),
+            referrers: set.referrers.clone(),
+        }
     }
 
     /// Everything an image store holds under its reference (a layout tag, a registry tag).
@@ -97,7 +107,7 @@ impl PushSet {
         if !is_index {
             manifests.clear();
         }
-        Ok(PushSet { blobs, manifests, root: root_blob })
+        Ok(PushSet { blobs, manifests, root: root_blob, referrers: Vec::new() })
     }
 }
 
@@ -143,7 +153,17 @@ pub fn push(
     for tag in tags {
         put_manifest(&repo, &set.root, tag)?;
     }
+    report.referrers = push_referrers(&repo, &set.referrers, settings.chunk_size)?;
     Ok(report)
+}
+
+/// Uploads a blob unless the repository has it; true when it was uploaded.
+pub(super) fn ensure_blob(repo: &Repo, blob: &Blob, chunk: u64) -> Result<bool, RegistryError> {
+    if exists(repo, "blobs", &blob.digest, None)? {
+        return Ok(false);
+    }
+    upload(repo, blob, None, chunk)?;
+    Ok(true)
 }
 
 fn lazy_source(b: &Blob) -> Option<(String, String)> {
@@ -154,7 +174,7 @@ fn lazy_source(b: &Blob) -> Option<(String, String)> {
 }
 
 /// HEAD `blobs/<digest>` or `manifests/<digest>`: 200 is there, 404 is not.
-fn exists(repo: &Repo, kind: &str, digest: &Digest, accept: Option<&str>) -> Result<bool, RegistryError> {
+pub(super) fn exists(repo: &Repo, kind: &str, digest: &Digest, accept: Option<&str>) -> Result<bool, RegistryError> {
     let url = repo.url(&format!("{kind}/{digest}"));
     let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
     let r = repo.send_retrying("HEAD", &url, &headers, None)?;
@@ -247,7 +267,7 @@ fn next_location(repo: &Repo, url: &str, r: &ureq::http::Response<ureq::Body>) -
 }
 
 /// PUT a manifest or index under a digest or tag, and check the registry stored these bytes.
-fn put_manifest(repo: &Repo, m: &Blob, reference: &str) -> Result<(), RegistryError> {
+pub(super) fn put_manifest(repo: &Repo, m: &Blob, reference: &str) -> Result<(), RegistryError> {
     let url = repo.url(&format!("manifests/{reference}"));
     let bytes = m.read_all().map_err(|source| RegistryError::ReadBlob {
         what: format!("manifest {}", m.digest),
