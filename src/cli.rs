@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::plan::BackendRequest;
 use crate::shell::ColorChoice;
 
 /// Cargo runs `cargo-oci oci <args>`; the outer enum eats that `oci`.
@@ -88,6 +89,18 @@ pub struct BuildArgs {
     /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout)
     #[arg(long, value_name = "BASE", default_value = "static")]
     pub base: String,
+    /// How to compile: `auto` decides per target (cargo + rust-lld for pure-Rust musl builds, zig
+    /// for C code and glibc; `-v` says why), or `cargo`, `zigbuild`, `cross`
+    #[arg(long, value_name = "BACKEND", value_enum, default_value_t)]
+    pub backend: BackendRequest,
+    /// glibc floor for every gnu target without a `.2.xx` suffix, e.g. `2.31`
+    /// [default: the base's glibc version, when it is known]
+    #[arg(long, value_name = "VERSION")]
+    pub glibc: Option<String>,
+    /// Do not check the binaries against the base (architecture, loader, libraries, glibc
+    /// version) before writing: an image that cannot start may be written
+    #[arg(long)]
+    pub no_elf_check: bool,
 }
 
 fn clap_cargo_styles() -> clap::builder::Styles {
@@ -128,6 +141,10 @@ mod tests {
         assert!(a.global.quiet && b.global.quiet);
         assert_eq!(a1.profile, "release");
         assert_eq!(a1.base, "static");
+        assert_eq!(a1.backend, BackendRequest::Auto);
+        assert!(!a1.no_elf_check && a1.glibc.is_none());
+        let Command::Build(c) = parse("cargo-oci build --backend zigbuild --glibc 2.31 --no-elf-check").command;
+        assert_eq!((c.backend, c.glibc.as_deref(), c.no_elf_check), (BackendRequest::Zigbuild, Some("2.31"), true));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod backend;
 mod base;
 mod cargo_config;
 mod cdeps;
+pub mod glibc;
 pub mod platform;
 mod resolve;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use backend::{choose_backend, BackendRequest};
 pub use platform::{Libc, Platform, Target};
 pub use resolve::{feature_args, resolve};
 
@@ -27,6 +29,8 @@ pub struct Plan {
     /// One cargo invocation per target triple, for all images at once.
     pub jobs: Vec<CompileJob>,
     pub images: Vec<ImagePlan>,
+    /// Check each binary against its base before writing (`--no-elf-check` turns it off).
+    pub elf_check: bool,
 }
 
 /// Flags passed through to every cargo invocation.
@@ -72,6 +76,8 @@ pub struct BackendChoice {
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Cargo,
+    Zigbuild,
+    Cross,
 }
 
 /// One multi-platform image.
@@ -181,6 +187,10 @@ pub enum PlanError {
     GlibcTargetOnBase { triple: String, short: Option<String>, base: String },
     #[error("`{package}` needs a C compiler for `{triple}`: {why}")]
     NeedsCCompiler { package: String, triple: String, why: String },
+    #[error("a glibc floor ({glibc} for `{triple}`) needs the zigbuild backend, not {backend}")]
+    FloorNeedsZig { triple: String, glibc: String, backend: String },
+    #[error("`{value}` is not a glibc version (like 2.31)")]
+    BadGlibc { value: String },
     #[error("`{tag}` is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)")]
     InvalidTag { tag: String },
     #[error("unknown base `{base}`")]
@@ -213,10 +223,14 @@ impl PlanError {
                 h
             }
             PlanError::NeedsCCompiler { triple, .. } => vec![format!(
-                "build it with zig as the C cross compiler: `pip install cargo-zigbuild`, then `--backend zigbuild` (or set CARGO_TARGET_{}_LINKER and CC_{} to a cross toolchain)",
+                "build it with zig as the C cross compiler: `pip install cargo-zigbuild`, then `--backend zigbuild` (or `--backend auto`, the default) (or set CARGO_TARGET_{}_LINKER and CC_{} to a cross toolchain)",
                 crate::env::triple_env(triple),
                 triple.replace('-', "_")
             )],
+            PlanError::FloorNeedsZig { triple, glibc, .. } => vec![format!(
+                "use `--backend zigbuild` (or `auto`) to build against glibc {glibc}, or drop the floor: `--target {triple}`"
+            )],
+            PlanError::BadGlibc { .. } => vec!["e.g. `--glibc 2.31`, or a suffix on the target: `--target aarch64-unknown-linux-gnu.2.31`".into()],
             PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
             PlanError::UnknownBase { .. } => {
                 vec!["use `--base static` (the built-in default), `--base scratch`, or `--base oci:DIR[:TAG]`".into()]

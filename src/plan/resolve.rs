@@ -18,7 +18,9 @@ pub const DEFAULT_TARGETS: &[&str] = &["x86_64", "aarch64"];
 pub const DEFAULT_BIN_DIR: &str = "/usr/local/bin";
 
 pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
-    let targets = if args.target.is_empty() { parse_targets(DEFAULT_TARGETS)? } else { parse_targets(&args.target)? };
+    let mut targets =
+        if args.target.is_empty() { parse_targets(DEFAULT_TARGETS)? } else { parse_targets(&args.target)? };
+    super::glibc::apply_flag(&mut targets, args.glibc.as_deref())?;
     let tags = args.tag.iter().map(|t| check_tag(t)).collect::<Result<Vec<_>, _>>()?;
     let base = base::parse_base(&args.base, env)?;
     let epoch = source_date_epoch(env)?;
@@ -43,7 +45,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     let unit = Unit { package: package.name.to_string(), package_id: package.id.repr.clone(), bins: bins.clone() };
     let mut jobs = Vec::new();
     for target in &targets {
-        let backend = backend::choose_backend(target, package, &flags, env)?;
+        let backend = backend::choose_backend(target, args.backend, package, &flags, env)?;
         jobs.push(CompileJob { target: target.clone(), backend, units: vec![unit.clone()] });
     }
 
@@ -85,6 +87,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         epoch,
         jobs,
         images,
+        elf_check: !args.no_elf_check,
     })
 }
 
