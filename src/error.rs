@@ -1,5 +1,6 @@
 //! The top-level error: one per stage, each with the `hint:` lines that fix it.
 
+use crate::check::CheckError;
 use crate::compile::CompileError;
 use crate::plan::PlanError;
 use crate::store::StoreError;
@@ -12,6 +13,8 @@ pub enum Error {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -28,6 +31,7 @@ impl Error {
             Error::Plan(e) => e.hints(),
             Error::Compile(e) => e.hints(),
             Error::Store(e) => e.hints(),
+            Error::Check(e) => e.hints(),
             Error::Package { .. } => Vec::new(),
         }
     }

@@ -5,6 +5,7 @@
 //! manifest, index: pure functions) → **store** (write to an OCI layout).
 
 pub mod blob;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod env;
@@ -59,10 +60,17 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<(), Error> {
 /// `cargo oci build`: the whole pipeline.
 pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Built>, Error> {
     let started = Instant::now();
-    let plan = plan::resolve(args, env)?;
-    explain(&plan, shell);
+    let mut plan = plan::resolve(args, env)?;
     let bases = plan.images.iter().map(package::resolve_bases).collect::<Result<Vec<_>, _>>()?;
+    let inspected = check::inspect(&plan, &bases, shell)?;
+    for note in plan::glibc::apply_base_floors(&mut plan, &|image, target| inspected.glibc(image, target)) {
+        shell.verbose("Glibc floor", note);
+    }
+    explain(&plan, shell);
     let artifacts = compile::compile(&plan, env, shell)?;
+    if plan.elf_check {
+        check::check(&plan, &inspected, &artifacts, shell)?;
+    }
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
     let mut built = Vec::new();

@@ -2,5 +2,6 @@
 
 mod base_layout;
 mod build;
+mod cross;
 mod errors;
 mod support;

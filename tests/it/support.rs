@@ -77,6 +77,21 @@ impl Project {
             .file("src/main.rs", &format!("fn main() {{ println!(\"{msg} {{}}\", std::env::consts::ARCH); }}\n"))
     }
 
+    /// A binary crate `name` depending on `csys`, which declares `links` as crates that compile C
+    /// do (its build script does nothing: only the plan looks at it).
+    pub fn with_c_dependency(name: &str) -> Project {
+        let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\ncsys = {{ path = \"csys\" }}\n[workspace]\n");
+        Project::empty()
+            .file("Cargo.toml", &manifest)
+            .file("src/main.rs", "fn main() {}\n")
+            .file(
+                "csys/Cargo.toml",
+                "[package]\nname = \"csys\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlinks = \"csys\"\n",
+            )
+            .file("csys/build.rs", "fn main() {}\n")
+            .file("csys/src/lib.rs", "")
+    }
+
     pub fn file(self, rel: &str, contents: &str) -> Project {
         let p = self.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -90,9 +105,15 @@ impl Project {
 
     /// `cargo-oci oci <args>` in this project, with its own target dir and no colour.
     pub fn oci(&self, args: &[&str]) -> Run {
+        self.oci_in(&self.path().join("target"), args)
+    }
+
+    /// Like [`Project::oci`], with a target dir that outlives the project: slow builds (zig, C
+    /// code) are warm when the suite runs again.
+    pub fn oci_in(&self, target_dir: &Path, args: &[&str]) -> Run {
         let mut c = cargo_oci();
         c.current_dir(self.path()).args(args);
-        c.env("CARGO_TARGET_DIR", self.path().join("target"));
+        c.env("CARGO_TARGET_DIR", target_dir);
         Run::of(c)
     }
 }
