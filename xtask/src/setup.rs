@@ -1,27 +1,48 @@
 //! Installs what the test suite needs on a fresh Debian machine: apt packages (as root), rustup
-//! targets, PyPI tools. Idempotent: only what is missing is installed.
+//! targets, PyPI tools (cargo-zigbuild and zig). Idempotent: only what is missing is installed.
 
 use std::process::Command;
 
 /// Debian packages the tests call, and why.
 const APT: &[&str] = &[
-    "skopeo",           // inspect/copy layouts, registries
-    "umoci",            // unpack images to check their rootfs
-    "oci-image-tool",   // validate layouts against the spec
-    "podman",           // run images
-    "runc",             // podman's runtime here (crun fails on hybrid cgroups)
-    "qemu-user-static", // run arm64 binaries taken out of images
+    "skopeo",            // inspect/copy layouts, registries
+    "umoci",             // unpack images to check their rootfs
+    "oci-image-tool",    // validate layouts against the spec
+    "podman",            // run images
+    "runc",              // podman's runtime here (crun fails on hybrid cgroups)
+    "qemu-user-static",  // run arm64 binaries taken out of images
+    "libc6-arm64-cross", // Debian's arm64 glibc: the files of the glibc base the gnu tests build
     "jq",
     "tar",
     "git",
 ];
 
 /// Rust targets the tests build for.
-const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl", "aarch64-unknown-linux-gnu"];
 
 pub fn install() -> Result<(), String> {
     apt()?;
     rustup()?;
+    pip()?;
+    Ok(())
+}
+
+/// cargo-zigbuild from PyPI: its wheel brings zig along (the `ziglang` package), which
+/// cargo-zigbuild finds as `python3 -m ziglang`.
+fn pip() -> Result<(), String> {
+    let works =
+        |program: &str, args: &[&str]| Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
+    if works("cargo-zigbuild", &["--help"]) && works("python3", &["-m", "ziglang", "version"]) {
+        return Ok(());
+    }
+    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "cargo-zigbuild"];
+    if run(Command::new("python3").args(install)).is_err() {
+        // Debian's own python refuses to install into the system (PEP 668) unless told to.
+        run(Command::new("python3").args(install).arg("--break-system-packages"))?;
+    }
+    if works("pyenv", &["--version"]) {
+        run(Command::new("pyenv").arg("rehash"))?; // makes the new `cargo-zigbuild` shim
+    }
     Ok(())
 }
 
