@@ -55,18 +55,12 @@ pub fn package(
         handles.into_iter().map(|h| h.join().expect("packaging thread panicked")).collect()
     });
     let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(MediaFamily::Oci);
-    let index = crate::image::index(&images, &image.annotations, family)
+    // Always an OCI index, also over Docker-typed manifests (an index may list any manifest
+    // type): layout readers such as skopeo's take only OCI types from `index.json`, so a Docker
+    // manifest list there could not be read back at all.
+    let index = crate::image::index(&images, &image.annotations, MediaFamily::Oci)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
     Ok(ImageSet { images, index })
-}
-
-fn media_of(manifest_type: &str) -> MediaFamily {
-    if manifest_type == MediaFamily::Docker.manifest() {
-        MediaFamily::Docker
-    } else {
-        MediaFamily::Oci
-    }
 }
 
 /// The layer holding the image's binaries at `bin_dir`, 0755 root.
