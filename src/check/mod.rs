@@ -15,7 +15,7 @@ use rootfs::RootFs;
 use crate::blob::Digest;
 use crate::compile::Artifacts;
 use crate::plan::glibc::GlibcVersion;
-use crate::plan::{ImagePlan, Plan, Platform, Target};
+use crate::plan::{ImagePlan, Libc, Plan, Platform, Target};
 use crate::shell::Shell;
 use crate::store::BaseImage;
 
@@ -62,10 +62,11 @@ pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Resu
                                 "Base glibc",
                                 format!("{} for {} (from {})", g.version, target.platform, g.from),
                             ),
-                            None => shell.verbose(
+                            None if target.libc == Libc::Gnu => shell.verbose(
                                 "Base glibc",
                                 format!("none found in `{}` for {}", image.base, target.platform),
                             ),
+                            None => {}
                         }
                         let f = Arc::new(BaseFacts { name: image.base.to_string(), files, glibc });
                         by_layers.insert(key, f.clone());
@@ -103,8 +104,11 @@ pub fn check(plan: &Plan, inspected: &Inspected, artifacts: &Artifacts, shell: &
             let Some(base) = inspected.get(image, target) else { continue };
             for bin in &image.bins {
                 let Some(path) = artifacts.get(&image.package.id, bin, &target.triple) else { continue };
-                let bytes = std::fs::read(path)
-                    .map_err(|source| CheckError::ReadBinary { path: path.to_path_buf(), source })?;
+                let read = |source| CheckError::ReadBinary { path: path.to_path_buf(), source };
+                let file = std::fs::File::open(path).map_err(read)?;
+                // SAFETY: the binary was just written by cargo under our target dir and nothing
+                // writes it while we read; a concurrent truncation would stop this process (SIGBUS), never corrupt output.
+                let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(read)?;
                 let needs = elf::needs(&bytes).map_err(|source| CheckError::NotElf {
                     bin: bin.clone(),
                     path: path.to_path_buf(),
