@@ -15,7 +15,7 @@ use rootfs::RootFs;
 use crate::blob::Digest;
 use crate::compile::Artifacts;
 use crate::plan::glibc::GlibcVersion;
-use crate::plan::{ImagePlan, Libc, Plan, Platform, Target};
+use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Platform, Target};
 use crate::shell::Shell;
 use crate::store::BaseImage;
 
@@ -44,13 +44,21 @@ impl Inspected {
 }
 
 /// Reads the file tree of each image's base for each of its targets (`bases[i][j]`: image i,
-/// target j), streaming the layers. A base that cannot be read fails the build only if the
-/// ELF check is on.
+/// target j), streaming the layers: for the check, or for a target's automatic glibc floor. A
+/// base that cannot be read fails the build only if the ELF check is on.
 pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Result<Inspected, CheckError> {
+    let wants_floor = |t: &Target| {
+        t.libc == Libc::Gnu
+            && t.glibc.is_none()
+            && plan.jobs.iter().any(|j| j.target.triple == t.triple && j.backend.kind == BackendKind::Zigbuild)
+    };
     let mut by_layers: BTreeMap<Vec<Digest>, Arc<BaseFacts>> = BTreeMap::new();
     let mut out = Inspected::default();
     for (image, bases) in plan.images.iter().zip(bases) {
         for (target, base) in image.targets.iter().zip(bases) {
+            if !plan.elf_check && !wants_floor(target) {
+                continue; // nothing would use it: `--no-elf-check` also saves reading the base
+            }
             let key: Vec<Digest> = base.layers.iter().map(|l| l.blob.digest.clone()).collect();
             let facts = match by_layers.get(&key) {
                 Some(f) => Some(f.clone()),
