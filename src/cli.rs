@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::plan::BackendRequest;
 use crate::shell::ColorChoice;
 
 /// Cargo runs `cargo-oci oci <args>`; the outer enum eats that `oci`.
@@ -231,6 +232,19 @@ pub struct BuildArgs {
     /// Exposed port, e.g. `8080/tcp` (repeatable)
     #[arg(long, value_name = "PORT[/PROTO]")]
     pub port: Vec<String>,
+    /// How to compile: `auto` decides per target (cargo + rust-lld for pure-Rust musl builds, zig
+    /// for C code and glibc; `-v` says why), or `cargo`, `zigbuild`, `cross`
+    /// [default: auto, or `backend` from Cargo.toml]
+    #[arg(long, value_name = "BACKEND", value_enum)]
+    pub backend: Option<BackendRequest>,
+    /// glibc floor for every gnu target without a `.2.xx` suffix, e.g. `2.31`
+    /// [default: the base's glibc version, when it is known]
+    #[arg(long, value_name = "VERSION")]
+    pub glibc: Option<String>,
+    /// Do not check the binaries against the base (architecture, loader, libraries, glibc
+    /// version) before writing: an image that cannot start may be written
+    #[arg(long)]
+    pub no_elf_check: bool,
     /// SBOM attached to each platform manifest as an OCI referrer
     #[arg(long, value_name = "FORMAT", default_value = "spdx")]
     pub sbom: crate::sbom::SbomFormat,
@@ -305,6 +319,15 @@ mod tests {
         assert_eq!(a1.args.profile, "release");
         assert_eq!(a1.args.base, None);
         assert_eq!(a1.message_format, MessageFormat::Human);
+        assert_eq!(a1.args.backend, None);
+        assert!(!a1.args.no_elf_check && a1.args.glibc.is_none());
+        let Command::Build(c) = parse("cargo-oci build --backend zigbuild --glibc 2.31 --no-elf-check").command else {
+            panic!("build expected")
+        };
+        assert_eq!(
+            (c.args.backend, c.args.glibc.as_deref(), c.args.no_elf_check),
+            (Some(BackendRequest::Zigbuild), Some("2.31"), true)
+        );
     }
 
     #[test]

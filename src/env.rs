@@ -106,6 +106,13 @@ impl Env {
             .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cargo")))
     }
 
+    /// `$XDG_CACHE_HOME`, else `~/.cache`: where zig (and cargo-oci's own cache) live.
+    pub fn cache_home(&self) -> Option<PathBuf> {
+        self.get(EnvVars::XDG_CACHE_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cache")))
+    }
+
     pub fn rustup_home(&self) -> Option<PathBuf> {
         self.get(EnvVars::RUSTUP_HOME)
             .map(PathBuf::from)

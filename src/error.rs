@@ -1,5 +1,6 @@
 //! The top-level error: one per stage, each with the `hint:` lines that fix it.
 
+use crate::check::CheckError;
 use crate::compile::CompileError;
 use crate::plan::PlanError;
 use crate::store::StoreError;
@@ -20,6 +21,8 @@ pub enum Error {
     Merge(#[from] crate::merge::MergeError),
     #[error(transparent)]
     Init(#[from] crate::init::InitError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -44,6 +47,7 @@ impl Error {
             }
             Error::Merge(e) => e.hints(),
             Error::Init(e) => e.hints(),
+            Error::Check(e) => e.hints(),
         }
     }
 }

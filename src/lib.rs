@@ -6,6 +6,7 @@
 
 pub mod attest;
 pub mod blob;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diff;
@@ -96,12 +97,20 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
 /// `cargo oci build`: the whole pipeline.
 pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
-    let plan = plan::resolve(args, env)?;
-    explain(&plan, shell);
+    let mut plan = plan::resolve(args, env)?;
     let registries = publish::settings(&plan, &args.registry, env)?;
     let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
     explain_bases(&plan, &bases, shell);
+    // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
+    let inspected = check::inspect(&plan, &bases, shell)?;
+    for note in plan::glibc::apply_base_floors(&mut plan, &|image, target| inspected.glibc(image, target)) {
+        shell.verbose("Glibc floor", note);
+    }
+    explain(&plan, shell);
     let artifacts = compile::compile(&plan, env, shell)?;
+    if plan.elf_check {
+        check::check(&plan, &inspected, &artifacts, shell)?;
+    }
     let attach = Attach {
         what: attest::Attestations { sbom: args.sbom, provenance: args.provenance },
         facts: provenance::BuildFacts {

@@ -94,18 +94,14 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
         handles.into_iter().map(|h| h.join().expect("packaging thread panicked")).collect()
     });
     let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let family = images.first().map(|i| media_of(&i.manifest.media_type)).unwrap_or(MediaFamily::Oci);
+    // An OCI index, also over Docker-typed manifests (an index may list any manifest type):
+    // layout readers such as skopeo's take only OCI types from `index.json`, so a Docker manifest
+    // list there could not be read back at all. Only `--media-types docker` asks for a Docker
+    // manifest list, for registries that reject OCI indexes.
+    let family = image.outputs.media_types.unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
     Ok(ImageSet { images, index, referrers: Vec::new() })
-}
-
-fn media_of(manifest_type: &str) -> MediaFamily {
-    if manifest_type == MediaFamily::Docker.manifest() {
-        MediaFamily::Docker
-    } else {
-        MediaFamily::Oci
-    }
 }
 
 /// The `files` layer, if the plan has one.

@@ -207,6 +207,18 @@ impl fmt::Display for Cmd {
             first = false;
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b)) {
                 f.write_str(s)
+            } else if s.chars().any(char::is_control) {
+                // bash's $'…' quoting keeps e.g. CARGO_ENCODED_RUSTFLAGS' 0x1f separators visible
+                // and the line copy-pasteable.
+                let escaped: String = s
+                    .chars()
+                    .map(|c| match c {
+                        '\\' | '\'' => format!("\\{c}"),
+                        c if c.is_control() => format!("\\x{:02x}", c as u32),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                write!(f, "$'{escaped}'")
             } else {
                 write!(f, "'{}'", s.replace('\'', r"'\''"))
             }
@@ -230,6 +242,12 @@ mod tests {
     fn display_quotes_only_when_needed() {
         let c = Cmd::new("cargo").arg("build").arg("--features").arg("a b").env("X_LINKER", "rust-lld");
         assert_eq!(c.to_string(), "X_LINKER=rust-lld cargo build --features 'a b'");
+    }
+
+    #[test]
+    fn control_characters_use_ansi_c_quoting() {
+        let c = Cmd::new("cargo").env("CARGO_ENCODED_RUSTFLAGS", "-Ca\x1f-Cb'c");
+        assert_eq!(c.to_string(), r"$'CARGO_ENCODED_RUSTFLAGS=-Ca\x1f-Cb\'c' cargo");
     }
 
     #[test]

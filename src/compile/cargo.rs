@@ -16,10 +16,8 @@ impl Backend for Cargo {
     fn command(&self, ctx: &JobContext<'_>) -> Cmd {
         let triple = &ctx.job.target.triple;
         let mut cmd = Cmd::new(ctx.env.cargo()).cwd(&ctx.env.cwd).arg("build").args(ctx.common_args(triple));
-        // The user's rustflags (as cargo would pick them) plus path remaps: same bytes on any machine.
-        let (mut flags, _) = crate::plan::rustflags::user_rustflags(triple, ctx.env);
-        flags.extend(crate::plan::rustflags::path_remaps(ctx.env, &ctx.plan.workspace_root, &ctx.plan.target_dir));
-        cmd = cmd.env(EnvVars::CARGO_ENCODED_RUSTFLAGS, flags.join("\x1f"));
+        let (k, v) = ctx.reproducible_env(&[]);
+        cmd = cmd.env(k, v);
         if let Some(linker) = &ctx.job.backend.linker {
             // rust-lld is not on PATH, but rustc puts its own bin dir on the linker's PATH.
             cmd = cmd.env(EnvVars::target_linker(triple), linker);

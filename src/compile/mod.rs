@@ -2,7 +2,9 @@
 //! messages. Knows cargo, nothing about OCI.
 
 mod cargo;
+mod cross;
 mod rustup;
+mod zigbuild;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ pub trait Backend {
 pub fn backend(kind: BackendKind) -> &'static dyn Backend {
     match kind {
         BackendKind::Cargo => &cargo::Cargo,
+        BackendKind::Zigbuild => &zigbuild::Zigbuild,
+        BackendKind::Cross => &cross::Cross,
     }
 }
 
@@ -73,6 +77,19 @@ impl JobContext<'_> {
             a.push("--verbose".into());
         }
         a
+    }
+}
+
+impl JobContext<'_> {
+    /// The environment that makes the build the same on every machine: the user's own rustflags
+    /// (as cargo would pick them) plus `--remap-path-prefix` for every host-specific path, in
+    /// `CARGO_ENCODED_RUSTFLAGS` (see `plan::rustflags` for why not RUSTFLAGS).
+    pub fn reproducible_env(&self, extra_remaps: &[(std::path::PathBuf, &str)]) -> (String, String) {
+        use crate::plan::rustflags;
+        let (mut flags, _) = rustflags::user_rustflags(&self.job.target.triple, self.env);
+        flags.extend(rustflags::path_remaps(self.env, &self.plan.workspace_root, &self.plan.target_dir));
+        flags.extend(extra_remaps.iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())));
+        (crate::env::EnvVars::CARGO_ENCODED_RUSTFLAGS.to_string(), flags.join("\x1f"))
     }
 }
 
@@ -177,5 +194,43 @@ fn record(artifacts: &mut Artifacts, line: &str, triple: &str) {
         if let (Some(exe), true) = (&a.executable, a.target.kind.contains(&TargetKind::Bin)) {
             artifacts.insert(&a.package_id.repr, &a.target.name, triple, exe.clone().into());
         }
+    }
+}
+
+/// A small plan for command-line snapshot tests of the backends.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{backend, JobContext};
+    use crate::env::Env;
+    use crate::plan::{BackendChoice, BackendKind, CargoFlags, CompileJob, Plan, Target, Unit};
+
+    /// The command line `kind` runs for package `app` (bins `app`, `tool`) on `target`.
+    pub fn command_line(kind: BackendKind, target: &str, quiet: bool) -> String {
+        let job = CompileJob {
+            target: Target::parse(target).expect("known target"),
+            backend: BackendChoice { kind, reason: "test".into(), linker: None },
+            units: vec![Unit {
+                package: "app".into(),
+                package_id: "app-id".into(),
+                bins: vec!["app".into(), "tool".into()],
+            }],
+        };
+        let plan = Plan {
+            workspace_root: "/src/app".into(),
+            target_dir: "/src/app/target".into(),
+            profile: "release".into(),
+            cargo: CargoFlags {
+                manifest_path: "/src/app/Cargo.toml".into(),
+                features: vec!["tls".into()],
+                locked: true,
+                ..CargoFlags::default()
+            },
+            epoch: 0,
+            jobs: vec![job.clone()],
+            images: Vec::new(),
+            elf_check: true,
+        };
+        let env = Env::from_pairs("/src/app".into(), []);
+        backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()
     }
 }

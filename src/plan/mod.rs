@@ -6,6 +6,7 @@ mod cargo_config;
 mod cdeps;
 pub mod config;
 pub mod files;
+pub mod glibc;
 pub mod outputs;
 pub mod platform;
 mod resolve;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
 pub use outputs::{Outputs, PushPlan};
 pub use platform::{Libc, Platform, Target};
@@ -36,6 +38,8 @@ pub struct Plan {
     /// One cargo invocation per target triple, for all images at once.
     pub jobs: Vec<CompileJob>,
     pub images: Vec<ImagePlan>,
+    /// Check each binary against its base before writing (`--no-elf-check` turns it off).
+    pub elf_check: bool,
 }
 
 /// Flags passed through to every cargo invocation.
@@ -81,6 +85,8 @@ pub struct BackendChoice {
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Cargo,
+    Zigbuild,
+    Cross,
 }
 
 /// One multi-platform image.
@@ -222,6 +228,10 @@ pub enum PlanError {
     GlibcTargetOnBase { triple: String, short: Option<String>, base: String },
     #[error("`{package}` needs a C compiler for `{triple}`: {why}")]
     NeedsCCompiler { package: String, triple: String, why: String },
+    #[error("a glibc floor ({glibc} for `{triple}`) needs the zigbuild backend, not {backend}")]
+    FloorNeedsZig { triple: String, glibc: String, backend: String },
+    #[error("`{value}` is not a glibc version (like 2.31)")]
+    BadGlibc { value: String },
     #[error("`{tag}` is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)")]
     InvalidTag { tag: String },
     #[error("unknown base `{base}`")]
@@ -241,8 +251,8 @@ pub enum PlanError {
     NoBinaryInWorkspace { manifest: PathBuf },
     #[error("no image to build holds a binary named `{bin}`")]
     NoImageWithBin { bin: String, bins: Vec<String> },
-    #[error("backend `{backend}` (asked for `{triple}`) is not available in this build of cargo-oci")]
-    BackendNotAvailable { backend: String, triple: String },
+    #[error("unknown backend `{backend}` (asked for `{triple}`)")]
+    UnknownBackend { backend: String, triple: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
 }
@@ -269,10 +279,14 @@ impl PlanError {
                 h
             }
             PlanError::NeedsCCompiler { triple, .. } => vec![format!(
-                "build it with zig as the C cross compiler: `pip install cargo-zigbuild`, then `--backend zigbuild` (or set CARGO_TARGET_{}_LINKER and CC_{} to a cross toolchain)",
+                "build it with zig as the C cross compiler: `pip install cargo-zigbuild`, then `--backend zigbuild` (or `--backend auto`, the default) (or set CARGO_TARGET_{}_LINKER and CC_{} to a cross toolchain)",
                 crate::env::triple_env(triple),
                 triple.replace('-', "_")
             )],
+            PlanError::FloorNeedsZig { triple, glibc, .. } => vec![format!(
+                "use `--backend zigbuild` (or `auto`) to build against glibc {glibc}, or drop the floor: `--target {triple}`"
+            )],
+            PlanError::BadGlibc { .. } => vec!["e.g. `--glibc 2.31`, or a suffix on the target: `--target aarch64-unknown-linux-gnu.2.31`".into()],
             PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
             PlanError::UnknownBase { .. } => {
                 vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
@@ -288,7 +302,9 @@ impl PlanError {
             PlanError::NoImageWithBin { bins, .. } => {
                 vec![format!("binaries that go into images: {} (`bins = [...]` decides which do)", bins.join(", "))]
             }
-            PlanError::BackendNotAvailable { .. } => vec!["use `backend = \"cargo\"` or leave `backend` out".into()],
+            PlanError::UnknownBackend { .. } => {
+                vec!["use `auto`, `cargo`, `zigbuild` or `cross` (or leave `backend` out: auto)".into()]
+            }
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"
             )],

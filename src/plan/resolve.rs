@@ -9,8 +9,8 @@ use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
 use super::config::{self, OciConfig, Origin, Section};
 use super::settings::{self, Layer, PackageContext, Settings};
 use super::{
-    backend, base, BackendChoice, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan, PackageInfo, Plan,
-    PlanError, Target, Unit,
+    backend, base, BackendChoice, BackendRequest, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan,
+    PackageInfo, Plan, PlanError, Target, Unit,
 };
 use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
@@ -46,7 +46,13 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             cli.clone(),
         ];
         let all_bins = bins_of(package);
-        let s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, env)?;
+        let mut s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, env)?;
+        // `--glibc` is the floor of every gnu target that names none (`….2.31`).
+        let mut targets: Vec<Target> = s.targets.iter().map(|t| t.target.clone()).collect();
+        super::glibc::apply_flag(&mut targets, args.glibc.as_deref())?;
+        for (t, floored) in s.targets.iter_mut().zip(targets) {
+            t.target = floored;
+        }
         for t in &s.targets {
             base::check_libc(&t.target, &t.base)?;
         }
@@ -77,6 +83,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         epoch,
         jobs,
         images,
+        elf_check: !args.no_elf_check,
     })
 }
 
@@ -96,6 +103,7 @@ fn cli_config(args: &BuildArgs) -> OciConfig {
         exposed_ports: list(&args.port),
         labels: table(&args.label),
         annotations: table(&args.annotation),
+        backend: args.backend.and_then(|b| clap::ValueEnum::to_possible_value(&b)).map(|v| v.get_name().to_string()),
         ..OciConfig::default()
     }
 }
@@ -232,12 +240,12 @@ fn choose(
     flags: &CargoFlags,
     env: &Env,
 ) -> Result<BackendChoice, PlanError> {
-    // TODO(merge issue-3): pass the requested backend (`backend` from Cargo.toml, per target) to
-    // choose_backend as its `BackendRequest`, and drop this interim refusal.
-    if let Some(r) = requested.filter(|r| !["auto", "cargo"].contains(r)) {
-        return Err(PlanError::BackendNotAvailable { backend: r.to_string(), triple: target.triple.clone() });
-    }
-    backend::choose_backend(target, package, flags, env)
+    let request = match requested {
+        None => BackendRequest::Auto,
+        Some(r) => <BackendRequest as clap::ValueEnum>::from_str(r, true)
+            .map_err(|_| PlanError::UnknownBackend { backend: r.to_string(), triple: target.triple.clone() })?,
+    };
+    backend::choose_backend(target, request, package, flags, env)
 }
 
 /// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is

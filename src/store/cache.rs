@@ -20,8 +20,7 @@ impl Cache {
         let dir = env
             .get(EnvVars::CARGO_OCI_CACHE)
             .map(|d| env.cwd.join(d))
-            .or_else(|| env.get(EnvVars::XDG_CACHE_HOME).map(|d| PathBuf::from(d).join("cargo-oci")))
-            .or_else(|| env.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cache/cargo-oci")))?;
+            .or_else(|| env.cache_home().map(|d| d.join("cargo-oci")))?;
         Some(Cache { dir })
     }
 

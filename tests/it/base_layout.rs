@@ -93,3 +93,50 @@ fn a_single_manifest_base_serves_only_its_own_platform() {
     let (err, _) = run.error_and_hints();
     assert!(err.ends_with("has no image for linux/amd64; it has: linux/arm64"), "{err}");
 }
+
+#[test]
+fn a_docker_typed_base_keeps_docker_media_types() {
+    if !(have("skopeo") && have("umoci")) {
+        return;
+    }
+    let (_b, base_lay) = two_platform_base();
+    let docker = base_lay.with_file_name("docker");
+    let spec = format!("oci:{}:d", docker.display());
+    // skopeo writes Docker schema 2 manifests into an OCI layout when asked to.
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--format",
+            "v2s2",
+            "--override-arch",
+            "arm64",
+            &format!("oci:{}:b1", base_lay.display()),
+            &spec,
+        ],
+    );
+    let app = Project::bin("app4", "app");
+    let built =
+        parse_built(&app.oci(&["build", "--target", "arm64", "--base", &spec, "-o", "lay", "-q"]).success().stdout());
+    // The index is OCI (what layout readers take from index.json); the manifest keeps Docker's types.
+    let m = &validate_layout(&built.layout, "0.1.0")[0];
+    let manifest = &m.manifest;
+    assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.docker.container.image.v1+json");
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    for l in layers {
+        assert_eq!(
+            l["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "no OCI type in a Docker manifest"
+        );
+    }
+    let base_manifest = read_json(&docker.join("index.json"))["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let base_layers = blob_json(&docker, &base_manifest)["layers"].clone();
+    assert_eq!(layers[..2], base_layers.as_array().unwrap()[..], "base layers reused byte for byte");
+    // Real tools accept it: copy it out and unpack the rootfs.
+    let work = tempfile::tempdir().unwrap();
+    let rootfs = unpack_platform(&built.layout, "0.1.0", "arm64", work.path());
+    assert!(rootfs.join("usr/local/bin/app4").is_file());
+}

@@ -105,13 +105,9 @@ fn target_std_missing_and_no_rustup() {
 
 #[test]
 fn c_code_needs_a_cross_compiler() {
-    let p = Project::empty()
-        .file("Cargo.toml", "[package]\nname = \"usesc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\ncsys = { path = \"csys\" }\n[workspace]\n")
-        .file("src/main.rs", "fn main() {}\n")
-        .file("csys/Cargo.toml", "[package]\nname = \"csys\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlinks = \"csys\"\nbuild = \"build.rs\"\n")
-        .file("csys/build.rs", "fn main() {}\n")
-        .file("csys/src/lib.rs", "");
-    let (err, hints) = refused(&p, &["--target", "aarch64"]);
+    let p = Project::with_c_dependency("usesc");
+    // `--backend auto` (the default) would pick zig for it; plain cargo has no C cross compiler.
+    let (err, hints) = refused(&p, &["--target", "aarch64", "--backend", "cargo"]);
     assert_eq!(err, "error: `usesc` needs a C compiler for `aarch64-unknown-linux-musl`: csys 0.1.0 (links = \"csys\") compiles C code");
     assert!(hints[0].contains("--backend zigbuild"), "{hints:?}");
 }

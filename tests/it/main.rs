@@ -4,6 +4,7 @@ mod attest;
 mod base_layout;
 mod build;
 mod config;
+mod cross;
 mod diff;
 mod errors;
 mod init;

@@ -38,6 +38,27 @@ fn committed_fixture() -> Project {
     p
 }
 
+/// `cargo oci build ARGS -o lay -q` in `dir` as another machine would run it: a fresh CARGO_HOME
+/// (registry sources elsewhere), another target dir, time zone, umask and locale.
+fn build_elsewhere(dir: &Path, scratch: &Path, args: &[&str]) -> BuiltRef {
+    let cargo_bin = std::env::var("CARGO").map(std::path::PathBuf::from).unwrap_or_else(|_| "cargo".into());
+    let script = "umask 077; exec \"$0\" oci build \"$@\" -o lay -q";
+    let mut c = Command::new("sh");
+    c.current_dir(dir)
+        .args(["-c", script, env!("CARGO_BIN_EXE_cargo-oci")])
+        .args(args)
+        .env("CARGO_HOME", scratch.join("cargo-home"))
+        .env("CARGO", &cargo_bin)
+        .env("CARGO_TARGET_DIR", scratch.join("elsewhere-target"))
+        .env("TZ", "Pacific/Kiritimati")
+        .env("LC_ALL", "de_DE.UTF-8")
+        .env("LANG", "de_DE.UTF-8")
+        .env("NO_COLOR", "1")
+        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap())
+        .env_remove("SOURCE_DATE_EPOCH");
+    parse_built(&Run::of(c).success().stdout())
+}
+
 #[test]
 fn same_commit_same_digest_from_another_checkout_home_target_dir_tz_umask_and_locale() {
     let a = committed_fixture();
@@ -47,24 +68,7 @@ fn same_commit_same_digest_from_another_checkout_home_target_dir_tz_umask_and_lo
 
     let first = parse_built(&a.oci(&["build", "--target", "x86_64,aarch64", "-o", "lay", "-q"]).success().stdout());
 
-    // The second build: another path, a fresh CARGO_HOME (registry sources elsewhere), another
-    // target dir, TZ, umask and locale.
-    let cargo_home = b.path().join("cargo-home");
-    let cargo_bin = std::env::var("CARGO").map(std::path::PathBuf::from).unwrap_or_else(|_| "cargo".into());
-    let script =
-        format!("umask 077; exec {} oci build --target aarch64,x86_64 -o lay -q", env!("CARGO_BIN_EXE_cargo-oci"));
-    let mut c = Command::new("sh");
-    c.current_dir(&b_dir)
-        .args(["-c", &script])
-        .env("CARGO_HOME", &cargo_home)
-        .env("CARGO", &cargo_bin)
-        .env("CARGO_TARGET_DIR", b.path().join("elsewhere-target"))
-        .env("TZ", "Pacific/Kiritimati")
-        .env("LC_ALL", "de_DE.UTF-8")
-        .env("LANG", "de_DE.UTF-8")
-        .env("NO_COLOR", "1")
-        .env_remove("SOURCE_DATE_EPOCH");
-    let second = parse_built(&Run::of(c).success().stdout());
+    let second = build_elsewhere(&b_dir, b.path(), &["--target", "aarch64,x86_64"]);
     assert_eq!(first.digest, second.digest, "same commit, same index digest");
 
     // SOURCE_DATE_EPOCH defaults to the commit time.
@@ -111,4 +115,27 @@ fn verify_reproducible_passes_or_explains_the_first_difference() {
     );
     assert!(hints[0].contains("build scripts that embed the time"), "{hints:?}");
     assert!(!bad.path().join("lay").exists(), "nothing written when not reproducible");
+}
+
+/// The C-deps example (ring, zstd, bundled SQLite, compiled by zig) gives the same digest for
+/// both arches from another checkout, CARGO_HOME and target dir: C code is pinned too.
+#[test]
+fn c_deps_example_is_reproducible_too() {
+    if !have("cargo-zigbuild") {
+        return;
+    }
+    let a = Project::cached_example("cdeps");
+    let args = ["build", "--target", "x86_64,aarch64", "-o", "lay-repro", "-q"];
+    let first = parse_built(&a.oci_in(&Project::cache_dir("cdeps"), &args).success().stdout());
+    let b = Project::empty();
+    copy_tree(&repo().join("examples/cdeps"), &b.path().join("checkout"));
+    let second = build_elsewhere(&b.path().join("checkout"), b.path(), &["--target", "x86_64,aarch64"]);
+    if first.digest != second.digest {
+        let d = a.oci(&[
+            "diff",
+            &format!("oci:{}:0.1.0", first.layout.display()),
+            &format!("oci:{}:0.1.0", second.layout.display()),
+        ]);
+        panic!("not reproducible: {}", d.stdout());
+    }
 }

@@ -42,11 +42,15 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// Its path is lowercase (podman turns `oci:` paths into image names, which must be).
 pub struct Project {
     dir: PathBuf,
+    /// Kept after the test (a cached example whose target dir stays warm).
+    keep: bool,
 }
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -72,7 +76,27 @@ impl Project {
         let dir = std::env::temp_dir().join("cargo-oci-it").join(format!("p{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Project { dir }
+        Project { dir, keep: false }
+    }
+
+    /// A copy of `examples/<name>` at a fixed path under target/it-cache, copied once per test
+    /// run and kept: its path is part of the rustflags (path remaps), so a slow build (zig, C
+    /// code) in [`Project::cache_dir`] stays warm from one run to the next.
+    pub fn cached_example(name: &str) -> Project {
+        static COPIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let dir = repo().join("target/it-cache").join(format!("{name}-src"));
+        let mut copied = COPIED.lock().unwrap();
+        if !copied.iter().any(|n| n == name) {
+            std::fs::create_dir_all(&dir).unwrap();
+            copy_tree(&repo().join("examples").join(name), &dir);
+            copied.push(name.to_string());
+        }
+        Project { dir, keep: true }
+    }
+
+    /// The kept target dir of a [`Project::cached_example`].
+    pub fn cache_dir(name: &str) -> PathBuf {
+        repo().join("target/it-cache").join(name)
     }
 
     /// A std-only binary crate `name` printing `msg`.
@@ -83,6 +107,21 @@ impl Project {
                 &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
             )
             .file("src/main.rs", &format!("fn main() {{ println!(\"{msg} {{}}\", std::env::consts::ARCH); }}\n"))
+    }
+
+    /// A binary crate `name` depending on `csys`, which declares `links` as crates that compile C
+    /// do (its build script does nothing: only the plan looks at it).
+    pub fn with_c_dependency(name: &str) -> Project {
+        let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\ncsys = {{ path = \"csys\" }}\n[workspace]\n");
+        Project::empty()
+            .file("Cargo.toml", &manifest)
+            .file("src/main.rs", "fn main() {}\n")
+            .file(
+                "csys/Cargo.toml",
+                "[package]\nname = \"csys\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlinks = \"csys\"\n",
+            )
+            .file("csys/build.rs", "fn main() {}\n")
+            .file("csys/src/lib.rs", "")
     }
 
     pub fn file(self, rel: &str, contents: &str) -> Project {
@@ -108,17 +147,27 @@ impl Project {
 
     /// `cargo-oci oci <args>` in this project, with its own target dir and no colour.
     pub fn oci(&self, args: &[&str]) -> Run {
-        self.oci_env(args, &[])
+        self.oci_with(&self.path().join("target"), args, &[])
     }
 
     /// [`Project::oci`] with extra environment variables.
     pub fn oci_env(&self, args: &[&str], vars: &[(String, String)]) -> Run {
+        self.oci_with(&self.path().join("target"), args, vars)
+    }
+
+    /// Like [`Project::oci`], with a target dir that outlives the project: slow builds (zig, C
+    /// code) are warm when the suite runs again.
+    pub fn oci_in(&self, target_dir: &Path, args: &[&str]) -> Run {
+        self.oci_with(target_dir, args, &[])
+    }
+
+    fn oci_with(&self, target_dir: &Path, args: &[&str], vars: &[(String, String)]) -> Run {
         let mut c = cargo_oci();
         c.current_dir(self.path()).args(args);
-        c.env("CARGO_TARGET_DIR", self.path().join("target"));
+        c.env("CARGO_TARGET_DIR", target_dir);
         c.envs(vars.iter().map(|(k, v)| (k, v)));
-        // The project sits inside this repository: keep git from finding it, so the output does
-        // not depend on which commit the tests run at (no `revision` annotation).
+        // Keep git from finding an enclosing repository, so the output does not depend on which
+        // commit the tests run at (no `revision` annotation, epoch 0).
         c.env("GIT_CEILING_DIRECTORIES", self.path().parent().unwrap());
         Run::of(c)
     }

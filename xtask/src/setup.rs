@@ -1,34 +1,38 @@
 //! Installs what the test suite needs on a fresh Debian machine: apt packages (as root), rustup
-//! targets, PyPI tools. Idempotent: only what is missing is installed.
+//! targets, PyPI tools (cargo-zigbuild with zig, SBOM validators). Idempotent: only what is
+//! missing is installed.
 
 use std::process::Command;
 
 /// Debian packages the tests call, and why.
 const APT: &[&str] = &[
-    "skopeo",           // inspect/copy layouts, registries
-    "umoci",            // unpack images to check their rootfs
-    "oci-image-tool",   // validate layouts against the spec
-    "podman",           // run images
-    "runc",             // podman's runtime here (crun fails on hybrid cgroups)
-    "qemu-user-static", // run arm64 binaries taken out of images
-    "docker-registry",  // a real registry (CNCF distribution) on 127.0.0.1 for push/pull tests
-    "apache2-utils",    // htpasswd -B: the registry's bcrypt credentials
-    "openssl",          // a CA + leaf certificate for the TLS registry
-    "containerd",       // `ctr images import` reads our oci-archives
-    "buildah",          // builds the two-platform registry base independently of us
+    "skopeo",            // inspect/copy layouts, registries
+    "umoci",             // unpack images to check their rootfs
+    "oci-image-tool",    // validate layouts against the spec
+    "podman",            // run images
+    "runc",              // podman's runtime here (crun fails on hybrid cgroups)
+    "qemu-user-static",  // run arm64 binaries taken out of images
+    "libc6-arm64-cross", // Debian's arm64 glibc: the files of the glibc base the gnu tests build
+    "docker-registry",   // a real registry (CNCF distribution) on 127.0.0.1 for push/pull tests
+    "apache2-utils",     // htpasswd -B: the registry's bcrypt credentials
+    "openssl",           // a CA + leaf certificate for the TLS registry
+    "containerd",        // `ctr images import` reads our oci-archives
+    "buildah",           // builds the two-platform registry base independently of us
     "jq",
     "tar",
     "git",
 ];
 
-/// PyPI packages: independent validators of the SBOMs we write.
-const PIP: &[(&str, &str)] = &[
-    ("spdx-tools", "pyspdxtools"),                          // SPDX 2.3 validator
-    ("cyclonedx-python-lib[json-validation]", "cyclonedx"), // CycloneDX 1.5 JSON schema
-];
-
 /// Rust targets the tests build for.
-const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl", "aarch64-unknown-linux-gnu"];
+
+/// PyPI packages, each with how to tell it is there (a command that must succeed).
+const PIP: &[(&str, &[&str])] = &[
+    // Its wheel brings zig along (the `ziglang` package), found as `python3 -m ziglang`.
+    ("cargo-zigbuild", &["sh", "-c", "cargo-zigbuild --help && python3 -m ziglang version"]),
+    ("spdx-tools", &["pyspdxtools", "--help"]), // SPDX 2.3 validator
+    ("cyclonedx-python-lib[json-validation]", &["python3", "-c", "import cyclonedx.validation.json"]), // CycloneDX schema
+];
 
 pub fn install() -> Result<(), String> {
     apt()?;
@@ -37,20 +41,22 @@ pub fn install() -> Result<(), String> {
     Ok(())
 }
 
-/// `python3 -m pip install` of what is missing (checked by import or command name).
+/// `python3 -m pip install` of what is missing.
 fn pip() -> Result<(), String> {
-    let present = |probe: &str| {
-        Command::new("python3").args(["-c", &format!("import {probe}")]).output().is_ok_and(|o| o.status.success())
-            || Command::new("sh")
-                .args(["-c", &format!("command -v {probe}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-    };
-    let missing: Vec<&str> = PIP.iter().filter(|(_, probe)| !present(probe)).map(|(pkg, _)| *pkg).collect();
+    let works = |cmd: &[&str]| Command::new(cmd[0]).args(&cmd[1..]).output().is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = PIP.iter().filter(|(_, probe)| !works(probe)).map(|(pkg, _)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    run(Command::new("python3").args(["-m", "pip", "install", "-q"]).args(&missing))
+    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
+    if run(Command::new("python3").args(install).args(&missing)).is_err() {
+        // Debian's own python refuses to install into the system (PEP 668) unless told to.
+        run(Command::new("python3").args(install).args(&missing).arg("--break-system-packages"))?;
+    }
+    if works(&["pyenv", "--version"]) {
+        run(Command::new("pyenv").arg("rehash"))?; // makes the new `cargo-zigbuild` shim
+    }
+    Ok(())
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {

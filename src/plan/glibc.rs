@@ -1,0 +1,114 @@
+//! glibc floors: the oldest glibc a gnu binary may need. From the target's `.2.31` suffix, from
+//! `--glibc`, or (the automatic floor) from the glibc version of the base it goes onto.
+
+use std::fmt;
+
+use super::platform::{Libc, Target};
+use super::{BackendKind, ImagePlan, Plan, PlanError};
+
+/// A glibc version such as `2.31` (a third part, rare, is kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GlibcVersion(pub u32, pub u32, pub u32);
+
+impl GlibcVersion {
+    /// `2.31`, `2.31.1`; also the start of a Debian version (`2.36-9+deb12u4` → 2.36).
+    pub fn parse(s: &str) -> Option<GlibcVersion> {
+        let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let parts: Vec<&str> = s[..end].trim_end_matches('.').split('.').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        let n: Vec<u32> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        Some(GlibcVersion(n[0], n[1], n.get(2).copied().unwrap_or(0)))
+    }
+}
+
+impl fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.2 {
+            0 => write!(f, "{}.{}", self.0, self.1),
+            p => write!(f, "{}.{}.{p}", self.0, self.1),
+        }
+    }
+}
+
+/// `--glibc V` sets the floor of every gnu target that has no suffix of its own.
+pub fn apply_flag(targets: &mut [Target], flag: Option<&str>) -> Result<(), PlanError> {
+    let Some(value) = flag else { return Ok(()) };
+    let v = GlibcVersion::parse(value)
+        .filter(|v| v.to_string() == value.trim())
+        .ok_or_else(|| PlanError::BadGlibc { value: value.into() })?;
+    for t in targets.iter_mut().filter(|t| t.libc == Libc::Gnu && t.glibc.is_none()) {
+        t.glibc = Some(v.to_string());
+    }
+    Ok(())
+}
+
+/// The automatic floor: each zigbuild job for a gnu target without a floor builds against the
+/// oldest glibc among the bases it goes onto, so the binary never needs a newer glibc than the
+/// base has. `base_glibc` says what a base has for a target (`None`: unknown). Returns one line
+/// per decision, for `-v`.
+pub fn apply_base_floors(
+    plan: &mut Plan,
+    base_glibc: &dyn Fn(&ImagePlan, &Target) -> Option<GlibcVersion>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for job in &mut plan.jobs {
+        if job.target.libc != Libc::Gnu || job.target.glibc.is_some() || job.backend.kind != BackendKind::Zigbuild {
+            continue;
+        }
+        let bases: Vec<(&ImagePlan, Option<GlibcVersion>)> = plan
+            .images
+            .iter()
+            .filter(|i| i.targets.iter().any(|t| t.triple == job.target.triple))
+            .map(|i| (i, base_glibc(i, &job.target)))
+            .collect();
+        let oldest = bases.iter().filter_map(|(_, v)| *v).min();
+        match oldest {
+            Some(v) => {
+                let from = bases
+                    .iter()
+                    .find(|(_, b)| *b == Some(v))
+                    .map(|(i, _)| i.base_of(&job.target).to_string())
+                    .unwrap_or_default();
+                job.target.glibc = Some(v.to_string());
+                job.backend.reason.push_str(&format!("; glibc floor {v}, the glibc of the base `{from}`"));
+                notes.push(format!("{v} for {}: the glibc of the base `{from}`", job.target.triple));
+            }
+            None => notes.push(format!(
+                "none for {}: the base's glibc version is unknown (zig's default applies; the ELF check still runs)",
+                job.target.triple
+            )),
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(GlibcVersion::parse("2.31"), Some(GlibcVersion(2, 31, 0)));
+        assert_eq!(GlibcVersion::parse("2.36-9+deb12u4"), Some(GlibcVersion(2, 36, 0)));
+        assert_eq!(GlibcVersion::parse("2.17.1"), Some(GlibcVersion(2, 17, 1)));
+        assert_eq!(GlibcVersion::parse("2"), None);
+        assert_eq!(GlibcVersion::parse("x.1"), None);
+        assert!(GlibcVersion(2, 9, 0) < GlibcVersion(2, 17, 0), "numeric, not text, order");
+        assert_eq!(GlibcVersion(2, 28, 0).to_string(), "2.28");
+    }
+
+    #[test]
+    fn flag_applies_to_gnu_targets_without_their_own_floor() {
+        let mut t: Vec<Target> = ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu.2.17", "aarch64"]
+            .iter()
+            .map(|n| Target::parse(n).unwrap())
+            .collect();
+        apply_flag(&mut t, Some("2.31")).unwrap();
+        let floors: Vec<Option<&str>> = t.iter().map(|t| t.glibc.as_deref()).collect();
+        assert_eq!(floors, [Some("2.31"), Some("2.17"), None]);
+        assert!(matches!(apply_flag(&mut t, Some("2.31-x")), Err(PlanError::BadGlibc { .. })));
+        assert!(matches!(apply_flag(&mut t, Some("latest")), Err(PlanError::BadGlibc { .. })));
+    }
+}
