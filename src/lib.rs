@@ -118,6 +118,12 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
             features: plan.cargo.features.clone(),
             all_features: plan.cargo.all_features,
             no_default_features: plan.cargo.no_default_features,
+            zig: plan
+                .jobs
+                .iter()
+                .any(|j| j.backend.kind == plan::BackendKind::Zigbuild)
+                .then(|| compile::zigbuild::zig_version(env))
+                .flatten(),
             ..provenance::gather(env, &plan.workspace_root)
         },
     };

@@ -4,7 +4,7 @@
 mod cargo;
 mod cross;
 mod rustup;
-mod zigbuild;
+pub mod zigbuild;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
 
 use super::StoreError;
 use crate::blob::{Blob, Content};
+use crate::image::referrer::Referrer;
 use crate::image::ImageSet;
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -126,7 +127,7 @@ pub fn write(root: &Path, set: &ImageSet, tags: &[String]) -> Result<(), StoreEr
             manifests.push(r.descriptor());
         }
     }
-    let manifests = prune_stale_referrers(root, manifests);
+    let manifests = prune_stale_referrers(root, manifests, &set.referrers);
     index.set_manifests(manifests);
     index.set_media_type(Some(MediaType::ImageIndex));
     let bytes = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
@@ -134,8 +135,9 @@ pub fn write(root: &Path, set: &ImageSet, tags: &[String]) -> Result<(), StoreEr
 }
 
 /// Drops untagged artifact entries (SBOMs, provenance) whose subject is no longer reachable from
-/// any tag, so index.json does not grow with every rebuild. Entries we cannot read stay.
-fn prune_stale_referrers(root: &Path, manifests: Vec<Descriptor>) -> Vec<Descriptor> {
+/// any tag, and those that `new` replaces (same subject and artifact type), so index.json keeps
+/// one current document of each kind per manifest. Entries we cannot read stay.
+fn prune_stale_referrers(root: &Path, manifests: Vec<Descriptor>, new: &[Referrer]) -> Vec<Descriptor> {
     let read = |d: &Descriptor| -> Option<serde_json::Value> {
         let hex = d.digest().as_ref().strip_prefix("sha256:")?;
         serde_json::from_slice(&fs::read(root.join("blobs/sha256").join(hex)).ok()?).ok()
@@ -152,10 +154,15 @@ fn prune_stale_referrers(root: &Path, manifests: Vec<Descriptor>) -> Vec<Descrip
             if ref_name(d).is_some() || d.artifact_type().is_none() {
                 return true;
             }
-            match read(d).and_then(|v| v["subject"]["digest"].as_str().map(String::from)) {
-                Some(subject) => live.contains(&subject),
-                None => true,
-            }
+            let Some(subject) = read(d).and_then(|v| v["subject"]["digest"].as_str().map(String::from)) else {
+                return true;
+            };
+            let replaced = new.iter().any(|r| {
+                r.subject.as_str() == subject
+                    && d.artifact_type().as_ref().is_some_and(|t| t.to_string() == r.artifact_type)
+                    && d.digest().as_ref() != r.manifest.digest.as_str()
+            });
+            live.contains(&subject) && !replaced
         })
         .collect()
 }

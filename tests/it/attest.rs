@@ -1,7 +1,6 @@
 //! SBOMs and provenance: per-platform OCI referrers, checked by independent validators.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -49,22 +48,6 @@ buildhelper = { path = "buildhelper" }
         .file("armonly/src/lib.rs", "pub fn hello() {}\n")
         .file("buildhelper/Cargo.toml", "[package]\nname = \"buildhelper\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
         .file("buildhelper/src/lib.rs", "pub fn help() {}\n")
-}
-
-/// artifactType → (subject digest → document) for every referrer in the layout.
-fn referrers(lay: &Path, artifact_type: &str) -> Vec<(String, Value, Value)> {
-    let index = read_json(&lay.join("index.json"));
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["artifactType"] == artifact_type)
-        .map(|d| {
-            let m = blob_json(lay, d["digest"].as_str().unwrap());
-            let doc = blob_json(lay, m["layers"][0]["digest"].as_str().unwrap());
-            (m["subject"]["digest"].as_str().unwrap().to_string(), m, doc)
-        })
-        .collect()
 }
 
 fn names(spdx: &Value) -> BTreeSet<String> {
@@ -125,12 +108,19 @@ fn spdx_and_provenance_per_platform() {
         assert!(st["predicate"]["runDetails"]["builder"]["version"]["rustc"].as_str().unwrap().contains("rustc "));
     }
 
+    // New provenance for the same manifests (another tag list) replaces the old statement.
+    p.oci(&["build", "--target", "x86_64,aarch64", "-o", "lay", "-q", "--tag", "0.2.0", "--tag", "extra"]).success();
+    let again = referrers(&lay, "application/vnd.in-toto+json");
+    assert_eq!(again.len(), 2, "one statement per manifest");
+    assert!(again.iter().all(|(_, _, st)| st["predicate"]["buildDefinition"]["externalParameters"]["tags"]
+        == serde_json::json!(["0.2.0", "extra"])));
+
     // A rebuild after a change replaces the referrers instead of piling them up.
     std::fs::write(p.path().join("src/main.rs"), "fn main() { println!(\"{}\", itoa::Buffer::new().format(7)); }\n")
         .unwrap();
-    p.oci(&["build", "--target", "x86_64,aarch64", "-o", "lay", "-q"]).success();
+    p.oci(&["build", "--target", "x86_64,aarch64", "-o", "lay", "-q", "--tag", "0.2.0", "--tag", "extra"]).success();
     validate_layout(&lay, "0.2.0");
-    assert_eq!(referrers(&lay, "application/spdx+json").len(), 2);
+    assert_eq!(referrers(&lay, "application/spdx+json").len(), 2, "the old manifests lost their last tag");
 }
 
 #[test]

@@ -37,6 +37,11 @@ fn c_deps_example_builds_with_zig_for_both_arches_and_runs() {
     let manifests = validate_layout(&built.layout, "0.1.0");
     let platforms: Vec<&str> = manifests.iter().map(|m| m.platform.as_str()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    // Provenance names the zig that compiled the C code.
+    for (_, _, statement) in referrers(&built.layout, "application/vnd.in-toto+json") {
+        let zig = &statement["predicate"]["runDetails"]["builder"]["version"]["zig"];
+        assert!(zig.as_str().is_some_and(|v| v.starts_with("0.")), "{statement}");
+    }
     if have("skopeo") && have("umoci") {
         let work = tempfile::tempdir().unwrap();
         let arm = unpack_platform(&built.layout, "0.1.0", "arm64", work.path());

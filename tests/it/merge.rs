@@ -131,6 +131,11 @@ fn merge_pulls_per_architecture_images_from_a_registry_and_pushes_the_index() {
         let raw = skopeo_raw(&format!("docker://{host}/fleet:{tag}"), &reg.client_flags(""));
         assert_eq!(index_archs(&raw), ["amd64", "arm64"]);
     }
+    // inspect reads registry images too.
+    let report: Value =
+        serde_json::from_str(&p.oci(&["inspect", &dest, "--format", "json"]).success().stdout()).unwrap();
+    assert_eq!(report["digest"], both.digest.as_str());
+    assert_eq!(report["platforms"].as_array().unwrap().len(), 2);
     // A merge needs somewhere to go.
     let run = p.oci(&["merge", &format!("{host}/fleet:amd64")]).failure();
     assert!(run.stderr().contains("--output"), "{}", run.stderr());

@@ -528,3 +528,19 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
 pub fn index_archs(index: &serde_json::Value) -> Vec<&str> {
     index["manifests"].as_array().unwrap().iter().map(|m| m["platform"]["architecture"].as_str().unwrap()).collect()
 }
+
+/// artifactType → (subject digest → document) for every referrer in the layout.
+pub fn referrers(lay: &Path, artifact_type: &str) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    let index = read_json(&lay.join("index.json"));
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["artifactType"] == artifact_type)
+        .map(|d| {
+            let m = blob_json(lay, d["digest"].as_str().unwrap());
+            let doc = blob_json(lay, m["layers"][0]["digest"].as_str().unwrap());
+            (m["subject"]["digest"].as_str().unwrap().to_string(), m, doc)
+        })
+        .collect()
+}
