@@ -21,6 +21,29 @@ pub struct Attestations {
     pub provenance: bool,
 }
 
+/// What to attach to every image, and the facts provenance reports (gathered once per build).
+pub struct Attach {
+    pub what: Attestations,
+    pub facts: BuildFacts,
+}
+
+impl Attach {
+    pub fn new(args: &crate::cli::BuildArgs, plan: &Plan, env: &Env) -> Attach {
+        let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
+        Attach {
+            what: Attestations { sbom: args.sbom, provenance: args.provenance },
+            facts: BuildFacts {
+                profile: plan.profile.clone(),
+                features: plan.cargo.features.clone(),
+                all_features: plan.cargo.all_features,
+                no_default_features: plan.cargo.no_default_features,
+                zig: zig_built.then(|| crate::compile::zigbuild::zig_version(env)).flatten(),
+                ..provenance::gather(env, &plan.workspace_root)
+            },
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttestError {
     #[error("could not resolve the dependencies of `{image}` for `{triple}` for its SBOM")]

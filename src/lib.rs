@@ -1,13 +1,16 @@
 //! cargo-oci: build multi-platform OCI images of Rust crates.
 //!
-//! The pipeline, top to bottom: **plan** (cargo metadata + flags → plain data) → **compile** (one
-//! cargo run per target) → **layer** (deterministic tar.gz of the binaries) → **image** (config,
-//! manifest, index: pure functions) → **store** (write to an OCI layout).
+//! The pipeline, top to bottom ([`build`]): **plan** (cargo metadata + Cargo.toml settings + flags
+//! → plain data) → bases resolved and inspected → **compile** (one cargo run per target, through a
+//! backend) → ELF check → **layer** (deterministic tar.gz) → **image** (config, manifest, index:
+//! pure functions) + referrers (SBOM, provenance) → **store** (layout, registry, oci-archive).
+//! The other subcommands are in `commands`.
 
 pub mod attest;
 pub mod blob;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod compile;
 pub mod diff;
 pub mod env;
@@ -32,67 +35,13 @@ pub mod verify;
 
 use std::time::Instant;
 
-use cli::{BuildArgs, Command, MessageFormat, OciCli};
+use cli::BuildArgs;
 use env::Env;
 pub use error::Error;
 use plan::Plan;
 use report::ImageReport;
 use shell::Shell;
 use store::staging::Staging;
-
-/// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
-pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
-    match &cli.command {
-        Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
-        Command::Plan(args) => {
-            let plan = plan::resolve(&args.args, env)?;
-            match args.format {
-                MessageFormat::Human => print!("{}", plan::show::human(&plan)),
-                MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
-            }
-            Ok(true)
-        }
-        Command::Inspect(args) => {
-            let name = store::ImageName::parse(&args.image, &env.cwd)?;
-            let settings = std::sync::Arc::new(
-                store::registry::Settings::new(&args.registry, env, name.registry())
-                    .map_err(store::StoreError::from)?,
-            );
-            let report = inspect::inspect(name.open(&settings).as_ref())?;
-            match args.format {
-                MessageFormat::Human => print!("{}", inspect::human(&report)),
-                MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
-            }
-            Ok(true)
-        }
-        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
-        Command::Init(args) => {
-            init::init(args, env, shell)?;
-            Ok(true)
-        }
-        Command::Diff(args) => {
-            let (a, b) = (store::ImageName::parse(&args.a, &env.cwd)?, store::ImageName::parse(&args.b, &env.cwd)?);
-            let creds_for = a.registry().or(b.registry());
-            let settings = std::sync::Arc::new(
-                store::registry::Settings::new(&args.registry, env, creds_for).map_err(store::StoreError::from)?,
-            );
-            match diff::diff(a.open(&settings).as_ref(), b.open(&settings).as_ref())? {
-                None => {
-                    println!("identical: {} and {} are the same image", args.a, args.b);
-                    Ok(true)
-                }
-                Some(d) => {
-                    println!("{d}");
-                    Ok(false)
-                }
-            }
-        }
-        Command::Push(args) => {
-            println!("{}", publish::push_command(args, env, shell)?);
-            Ok(true)
-        }
-    }
-}
 
 /// `cargo oci build`: the whole pipeline.
 pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
@@ -111,22 +60,7 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let attach = Attach {
-        what: attest::Attestations { sbom: args.sbom, provenance: args.provenance },
-        facts: provenance::BuildFacts {
-            profile: plan.profile.clone(),
-            features: plan.cargo.features.clone(),
-            all_features: plan.cargo.all_features,
-            no_default_features: plan.cargo.no_default_features,
-            zig: plan
-                .jobs
-                .iter()
-                .any(|j| j.backend.kind == plan::BackendKind::Zigbuild)
-                .then(|| compile::zigbuild::zig_version(env))
-                .flatten(),
-            ..provenance::gather(env, &plan.workspace_root)
-        },
-    };
+    let attach = attest::Attach::new(args, &plan, env);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
     let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, env, shell)?;
@@ -153,19 +87,13 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     Ok(built)
 }
 
-/// What to attach to every image, and the facts provenance reports.
-pub struct Attach {
-    pub what: attest::Attestations,
-    pub facts: provenance::BuildFacts,
-}
-
 /// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
 pub fn assemble(
     plan: &Plan,
     bases: &[Vec<store::BaseImage>],
     artifacts: &compile::Artifacts,
     staging: &Staging,
-    attach: &Attach,
+    attach: &attest::Attach,
     env: &Env,
     shell: &mut Shell,
 ) -> Result<Vec<image::ImageSet>, Error> {

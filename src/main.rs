@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         }
     };
     let mut shell = Shell::new(verbosity, cli.global.color, &env);
-    match cargo_oci::run(&cli, &env, &mut shell) {
+    match cargo_oci::commands::run(&cli, &env, &mut shell) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! `--verify-reproducible`: build everything again in a fresh target dir and compare digests; on a
 //! mismatch, explain the first difference with the `diff` engine.
 
+use crate::attest::Attach;
 use crate::env::Env;
 use crate::image::ImageSet;
 use crate::plan::Plan;
@@ -8,7 +9,7 @@ use crate::shell::Shell;
 use crate::store::layout_source::LayoutStore;
 use crate::store::staging::Staging;
 use crate::store::{BaseImage, StoreError};
-use crate::{compile, diff, store, Attach, Error};
+use crate::{compile, diff, store, Error};
 
 pub fn verify(
     plan: &Plan,

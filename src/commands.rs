@@ -1,0 +1,60 @@
+//! The subcommands: `build` runs the pipeline in lib.rs; `plan`, `inspect`, `merge`, `init`,
+//! `diff` and `push` are small compositions of its stages.
+
+use std::sync::Arc;
+
+use crate::cli::{Command, MessageFormat, OciCli};
+use crate::env::Env;
+use crate::shell::Shell;
+use crate::store::{registry, ImageName, StoreError};
+use crate::{build, diff, init, inspect, json, merge, plan, publish, report, Error};
+
+/// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
+pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
+    match &cli.command {
+        Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
+        Command::Plan(args) => {
+            let plan = plan::resolve(&args.args, env)?;
+            match args.format {
+                MessageFormat::Human => print!("{}", plan::show::human(&plan)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
+            }
+            Ok(true)
+        }
+        Command::Inspect(args) => {
+            let name = ImageName::parse(&args.image, &env.cwd)?;
+            let settings =
+                Arc::new(registry::Settings::new(&args.registry, env, name.registry()).map_err(StoreError::from)?);
+            let report = inspect::inspect(name.open(&settings).as_ref())?;
+            match args.format {
+                MessageFormat::Human => print!("{}", inspect::human(&report)),
+                MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
+            }
+            Ok(true)
+        }
+        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
+        Command::Init(args) => {
+            init::init(args, env, shell)?;
+            Ok(true)
+        }
+        Command::Diff(args) => {
+            let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
+            let creds_for = a.registry().or(b.registry());
+            let settings = Arc::new(registry::Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
+            match diff::diff(a.open(&settings).as_ref(), b.open(&settings).as_ref())? {
+                None => {
+                    println!("identical: {} and {} are the same image", args.a, args.b);
+                    Ok(true)
+                }
+                Some(d) => {
+                    println!("{d}");
+                    Ok(false)
+                }
+            }
+        }
+        Command::Push(args) => {
+            println!("{}", publish::push_command(args, env, shell)?);
+            Ok(true)
+        }
+    }
+}
