@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
 
@@ -268,11 +269,22 @@ pub fn metadata(
             cmd.no_deps();
         }
     }
+    // A dependency graph per target gets the same answer within one run: the SBOM stage asks,
+    // per image, what backend selection asked per target, and `--verify-reproducible` asks again.
+    static ANSWERS: Mutex<BTreeMap<String, Metadata>> = Mutex::new(BTreeMap::new());
+    let key = platform.map(|_| format!("{:?} {manifest:?} {opts:?}", env.cwd));
+    if let Some(m) = key.as_ref().and_then(|k| ANSWERS.lock().expect("metadata cache lock").get(k).cloned()) {
+        return Ok(m);
+    }
     cmd.other_options(opts);
-    cmd.exec().map_err(|source| PlanError::Metadata {
+    let meta = cmd.exec().map_err(|source| PlanError::Metadata {
         manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| env.cwd.join("Cargo.toml")),
         source,
-    })
+    })?;
+    if let Some(k) = key {
+        ANSWERS.lock().expect("metadata cache lock").insert(k, meta.clone());
+    }
+    Ok(meta)
 }
 
 /// The feature and lock flags as cargo takes them (shared by metadata and build).

@@ -1,8 +1,9 @@
 //! An OCI image layout directory as an image store: `--base oci:DIR[:TAG]` (skopeo's syntax).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::layout::{read_index, ref_name};
 use super::source::{Document, ImageStore};
@@ -12,11 +13,13 @@ use crate::blob::{digest_reader, Content, Digest};
 pub struct LayoutStore {
     root: PathBuf,
     tag: Option<String>,
+    /// Layers already hashed: a layer shared by several platforms is read once.
+    verified: Mutex<BTreeSet<Digest>>,
 }
 
 impl LayoutStore {
     pub fn new(root: &Path, tag: Option<&str>) -> LayoutStore {
-        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from) }
+        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from), verified: Mutex::default() }
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -73,6 +76,9 @@ impl ImageStore for LayoutStore {
 
     fn layer(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError> {
         let p = self.blob_path(digest);
+        if self.verified.lock().expect("verified lock").contains(digest) {
+            return Ok(Content::File(Arc::new(p)));
+        }
         let f = fs::File::open(&p).map_err(StoreError::io("read", &p))?;
         let (actual, n) = digest_reader(f).map_err(StoreError::io("read", &p))?;
         if actual != *digest || n != size {
@@ -82,6 +88,7 @@ impl ImageStore for LayoutStore {
                 actual: format!("{actual} ({n} bytes)"),
             });
         }
+        self.verified.lock().expect("verified lock").insert(digest.clone());
         Ok(Content::File(Arc::new(p)))
     }
 }
