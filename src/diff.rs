@@ -8,10 +8,11 @@ use std::io::Read;
 use serde_json::Value;
 
 use crate::blob::{Blob, Digest, HashWriter};
+use crate::store::read::{read_image, StoredImage};
 use crate::store::source::ImageStore;
 use crate::store::StoreError;
 
-/// One image (index or single manifest) read from a store.
+/// One image (index or single manifest) as `diff` compares it: JSON values.
 struct Image {
     /// Index annotations (empty for a single manifest).
     annotations: BTreeMap<String, String>,
@@ -27,11 +28,11 @@ struct Platform {
 
 /// Compares `a` and `b`; `None` when they are the same image (same top digest).
 pub fn diff(a: &dyn ImageStore, b: &dyn ImageStore) -> Result<Option<String>, StoreError> {
-    let (ra, rb) = (a.root()?, b.root()?);
-    if ra.digest == rb.digest {
+    let (sa, sb) = (read_image(a)?, read_image(b)?);
+    if sa.root.digest == sb.root.digest {
         return Ok(None);
     }
-    let (ia, ib) = (read_image(a, &ra)?, read_image(b, &rb)?);
+    let (ia, ib) = (as_json(a, &sa)?, as_json(b, &sb)?);
     let pa: BTreeSet<&String> = ia.platforms.keys().collect();
     let pb: BTreeSet<&String> = ib.platforms.keys().collect();
     if let Some(p) = pa.difference(&pb).next() {
@@ -52,49 +53,32 @@ pub fn diff(a: &dyn ImageStore, b: &dyn ImageStore) -> Result<Option<String>, St
     if let Some(d) = map_diff("index annotation", &ia.annotations, &ib.annotations) {
         return Ok(Some(d));
     }
-    Ok(Some(format!("the top-level documents differ ({} vs {}) in formatting only", ra.digest, rb.digest)))
+    Ok(Some(format!("the top-level documents differ ({} vs {}) in formatting only", sa.root.digest, sb.root.digest)))
 }
 
-fn read_image(store: &dyn ImageStore, root: &crate::store::source::Document) -> Result<Image, StoreError> {
-    let bad = |why: String| StoreError::BadImage { image: store.name(), why };
-    let top: Value = serde_json::from_slice(&root.bytes).map_err(|e| bad(e.to_string()))?;
-    let mut platforms = BTreeMap::new();
-    let annotations = string_map(&top["annotations"]);
-    let entries: Vec<(String, Value)> = match top.get("manifests").and_then(Value::as_array) {
-        Some(list) => list.iter().filter_map(|d| Some((platform_name(d.get("platform")?)?, d.clone()))).collect(),
-        None => vec![(String::new(), Value::Null)],
+/// The stored image's documents as JSON values, keyed by platform.
+fn as_json(store: &dyn ImageStore, image: &StoredImage) -> Result<Image, StoreError> {
+    let value = |bytes: &[u8]| -> Result<Value, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::BadImage { image: store.name(), why: e.to_string() })
     };
-    for (name, desc) in entries {
-        let (digest, manifest) = if desc.is_null() {
-            (root.digest.to_string(), top.clone())
-        } else {
-            let digest = desc["digest"].as_str().unwrap_or_default().to_string();
-            let d = Digest::parse(&digest).map_err(bad)?;
-            let bytes = store.document(desc["mediaType"].as_str().unwrap_or_default(), &d, size(&desc))?;
-            (digest, serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?)
+    let annotations = match image.index {
+        Some(_) => string_map(&value(&image.root.bytes)?["annotations"]),
+        None => BTreeMap::new(),
+    };
+    let mut platforms = BTreeMap::new();
+    for p in &image.platforms {
+        let platform = Platform {
+            digest: p.manifest.digest.to_string(),
+            manifest: value(&p.manifest.bytes)?,
+            config: value(&p.config.bytes)?,
         };
-        let c = &manifest["config"];
-        let cd = Digest::parse(c["digest"].as_str().unwrap_or_default()).map_err(bad)?;
-        let config: Value =
-            serde_json::from_slice(&store.document(c["mediaType"].as_str().unwrap_or_default(), &cd, size(c))?)
-                .map_err(|e| bad(e.to_string()))?;
-        let name = if name.is_empty() { platform_name(&config).unwrap_or_default() } else { name };
-        platforms.insert(name, Platform { digest, manifest, config });
+        platforms.insert(p.platform.full(), platform);
     }
-    Ok(Image { annotations: if top.get("manifests").is_some() { annotations } else { BTreeMap::new() }, platforms })
+    Ok(Image { annotations, platforms })
 }
 
 fn size(d: &Value) -> u64 {
     d["size"].as_u64().unwrap_or(0)
-}
-
-fn platform_name(p: &Value) -> Option<String> {
-    let mut s = format!("{}/{}", p.get("os")?.as_str()?, p.get("architecture")?.as_str()?);
-    if let Some(v) = p.get("variant").and_then(Value::as_str) {
-        s.push('/');
-        s.push_str(v);
-    }
-    Some(s)
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -235,10 +219,8 @@ fn entries(store: &dyn ImageStore, d: &Value) -> Result<Vec<TarEntry>, StoreErro
         size: size(d),
         content: store.layer(&media_type, &digest, size(d))?,
     };
-    let raw = blob.open().map_err(StoreError::io("read layer", digest.to_string()))?;
-    let reader: Box<dyn Read> =
-        if media_type.ends_with("gzip") { Box::new(flate2::read::GzDecoder::new(raw)) } else { raw };
-    read_entries(reader).map_err(StoreError::io("read layer", digest.to_string()))
+    let read = || read_entries(crate::layer::open_tar(blob.open()?)?);
+    read().map_err(StoreError::io("read layer", digest.to_string()))
 }
 
 fn read_entries(r: impl Read) -> std::io::Result<Vec<TarEntry>> {

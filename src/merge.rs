@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::blob::{Blob, Layer};
+use crate::blob::Blob;
 use crate::cli::MergeArgs;
 use crate::env::Env;
 use crate::image::{ImageSet, MediaFamily, PlatformImage};
@@ -48,11 +48,11 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     }
     // Everything about the destination is checked before any source is read.
     let push = match &args.push {
-        Some(r) => Some(crate::publish::destination(r, &tags, None, "the merged image")?),
+        Some(r) => Some(crate::plan::outputs::push_destination(r, &tags, &[], "the merged image")?),
         None => None,
     };
     let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
-    let creds_for = push.as_ref().map(|(r, _)| r.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
+    let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
     let settings = Arc::new(Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
 
     // (platform image, the source it came from), and the annotations every source agrees on.
@@ -107,11 +107,11 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     }
     let name = match (&output, &push) {
         (Some(o), _) => o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        (None, Some((r, _))) => r.repository.rsplit('/').next().unwrap_or_default().to_string(),
+        (None, Some(p)) => p.repository.repository.rsplit('/').next().unwrap_or_default().to_string(),
         (None, None) => String::new(),
     };
     let mut report = ImageReport::new(&name, &set, output, &tags);
-    if let Some((reference, push_tags)) = &push {
+    if let Some(crate::plan::PushPlan { repository: reference, tags: push_tags }) = &push {
         // Sources on the same registry lend their blobs by cross-repository mount.
         let mount_from = names.iter().find_map(|n| match n {
             ImageName::Registry(r) if r.registry == reference.registry => Some(r.clone()),
@@ -127,23 +127,9 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
 /// One platform of a source, its blobs exactly as stored (the layers stay where they are until
 /// the sink copies them).
 fn platform_image(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformImage, StoreError> {
-    let bad = |why: String| StoreError::BadImage { image: store.name(), why };
-    let diff_ids = p.config.value.rootfs().diff_ids();
-    let mut layers = Vec::new();
-    for (i, d) in p.manifest.value.layers().iter().enumerate() {
-        let digest = crate::blob::Digest::parse(d.digest().as_ref()).map_err(bad)?;
-        let media_type = d.media_type().to_string();
-        let content = store.layer(&media_type, &digest, d.size())?;
-        let diff_id = diff_ids.get(i).ok_or_else(|| bad(format!("layer {i} has no diff_id in the config")))?;
-        layers.push(Layer {
-            blob: Blob { media_type, digest, size: d.size(), content },
-            diff_id: crate::blob::Digest::parse(diff_id).map_err(bad)?,
-            created_by: String::new(),
-        });
-    }
     Ok(PlatformImage {
         platform: p.platform.clone(),
-        layers,
+        layers: crate::store::source::layers(store, &p.manifest.value, &p.config.value)?,
         config: Blob::from_bytes(p.config.media_type.clone(), p.config.bytes.clone()),
         manifest: Blob::from_bytes(p.manifest.media_type.clone(), p.manifest.bytes.clone()),
     })

@@ -72,18 +72,6 @@ impl Cmd {
         self
     }
 
-    pub fn program(&self) -> &OsStr {
-        &self.program
-    }
-
-    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
-        self.args.iter().map(OsString::as_os_str)
-    }
-
-    pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.envs.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
-    }
-
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);

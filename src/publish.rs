@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::cli::PushArgs;
 use crate::env::Env;
 use crate::image::ImageSet;
-use crate::plan::outputs::OutputsError;
-use crate::plan::{BaseSpec, ImagePlan, Plan, PlanError};
+use crate::plan::outputs::push_destination;
+use crate::plan::{BaseSpec, ImagePlan, Plan, PushPlan};
 use crate::shell::Shell;
 use crate::store::registry::push::{push, PushReport, PushSet};
 use crate::store::registry::{Reference, RegistryArgs, Settings};
@@ -79,32 +79,6 @@ fn summary(r: &PushReport) -> String {
     s
 }
 
-/// A push destination from the command line: `REF` (never by digest) and the tags it gets: REF's
-/// own tag, then each `--tag`, else `fallback`.
-pub fn destination(
-    reference: &str,
-    extra: &[String],
-    fallback: Option<&str>,
-    what: &str,
-) -> Result<(Reference, Vec<String>), Error> {
-    let parsed = Reference::parse(reference.strip_prefix("docker://").unwrap_or(reference)).map_err(PlanError::from)?;
-    if parsed.digest.is_some() {
-        return Err(PlanError::from(OutputsError::PushToDigest { reference: reference.into() }).into());
-    }
-    let mut tags: Vec<String> = parsed.tag.iter().cloned().collect();
-    tags.extend(extra.iter().filter(|t| parsed.tag.as_ref().is_none_or(|r| r != *t)).cloned());
-    if tags.is_empty() {
-        tags.extend(fallback.map(String::from));
-    }
-    if let Some(bad) = tags.iter().find(|t| !crate::store::registry::reference::is_tag(t)) {
-        return Err(PlanError::InvalidTag { tag: bad.clone() }.into());
-    }
-    if tags.is_empty() {
-        return Err(PlanError::from(OutputsError::NoTag { image: what.into() }).into());
-    }
-    Ok((Reference { tag: None, ..parsed }, tags))
-}
-
 /// Pushes `set` under every tag and says what it did; returns `REGISTRY/REPO:TAG` per tag.
 pub fn push_set(
     set: &PushSet,
@@ -125,7 +99,9 @@ pub fn push_set(
 /// `cargo oci push SOURCE REF [--tag T]…`: prints `REF:TAG@sha256:<digest>`.
 pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<String, Error> {
     let source = ImageName::parse(&args.source, &env.cwd)?;
-    let (reference, tags) = destination(&args.reference, &args.tag, source.tag(), &args.source)?;
+    let fallback: Vec<String> = source.tag().map(String::from).into_iter().collect();
+    let PushPlan { repository: reference, tags } =
+        push_destination(&args.reference, &args.tag, &fallback, &args.source)?;
     let settings = Arc::new(Settings::new(&args.registry, env, Some(&reference.registry)).map_err(StoreError::from)?);
     let store = source.open(&settings);
     let set = PushSet::from_store(store.as_ref())?;

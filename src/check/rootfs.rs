@@ -2,7 +2,7 @@
 //! which paths exist, symlinks and hardlinks, whiteouts, and the few small files the check reads.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use crate::blob::Layer;
 
@@ -46,16 +46,7 @@ impl RootFs {
     /// One layer: a tar, gzip'd or not. Whiteouts (`.wh.name`, `.wh..wh..opq`) remove what the
     /// layers below had; entries of this layer are added after them.
     pub fn add_layer(&mut self, raw: impl Read) -> io::Result<()> {
-        let mut raw = BufReader::new(raw);
-        let magic = raw.fill_buf()?;
-        let reader: Box<dyn Read> = match magic {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(raw)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                return Err(io::Error::new(io::ErrorKind::Unsupported, "zstd-compressed layers cannot be read yet"))
-            }
-            _ => Box::new(raw),
-        };
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(crate::layer::open_tar(raw)?);
         let mut added: Vec<(String, Node)> = Vec::new();
         for entry in archive.entries()? {
             let mut entry = entry?;

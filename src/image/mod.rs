@@ -42,6 +42,11 @@ impl MediaFamily {
             MediaFamily::Docker => "application/vnd.docker.container.image.v1+json",
         }
     }
+    /// Whether `media_type` is a gzip'd tar layer of either family (renamable to the other).
+    pub fn is_gzip_layer(media_type: &str) -> bool {
+        [MediaFamily::Oci.layer_gzip(), MediaFamily::Docker.layer_gzip()].contains(&media_type)
+    }
+
     /// The gzip'd layer type of this family (the bytes are the same in both).
     pub fn layer_gzip(self) -> &'static str {
         match self {
@@ -199,8 +204,7 @@ pub fn platform_image(input: ImageInput<'_>) -> serde_json::Result<PlatformImage
 
 /// A layer keeps its bytes but is named in the manifest's family (a gzip'd tar is a gzip'd tar).
 fn layer_media_type(t: &str, family: MediaFamily) -> String {
-    let gz = [crate::layer::MEDIA_TYPE, MediaFamily::Docker.layer_gzip()];
-    if gz.contains(&t) {
+    if MediaFamily::is_gzip_layer(t) {
         family.layer_gzip().into()
     } else {
         t.into()

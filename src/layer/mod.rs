@@ -170,6 +170,20 @@ impl<R: Read> Read for CountingReader<'_, R> {
     }
 }
 
+/// A layer's bytes as a tar stream, whatever its media type says: gzip is recognised by its
+/// magic bytes, a plain tar passes through, zstd is refused (no reader for it yet).
+pub fn open_tar<'a>(raw: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut raw = std::io::BufReader::new(raw);
+    let magic = std::io::BufRead::fill_buf(&mut raw)?;
+    Ok(match magic {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(raw)),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "zstd-compressed layers cannot be read yet"))
+        }
+        _ => Box::new(raw),
+    })
+}
+
 /// Writes a layer straight into a file (buffered), syncing it before returning.
 pub fn write_file(entries: Vec<Entry>, mtime: u64, file: File, read: &dyn Fn(u64)) -> io::Result<Digests> {
     let (w, digests) = write_reporting(entries, mtime, BufWriter::with_capacity(256 * 1024, file), read)?;

@@ -66,6 +66,36 @@ impl OutputsError {
     }
 }
 
+/// A push destination from the command line: `REF` (never by digest) and the tags it gets: REF's
+/// own tag, then each of `extra`, else `fallback`. `what` names the image for the error.
+pub fn push_destination(
+    reference: &str,
+    extra: &[String],
+    fallback: &[String],
+    what: &str,
+) -> Result<PushPlan, super::PlanError> {
+    let parsed = Reference::parse(reference.strip_prefix("docker://").unwrap_or(reference))?;
+    if parsed.digest.is_some() {
+        return Err(OutputsError::PushToDigest { reference: reference.into() }.into());
+    }
+    let mut tags: Vec<String> = parsed.tag.iter().cloned().collect();
+    for t in extra {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    if tags.is_empty() {
+        tags.extend(fallback.iter().cloned());
+    }
+    if let Some(bad) = tags.iter().find(|t| !crate::store::registry::reference::is_tag(t)) {
+        return Err(super::PlanError::InvalidTag { tag: bad.clone() });
+    }
+    if tags.is_empty() {
+        return Err(OutputsError::NoTag { image: what.into() }.into());
+    }
+    Ok(PushPlan { repository: Reference { tag: None, ..parsed }, tags })
+}
+
 /// Resolves the output flags for the images (`bins`: their names).
 /// `fallback_tags`: the image's tags (`--tag`, else `tags` in Cargo.toml, else the version), used
 /// when the push reference names no tag.
@@ -85,16 +115,7 @@ pub fn resolve(
     let push = match &args.push {
         Some(r) => {
             one("push")?;
-            let reference = Reference::parse(r.strip_prefix("docker://").unwrap_or(r))?;
-            if reference.digest.is_some() {
-                return Err(OutputsError::PushToDigest { reference: r.clone() }.into());
-            }
-            let mut tags: Vec<String> = reference.tag.iter().cloned().collect();
-            tags.extend(args.tag.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
-            if tags.is_empty() {
-                tags.extend(fallback_tags.iter().cloned());
-            }
-            Some(PushPlan { repository: Reference { tag: None, ..reference }, tags })
+            Some(push_destination(r, &args.tag, fallback_tags, bins.first().map_or("the image", String::as_str))?)
         }
         None => None,
     };

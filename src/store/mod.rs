@@ -3,7 +3,6 @@
 pub mod archive;
 pub mod builtin;
 pub mod cache;
-pub mod files;
 pub mod layout;
 pub mod layout_source;
 pub mod read;
@@ -38,8 +37,7 @@ impl BaseImage {
     /// layer type has no Docker name, and a manifest never mixes the two.
     pub fn with_media(mut self, family: MediaFamily) -> Result<BaseImage, StoreError> {
         if family == MediaFamily::Docker {
-            let gz = [MediaFamily::Oci.layer_gzip(), MediaFamily::Docker.layer_gzip()];
-            if let Some(l) = self.layers.iter().find(|l| !gz.contains(&l.blob.media_type.as_str())) {
+            if let Some(l) = self.layers.iter().find(|l| !MediaFamily::is_gzip_layer(&l.blob.media_type)) {
                 return Err(StoreError::NotDockerCompatible {
                     digest: l.blob.digest.to_string(),
                     media_type: l.blob.media_type.clone(),

@@ -92,6 +92,25 @@ pub fn resolve(store: &dyn ImageStore, platform: &Platform) -> Result<BaseImage,
         });
     }
 
+    let layers = layers(store, &manifest, &config)?;
+    let history = config.history().clone().unwrap_or_default();
+    Ok(BaseImage {
+        layers,
+        history,
+        config: config.config().clone().unwrap_or_default(),
+        media,
+        reference: Some(BaseReference { name: store.name(), digest: manifest_digest }),
+    })
+}
+
+/// A stored image's layers, bytes left in the store (lazy or verified files), each with its
+/// diff_id from the config and its `created_by` from the history.
+pub fn layers(
+    store: &dyn ImageStore,
+    manifest: &ImageManifest,
+    config: &ImageConfiguration,
+) -> Result<Vec<Layer>, StoreError> {
+    let bad = |why: String| StoreError::BadImage { image: store.name(), why };
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != manifest.layers().len() {
         return Err(bad(format!("{} layers but {} diff_ids in the config", manifest.layers().len(), diff_ids.len())));
@@ -109,11 +128,5 @@ pub fn resolve(store: &dyn ImageStore, platform: &Platform) -> Result<BaseImage,
             created_by: created_by.next().flatten().unwrap_or_else(|| format!("base layer of {}", store.name())),
         });
     }
-    Ok(BaseImage {
-        layers,
-        history,
-        config: config.config().clone().unwrap_or_default(),
-        media,
-        reference: Some(BaseReference { name: store.name(), digest: manifest_digest }),
-    })
+    Ok(layers)
 }

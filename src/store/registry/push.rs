@@ -12,7 +12,7 @@ use super::transport::{check_retryable_status, retry, status_error, BodyFn, Regi
 use super::{Reference, RegistryError, Settings};
 use crate::blob::{Blob, Content, Digest};
 use crate::image::referrer::Referrer;
-use crate::image::{ImageSet, MediaFamily};
+use crate::image::ImageSet;
 use crate::store::source::ImageStore;
 use crate::store::StoreError;
 
@@ -63,13 +63,13 @@ impl PushSet {
             size: root.bytes.len() as u64,
             content: Content::Bytes(root.bytes.clone().into()),
         };
-        let is_index = [MediaFamily::Oci.index(), MediaFamily::Docker.index()].contains(&root.media_type.as_str());
+        let is_index = crate::store::source::is_index(&root.media_type, &root.bytes);
         let mut manifests = Vec::new();
         if is_index {
             let index: ImageIndex = serde_json::from_slice(&root.bytes).map_err(|e| bad(format!("index: {e}")))?;
             for d in index.manifests() {
                 let media_type = d.media_type().to_string();
-                if [MediaFamily::Oci.index(), MediaFamily::Docker.index()].contains(&media_type.as_str()) {
+                if crate::store::source::is_index(&media_type, b"{}") {
                     return Err(bad("nested indexes are not supported".into()));
                 }
                 let digest = Digest::parse(d.digest().as_ref()).map_err(bad)?;
