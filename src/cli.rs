@@ -70,6 +70,9 @@ pub struct PushArgs {
     /// More tags to push (repeatable) [default: REF's tag, else the source's tag]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
+    /// `human` (one `REF:TAG@DIGEST` line) or `json` (one JSON object per line)
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
     #[command(flatten)]
     pub registry: crate::store::registry::RegistryArgs,
 }

@@ -53,8 +53,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             }
         }
         Command::Push(args) => {
-            println!("{}", publish::push_command(args, env, shell)?);
-            Ok(true)
+            report::emit(args.message_format, publish::push_command(args, env, shell).map(|r| vec![r])).map(|()| true)
         }
     }
 }

@@ -4,15 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::blob::Blob;
 use crate::cli::MergeArgs;
 use crate::env::Env;
 use crate::image::{ImageSet, MediaFamily, PlatformImage};
 use crate::plan::PlanError;
 use crate::report::ImageReport;
 use crate::shell::Shell;
-use crate::store::read::{read_image, StoredPlatform};
-use crate::store::source::ImageStore;
+use crate::store::read::read_image;
 use std::sync::Arc;
 
 use crate::store::registry::push::PushSet;
@@ -73,7 +71,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
         let platforms: Vec<String> = image.platforms.iter().map(|p| p.platform.to_string()).collect();
         shell.status("Reading", format!("{src} ({})", platforms.join(", ")));
         for p in &image.platforms {
-            let new = platform_image(store.as_ref(), p)?;
+            let new = p.platform_image(store.as_ref())?;
             match entries.iter().position(|(e, _)| e.platform.matches(&new.platform)) {
                 Some(i) if args.replace => {
                     shell.warn(format!("{} of `{}` replaced by the one of `{src}`", new.platform, entries[i].1));
@@ -122,15 +120,4 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
             crate::publish::push_set(&push_set, &name, reference, push_tags, mount_from.as_ref(), &settings, shell)?;
     }
     Ok(vec![report])
-}
-
-/// One platform of a source, its blobs exactly as stored (the layers stay where they are until
-/// the sink copies them).
-fn platform_image(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformImage, StoreError> {
-    Ok(PlatformImage {
-        platform: p.platform.clone(),
-        layers: crate::store::source::layers(store, &p.manifest.value, &p.config.value)?,
-        config: Blob::from_bytes(p.config.media_type.clone(), p.config.bytes.clone()),
-        manifest: Blob::from_bytes(p.manifest.media_type.clone(), p.manifest.bytes.clone()),
-    })
 }

@@ -8,7 +8,9 @@ use crate::env::Env;
 use crate::image::ImageSet;
 use crate::plan::outputs::push_destination;
 use crate::plan::{BaseSpec, ImagePlan, Plan, PushPlan};
+use crate::report::ImageReport;
 use crate::shell::Shell;
+use crate::store::read::read_image;
 use crate::store::registry::push::{push, PushReport, PushSet};
 use crate::store::registry::{Reference, RegistryArgs, Settings};
 use crate::store::{archive, ImageName, StoreError};
@@ -96,8 +98,8 @@ pub fn push_set(
     Ok(tags.iter().map(|t| to.with_tag(t).to_string()).collect())
 }
 
-/// `cargo oci push SOURCE REF [--tag T]…`: prints `REF:TAG@sha256:<digest>`.
-pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<String, Error> {
+/// `cargo oci push SOURCE REF [--tag T]…`: reports `REF:TAG@sha256:<digest>` (or JSON).
+pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<ImageReport, Error> {
     let source = ImageName::parse(&args.source, &env.cwd)?;
     let fallback: Vec<String> = source.tag().map(String::from).into_iter().collect();
     let PushPlan { repository: reference, tags } =
@@ -107,7 +109,10 @@ pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<Str
     let set = PushSet::from_store(store.as_ref())?;
     let mount_from = base_of(&set);
     let pushed = push_set(&set, &store.name(), &reference, &tags, mount_from.as_ref(), &settings, shell)?;
-    Ok(format!("{}@{}", pushed[0], set.root.digest))
+    let name = reference.repository.rsplit('/').next().unwrap_or_default().to_string();
+    let mut report = ImageReport::new(&name, &read_image(store.as_ref())?.image_set(store.as_ref())?, None, &tags);
+    report.pushed = pushed;
+    Ok(report)
 }
 
 /// The base an image names in its `org.opencontainers.image.base.name` annotation, if it is a

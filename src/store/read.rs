@@ -5,7 +5,8 @@ use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
 use super::source::{is_index, Document, ImageStore};
 use super::StoreError;
-use crate::blob::Digest;
+use crate::blob::{Blob, Digest};
+use crate::image::{ImageSet, PlatformImage};
 use crate::plan::Platform;
 
 /// An image as stored: its top document and each platform's manifest and config.
@@ -84,4 +85,26 @@ fn platform_image(
     let platform = platform
         .unwrap_or_else(|| Platform::new(&c.os().to_string(), &c.architecture().to_string(), c.variant().as_deref()));
     Ok(StoredPlatform { platform, manifest, config })
+}
+
+impl StoredPlatform {
+    /// This platform as a [`PlatformImage`] with its blobs exactly as stored (the layers stay
+    /// where they are until a sink copies them).
+    pub fn platform_image(&self, store: &dyn ImageStore) -> Result<PlatformImage, StoreError> {
+        Ok(PlatformImage {
+            platform: self.platform.clone(),
+            layers: super::source::layers(store, &self.manifest.value, &self.config.value)?,
+            config: Blob::from_bytes(self.config.media_type.clone(), self.config.bytes.clone()),
+            manifest: Blob::from_bytes(self.manifest.media_type.clone(), self.manifest.bytes.clone()),
+        })
+    }
+}
+
+impl StoredImage {
+    /// The whole image as an [`ImageSet`] (for reports and sinks), its root as stored.
+    pub fn image_set(&self, store: &dyn ImageStore) -> Result<ImageSet, StoreError> {
+        let images = self.platforms.iter().map(|p| p.platform_image(store)).collect::<Result<Vec<_>, _>>()?;
+        let index = Blob::from_bytes(self.root.media_type.clone(), self.root.bytes.clone());
+        Ok(ImageSet { images, index, referrers: Vec::new() })
+    }
 }

@@ -131,6 +131,16 @@ fn merge_pulls_per_architecture_images_from_a_registry_and_pushes_the_index() {
         let raw = skopeo_raw(&format!("docker://{host}/fleet:{tag}"), &reg.client_flags(""));
         assert_eq!(index_archs(&raw), ["amd64", "arm64"]);
     }
+    // push reports in JSON too: the pushed references and the index digest.
+    let run = p.oci(&["push", "--message-format", "json", "oci:both:0.1.0", &format!("{host}/fleet:pushed")]).success();
+    let lines: Vec<Value> = run.stdout().lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["reason"], "image");
+    assert_eq!(lines[0]["pushed"], serde_json::json!([format!("{host}/fleet:pushed")]));
+    assert_eq!(lines[0]["index"]["digest"], both.digest.as_str());
+    assert_eq!(lines[0]["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(lines[1], serde_json::json!({"reason": "finished", "success": true, "images": 1}));
+
     // inspect reads registry images too.
     let report: Value =
         serde_json::from_str(&p.oci(&["inspect", &dest, "--format", "json"]).success().stdout()).unwrap();
