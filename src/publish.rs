@@ -96,8 +96,8 @@ pub fn push_set(
 ) -> Result<Vec<String>, Error> {
     shell.status("Pushing", format!("{what} to {}:{}", to.name(), tags.join(",")));
     let report = push(set, to, tags, mount_from, settings).map_err(|source| match source {
-        // Part of it is published: the error says what, not "failed to push".
-        e @ RegistryError::PartlyPushed { .. } => StoreError::Registry(e),
+        // Part of it is published, or nothing was tried: the error says that, not "failed to push".
+        e @ (RegistryError::PartlyPushed { .. } | RegistryError::BadProxy { .. }) => StoreError::Registry(e),
         e => StoreError::Push { target: to.name(), source: Box::new(e) },
     })?;
     for note in &report.notes {

@@ -127,17 +127,7 @@ fn push_survives_a_dropped_upload_and_a_503_and_a_second_push_uploads_nothing() 
 
     let back = tempfile::tempdir().unwrap();
     let back_lay = back.path().join("back");
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "-q",
-            "--all",
-            "--src-tls-verify=false",
-            &format!("docker://{}/pushme:1", reg.host()),
-            &format!("oci:{}:1", back_lay.display()),
-        ],
-    );
+    skopeo_pull(&format!("{}/pushme:1", reg.host()), &back_lay, "1");
     let original = validate_layout(&lay, "0.1.0");
     let pulled = validate_layout(&back_lay, "1");
     assert_eq!(read_json(&back_lay.join("index.json"))["manifests"][0]["digest"], want.as_str());

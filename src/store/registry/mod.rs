@@ -108,7 +108,7 @@ impl Settings {
             cache: Cache::from_env(env).map(Arc::new),
             chunk_size,
             retry: RetryPolicy::default(),
-            proxies: net::Proxies::from_env(env)?,
+            proxies: net::Proxies::from_env(env),
         })
     }
 

@@ -40,12 +40,23 @@ impl fmt::Debug for ProxyVar {
     }
 }
 
+/// A proxy variable whose value is not a proxy URL: an error when a request would use it (a
+/// build that pushes nothing, or pushes to this machine, is not stopped by it).
+#[derive(Clone, Debug)]
+struct BadProxy {
+    var: &'static str,
+    shown: String,
+    why: String,
+}
+
+type Slot = Option<Result<ProxyVar, BadProxy>>;
+
 /// The proxy variables of the environment, parsed once.
 #[derive(Clone, Debug, Default)]
 pub struct Proxies {
-    https: Option<ProxyVar>,
-    http: Option<ProxyVar>,
-    all: Option<ProxyVar>,
+    https: Slot,
+    http: Slot,
+    all: Slot,
     no_proxy: Vec<NoProxy>,
 }
 
@@ -80,8 +91,8 @@ pub(super) fn redact_userinfo(value: &str) -> String {
     }
 }
 
-fn parse_proxy(var: &'static str, value: &str) -> Result<ProxyVar, RegistryError> {
-    let bad = |why: String| RegistryError::BadProxy { var: var.into(), value: redact_userinfo(value), why };
+fn parse_proxy(var: &'static str, value: &str) -> Result<ProxyVar, BadProxy> {
+    let bad = |why: String| BadProxy { var, shown: redact_userinfo(value), why };
     let value = value.trim();
     // Go and curl take a bare `host:port` as an HTTP proxy.
     let url = if value.contains("://") { value.to_string() } else { format!("http://{value}") };
@@ -188,33 +199,41 @@ impl NoProxy {
 }
 
 impl Proxies {
-    /// Reads the proxy variables; a value that is not a proxy URL is an error, never ignored.
-    pub fn from_env(env: &Env) -> Result<Proxies, RegistryError> {
-        let parse = |lower, upper| var(env, lower, upper).map(|(v, value)| parse_proxy(v, value)).transpose();
-        Ok(Proxies {
-            https: parse(EnvVars::HTTPS_PROXY_LOWER, EnvVars::HTTPS_PROXY)?,
-            http: parse(EnvVars::HTTP_PROXY_LOWER, EnvVars::HTTP_PROXY)?,
-            all: parse(EnvVars::ALL_PROXY_LOWER, EnvVars::ALL_PROXY)?,
-            no_proxy: var(env, EnvVars::NO_PROXY_LOWER, EnvVars::NO_PROXY)
-                .map(|(_, v)| parse_no_proxy(v))
-                .unwrap_or_default(),
-        })
+    /// Reads the proxy variables. A value that is not a proxy URL is kept as an error for the
+    /// requests that would go through it, never ignored.
+    pub fn from_env(env: &Env) -> Proxies {
+        let parse = |lower, upper| var(env, lower, upper).map(|(v, value)| parse_proxy(v, value));
+        let no_proxy = var(env, EnvVars::NO_PROXY_LOWER, EnvVars::NO_PROXY).map(|(_, v)| parse_no_proxy(v));
+        Proxies {
+            https: parse(EnvVars::HTTPS_PROXY_LOWER, EnvVars::HTTPS_PROXY),
+            http: parse(EnvVars::HTTP_PROXY_LOWER, EnvVars::HTTP_PROXY),
+            all: parse(EnvVars::ALL_PROXY_LOWER, EnvVars::ALL_PROXY),
+            no_proxy: no_proxy.unwrap_or_default(),
+        }
     }
 
     /// The proxy for a request to `url`: none for loopback hosts (as Go decides) and hosts
-    /// `NO_PROXY` names; else the scheme's own variable, else `ALL_PROXY`.
-    pub fn for_url(&self, url: &str) -> Option<&ProxyVar> {
-        let uri: ureq::http::Uri = url.parse().ok()?;
+    /// `NO_PROXY` names; else the scheme's own variable, else `ALL_PROXY`. An unusable value of
+    /// the variable that applies is an error.
+    pub fn for_url(&self, url: &str) -> Result<Option<&ProxyVar>, RegistryError> {
+        let Ok(uri) = url.parse::<ureq::http::Uri>() else { return Ok(None) };
         let https = uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("https"));
-        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+        let Some(host) = uri.host() else { return Ok(None) };
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         if is_loopback(&host) || host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback()) {
-            return None;
+            return Ok(None);
         }
         if self.no_proxy.iter().any(|n| n.matches(&host, port)) {
-            return None;
+            return Ok(None);
         }
-        if https { self.https.as_ref() } else { self.http.as_ref() }.or(self.all.as_ref())
+        match if https { &self.https } else { &self.http }.as_ref().or(self.all.as_ref()) {
+            None => Ok(None),
+            Some(Ok(p)) => Ok(Some(p)),
+            Some(Err(b)) => {
+                Err(RegistryError::BadProxy { var: b.var.into(), value: b.shown.clone(), why: b.why.clone() })
+            }
+        }
     }
 }
 
@@ -322,11 +341,11 @@ mod tests {
     use super::*;
 
     fn proxies(pairs: &[(&str, &str)]) -> Result<Proxies, RegistryError> {
-        Proxies::from_env(&Env::from_pairs("/".into(), pairs.iter().copied()))
+        Ok(Proxies::from_env(&Env::from_pairs("/".into(), pairs.iter().copied())))
     }
 
     fn via(p: &Proxies, url: &str) -> Option<String> {
-        p.for_url(url).map(|v| format!("{} {}", v.var, v.shown))
+        p.for_url(url).unwrap().map(|v| format!("{} {}", v.var, v.shown))
     }
 
     #[test]
@@ -385,15 +404,33 @@ mod tests {
             ("ALL_PROXY", "http://"),
             ("HTTPS_PROXY", "http://user:hunter2@bad host:1"),
         ] {
-            let e = proxies(&[(var, value)]).unwrap_err();
+            let p = proxies(&[(var, value)]).unwrap();
+            let url = if var.eq_ignore_ascii_case("http_proxy") { "http://lab:5000/" } else { "https://ghcr.io/" };
+            let e = p.for_url(url).unwrap_err();
             let msg = e.to_string();
             assert!(msg.starts_with(&format!("{var}=`")), "{msg}");
             assert!(!msg.contains("hunter2"), "{msg}");
             assert!(e.hints()[0].contains(var), "{:?}", e.hints());
         }
+        // An unusable value stops only the requests that would go through it.
+        let p = proxies(&[("ALL_PROXY", "socks5://127.0.0.1:1080"), ("HTTPS_PROXY", "http://p:1")]).unwrap();
+        assert!(p.for_url("https://ghcr.io/").is_ok() && p.for_url("http://127.0.0.1:5000/").is_ok());
+        assert!(p.for_url("http://lab/").is_err());
         let p = proxies(&[("HTTPS_PROXY", "http://user:hunter2@proxy.corp:3128")]).unwrap();
         assert_eq!(via(&p, "https://ghcr.io/").unwrap(), "HTTPS_PROXY http://***@proxy.corp:3128");
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn certs_d_roots_are_podmans_then_dockers() {
+        let env = Env::from_pairs("/".into(), [("HOME", "/h")]);
+        let t = Trust::from_env(&env, Vec::new());
+        let roots = ["/h/.config/containers/certs.d", "/etc/containers/certs.d", "/etc/docker/certs.d"];
+        assert_eq!(t.certs_d, roots.map(PathBuf::from));
+        let env = Env::from_pairs("/".into(), [("SSL_CERT_DIR", "/a:/b"), ("XDG_CONFIG_HOME", "/x")]);
+        let t = Trust::from_env(&env, Vec::new());
+        assert_eq!(t.cert_dirs, [PathBuf::from("/a"), "/b".into()]);
+        assert_eq!(t.certs_d[0], PathBuf::from("/x/containers/certs.d"));
     }
 
     #[test]

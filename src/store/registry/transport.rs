@@ -278,7 +278,7 @@ impl Registry {
 
     /// One HTTP exchange, through the proxy the environment picks for its URL.
     fn send(&self, call: &mut Call<'_>, authorization: Option<Secret>) -> Result<Response<Body>, RegistryError> {
-        let proxy = self.settings.proxies.for_url(&call.url);
+        let proxy = self.settings.proxies.for_url(&call.url)?;
         let failed = |source| RegistryError::Transport {
             op: call.method.to_string(),
             url: redact_url(&call.url),
