@@ -66,7 +66,8 @@ pub struct Seen {
 pub enum Fault {
     /// Close the connection without an answer.
     Drop,
-    /// Answer this status (with `Retry-After: 0`).
+    /// Answer this status (503 or 500 with `Retry-After: 0`; 401 with a bearer challenge, as for
+    /// an expired token).
     Status(u16),
 }
 
@@ -383,6 +384,14 @@ fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
         Some((Fault::Status(code), retry_after)) => {
             record(Some(code));
             drain(&mut reader, len, expects_continue)?;
+            if code == 401 {
+                // An expired token: the challenge again, as at the start.
+                let challenge = format!(
+                    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{}/token\",service=\"test-registry\"",
+                    state.own_port
+                );
+                return respond(&mut client, "401 Unauthorized", &[&challenge], b"");
+            }
             let status = if code == 503 { "503 Service Unavailable" } else { "500 Internal Server Error" };
             return respond(&mut client, status, &[retry_after], b"");
         }

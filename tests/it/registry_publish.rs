@@ -179,3 +179,24 @@ fn immutable_tags_are_named_and_an_unchanged_tag_is_not_a_failure() {
     );
     assert!(hints.iter().any(|h| h.contains("new tag")), "{hints:?}");
 }
+
+#[test]
+fn a_token_that_expires_during_an_upload_is_renewed_and_the_upload_starts_again() {
+    let Some((reg, work)) = registry_and(Kind::Plain, &["skopeo"]) else { return };
+    let bearer = Bearer { user: USER.into(), pass: PASS.into(), refresh: "unused".into() };
+    let proxy = Proxy::start(reg.port, Some(bearer));
+    let lay = work.path().join("lay");
+    fake_image(&lay, "v1", &["x86_64", "aarch64"], "expiring");
+    let env = OciEnv::new();
+    env.docker_config(&auths_config(&proxy.host(), USER, PASS));
+    // The first blob's body is refused as if its token had just expired.
+    proxy.fail("PUT", "/blobs/uploads/", Fault::Status(401), 1);
+    let dest = format!("{}/expiring:1", proxy.host());
+    let run = env.run(&["push", &format!("oci:{}:v1", lay.display()), &dest], &[]).success();
+    assert_eq!(proxy.pending_faults(), 0);
+    assert!(run.stdout().starts_with(&format!("{dest}@sha256:")), "{}", run.stdout());
+    let tokens = proxy.requests(|r| r.path.starts_with("/token")).len();
+    assert_eq!(tokens, 2, "one token at the start, one when it expired");
+    let index = skopeo_raw(&format!("docker://{}/expiring:1", reg.host()), &["--tls-verify=false".into()]);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+}

@@ -101,6 +101,8 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{url} asked for credentials again in the middle of an upload")]
+    Reauthorized { url: String },
     #[error("the registry refuses to move the tag `{tag}`: the repository's tags are immutable")]
     ImmutableTag {
         tag: String,
@@ -140,6 +142,8 @@ impl RegistryError {
             RegistryError::Status { status, retry_after, .. } if TEMPORARY_STATUSES.contains(status) => {
                 Some(*retry_after)
             }
+            // A token that expired during a long upload: renewed, the session starts again.
+            RegistryError::Reauthorized { .. } => Some(None),
             // A blob read from another registry that broke off mid-stream.
             RegistryError::ReadBlob { source, .. } if source.kind() != std::io::ErrorKind::InvalidData => Some(None),
             _ => None,

@@ -265,6 +265,11 @@ impl Registry {
                     let creds = self.credentials()?;
                     let value = auth::authorize(self, &c, &repo.auth.scopes, creds.as_ref())?;
                     *repo.auth.header.lock().expect("auth lock") = Some(value);
+                    // A step of an upload (its body may be spent, the session's state unknown)
+                    // is not sent again: the upload restarts, with the new authorization.
+                    if !call.retry && matches!(call.body, Payload::Stream(_)) {
+                        return Err(RegistryError::Reauthorized { url: redact_url(&call.url) });
+                    }
                 }
                 _ => break,
             }
