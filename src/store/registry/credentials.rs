@@ -1,5 +1,6 @@
-//! Credentials for a registry: `--creds`, podman/skopeo `auth.json`, docker's `config.json`
-//! (`auths`, `credHelpers`, `credsStore`, running `docker-credential-<name> get`).
+//! Credentials for a registry: `--creds`, podman/skopeo `auth.json` (wherever podman writes it,
+//! `/run/containers/<uid>` included), docker's `config.json` (`auths`, `credHelpers`,
+//! `credsStore`, running `docker-credential-<name> get`), and `GITHUB_TOKEN` for ghcr.io.
 //!
 //! Hand-written rather than with the `docker_credential` crate: that crate reads `DOCKER_CONFIG`
 //! and `HOME` from the process environment itself (we read variables only through [`Env`]), and
