@@ -165,7 +165,12 @@ fn bearer_tokens_with_credentials_from_a_credential_helper() {
     }
     let proxy = Proxy::start(
         reg.port,
-        Some(Bearer { user: "helper-user".into(), pass: "helper-pass".into(), refresh: "refresh-xyz".into() }),
+        Some(Bearer {
+            user: "helper-user".into(),
+            pass: "helper-pass".into(),
+            refresh: "refresh-xyz".into(),
+            ..Default::default()
+        }),
     );
     let work = tempfile::tempdir().unwrap();
     let lay = work.path().join("lay");

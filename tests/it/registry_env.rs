@@ -1,6 +1,7 @@
 //! Where users keep their registry settings: proxies (`https_proxy`/`HTTPS_PROXY`, `NO_PROXY`),
 //! CAs (`certs.d/HOST`, `SSL_CERT_DIR`) and credentials (podman's `/run/containers/<uid>`,
-//! `$XDG_RUNTIME_DIR` and `~/.config/containers` auth.json). All traffic stays on 127.0.0.1: the
+//! `$XDG_RUNTIME_DIR` and `~/.config/containers` auth.json), and token realms that must not get
+//! them. All traffic stays on 127.0.0.1: the
 //! registry is named `registry.invalid` (RFC 6761: never resolves) and reached only through a
 //! CONNECT proxy on loopback that sends every tunnel to the local TLS registry, so nothing is
 //! looked up or sent anywhere else. The pure decisions (NO_PROXY forms, both cases, the order of
@@ -168,4 +169,31 @@ fn a_dead_proxy_is_named_a_bad_proxy_value_is_refused_and_loopback_is_never_prox
         .status()
         .unwrap();
     assert!(ok.success());
+}
+
+#[test]
+fn token_realms_in_odd_case_or_with_userinfo_get_no_credentials() {
+    let Some(reg) = Registry::start(Kind::Plain) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    fake_image(&h.join("lay"), "v1", &["x86_64"], "realm");
+    let src = format!("oci:{}:v1", h.join("lay").display());
+    for (realm, says) in [
+        // Looks like loopback as a string prefix; the host is registry.invalid.
+        ("http://127.0.0.1:80@registry.invalid/token", "carries a user name or password"),
+        // Plain HTTP to a remote host, spelled so a prefix check misses it.
+        ("HTTP://registry.invalid/token", "refusing to send credentials over plain HTTP"),
+        ("Http://registry.invalid/token", "refusing to send credentials over plain HTTP"),
+    ] {
+        let bearer = Bearer { user: USER.into(), pass: PASS.into(), realm: Some(realm.into()), ..Default::default() };
+        let proxy = Proxy::start(reg.port, Some(bearer));
+        std::fs::create_dir_all(h.join("docker")).unwrap();
+        std::fs::write(h.join("docker/config.json"), auths_config(&proxy.host(), USER, PASS).to_string()).unwrap();
+        let vars = [("DOCKER_CONFIG", h.join("docker").display().to_string())];
+        let run = push(h, &src, &format!("{}/app:1", proxy.host()), &vars).failure();
+        assert!(run.stderr().contains(says), "{realm}: {}", run.stderr());
+        assert!(!run.stderr().contains(PASS));
+        let basic = proxy.requests(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")));
+        assert!(basic.is_empty() && proxy.requests(|r| r.path.starts_with("/token")).is_empty(), "{realm}");
+    }
 }

@@ -102,10 +102,13 @@ pub struct Faults {
 
 /// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
 /// a refresh-token grant with `refresh`.
+#[derive(Default)]
 pub struct Bearer {
     pub user: String,
     pub pass: String,
     pub refresh: String,
+    /// The realm the challenge names instead of the proxy's own `/token` (a hostile registry).
+    pub realm: Option<String>,
 }
 
 struct State {
@@ -454,8 +457,8 @@ fn bearer_answer(b: &Bearer, head: &Head, body: &[u8], authorization: Option<&st
     if authorization == Some("Bearer test-token") {
         return None;
     }
-    let challenge =
-        format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{own_port}/token\",service=\"test-registry\"");
+    let realm = b.realm.clone().unwrap_or_else(|| format!("http://127.0.0.1:{own_port}/token"));
+    let challenge = format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"test-registry\"");
     let mut a = Answer::error("401 Unauthorized", "UNAUTHORIZED", "authentication required");
     a.headers.push(challenge);
     Some(a)

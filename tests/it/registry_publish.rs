@@ -183,7 +183,7 @@ fn immutable_tags_are_named_and_an_unchanged_tag_is_not_a_failure() {
 #[test]
 fn a_token_that_expires_during_an_upload_is_renewed_and_the_upload_starts_again() {
     let Some((reg, work)) = registry_and(Kind::Plain, &["skopeo"]) else { return };
-    let bearer = Bearer { user: USER.into(), pass: PASS.into(), refresh: "unused".into() };
+    let bearer = Bearer { user: USER.into(), pass: PASS.into(), refresh: "unused".into(), ..Default::default() };
     let proxy = Proxy::start(reg.port, Some(bearer));
     let lay = work.path().join("lay");
     fake_image(&lay, "v1", &["x86_64", "aarch64"], "expiring");
