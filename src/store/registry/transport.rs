@@ -375,7 +375,7 @@ impl Repo {
 }
 
 /// The registry's error for an unexpected status: its `errors[].code/message`, and `Retry-After`.
-pub fn status_error(method: &str, url: &str, r: Response<Body>) -> RegistryError {
+fn status_error(method: &str, url: &str, r: Response<Body>) -> RegistryError {
     let status = r.status().as_u16();
     let retry_after = r
         .headers()
