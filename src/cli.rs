@@ -207,7 +207,8 @@ pub struct BuildArgs {
     /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty),
     /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout), a registry
     /// reference `REGISTRY/REPO[:TAG][@sha256:…]`, or `distroless-static` / `distroless-cc`
-    /// (gcr.io/distroless/{static,cc}-debian12:nonroot) [default: static]
+    /// (gcr.io/distroless/{static,cc}-debian13:nonroot) / `chainguard-static`
+    /// (cgr.dev/chainguard/static) [default: static]
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
     /// Program run by the container, one argument per flag (repeatable)

@@ -45,12 +45,33 @@ impl EnvVars {
     pub const XDG_CACHE_HOME: &'static str = "XDG_CACHE_HOME";
     /// The blob cache directory, overriding `$XDG_CACHE_HOME/cargo-oci` and `~/.cache/cargo-oci`.
     pub const CARGO_OCI_CACHE: &'static str = "CARGO_OCI_CACHE";
-    /// Blobs larger than this many bytes are pushed in PATCH chunks of this size (default 16 MiB).
+    /// Push blobs in PATCH chunks of this many bytes (default: one request per blob).
     pub const CARGO_OCI_CHUNK_SIZE: &'static str = "CARGO_OCI_CHUNK_SIZE";
     /// A CA bundle to trust instead of the system's default file (as OpenSSL reads it).
     pub const SSL_CERT_FILE: &'static str = "SSL_CERT_FILE";
-    /// An HTTP proxy for registries that are not on this machine.
+    /// A directory of CA certificates to trust (colon-separated list, as OpenSSL reads it).
+    pub const SSL_CERT_DIR: &'static str = "SSL_CERT_DIR";
+    /// The proxy for HTTPS requests (curl and Go read both cases; the lowercase one wins here).
     pub const HTTPS_PROXY: &'static str = "HTTPS_PROXY";
+    pub const HTTPS_PROXY_LOWER: &'static str = "https_proxy";
+    /// The proxy for plain-HTTP requests (`--insecure-registry` hosts).
+    pub const HTTP_PROXY: &'static str = "HTTP_PROXY";
+    pub const HTTP_PROXY_LOWER: &'static str = "http_proxy";
+    /// The proxy for requests whose scheme has no variable of its own.
+    pub const ALL_PROXY: &'static str = "ALL_PROXY";
+    pub const ALL_PROXY_LOWER: &'static str = "all_proxy";
+    /// Hosts, domains, IPs and CIDRs never reached through a proxy (`*`: none is).
+    pub const NO_PROXY: &'static str = "NO_PROXY";
+    pub const NO_PROXY_LOWER: &'static str = "no_proxy";
+    /// The user's config directory: podman's `containers/auth.json` and `containers/certs.d`.
+    pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    /// Where podman keeps per-user runtime files when `XDG_RUNTIME_DIR` is unset
+    /// (`<dir>/<uid>/auth.json`; default `/run/containers`). Tests point it elsewhere.
+    pub const CARGO_OCI_CONTAINERS_RUN_DIR: &'static str = "CARGO_OCI_CONTAINERS_RUN_DIR";
+    /// A GitHub token: credentials for ghcr.io when nothing else is configured (as ko does).
+    pub const GITHUB_TOKEN: &'static str = "GITHUB_TOKEN";
+    /// The user name that goes with `GITHUB_TOKEN` (any name works on ghcr.io).
+    pub const GITHUB_ACTOR: &'static str = "GITHUB_ACTOR";
 
     /// `CARGO_TARGET_<TRIPLE>_LINKER`: the user's linker for a target.
     pub fn target_linker(triple: &str) -> String {
@@ -73,17 +94,21 @@ pub struct Env {
     vars: BTreeMap<String, String>,
     /// The directory relative paths and cargo config discovery start from.
     pub cwd: PathBuf,
+    /// The effective user id (podman's `/run/containers/<uid>/auth.json`); `None` in tests.
+    pub uid: Option<u32>,
 }
 
 impl Env {
     pub fn capture() -> std::io::Result<Env> {
         let vars =
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
-        Ok(Env { vars, cwd: std::env::current_dir()? })
+        // The owner of /proc/self is the effective uid: no libc call needed for one number.
+        let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self")?);
+        Ok(Env { vars, cwd: std::env::current_dir()?, uid: Some(uid) })
     }
 
     pub fn from_pairs<'a>(cwd: PathBuf, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
-        Env { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), cwd }
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), cwd, uid: None }
     }
 
     /// A variable's value; empty counts as unset.
@@ -111,6 +136,13 @@ impl Env {
         self.get(EnvVars::XDG_CACHE_HOME)
             .map(PathBuf::from)
             .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".cache")))
+    }
+
+    /// `$XDG_CONFIG_HOME`, else `~/.config`.
+    pub fn config_home(&self) -> Option<PathBuf> {
+        self.get(EnvVars::XDG_CONFIG_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".config")))
     }
 
     pub fn rustup_home(&self) -> Option<PathBuf> {

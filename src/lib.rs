@@ -52,7 +52,11 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
     let inspected = check::inspect(&plan, &bases, shell)?;
-    for note in plan::glibc::apply_base_floors(&mut plan, &|image, target| inspected.glibc(image, target)) {
+    // A base's own files say which glibc it has; a well-known base's is known when they do not.
+    let base_glibc = |image: &plan::ImagePlan, target: &plan::platform::Target| {
+        inspected.glibc(image, target).or_else(|| plan::known_libc(image.base_of(target)).flatten())
+    };
+    for note in plan::glibc::apply_base_floors(&mut plan, &base_glibc) {
         shell.verbose("Glibc floor", note);
     }
     explain(&plan, shell);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::cli::MergeArgs;
 use crate::env::Env;
+use crate::image::referrer::Referrer;
 use crate::image::{ImageSet, MediaFamily, PlatformImage};
 use crate::plan::PlanError;
 use crate::report::ImageReport;
@@ -53,8 +54,9 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
     let settings = Arc::new(Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
 
-    // (platform image, the source it came from), and the annotations every source agrees on.
-    let mut entries: Vec<(PlatformImage, String)> = Vec::new();
+    // (platform image, its referrers, the source it came from), and the annotations every
+    // source agrees on. Referrers (SBOMs, provenance) follow their manifest into the merge.
+    let mut entries: Vec<(PlatformImage, Vec<Referrer>, String)> = Vec::new();
     let mut common: Option<BTreeMap<String, String>> = None;
     for (src, name) in args.sources.iter().zip(&names) {
         let store = name.open(&settings);
@@ -72,33 +74,35 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
         shell.status("Reading", format!("{src} ({})", platforms.join(", ")));
         for p in &image.platforms {
             let new = p.platform_image(store.as_ref())?;
-            match entries.iter().position(|(e, _)| e.platform.matches(&new.platform)) {
+            let referrers = store.referrers(&new.manifest.digest)?;
+            match entries.iter().position(|(e, _, _)| e.platform.matches(&new.platform)) {
                 Some(i) if args.replace => {
-                    shell.warn(format!("{} of `{}` replaced by the one of `{src}`", new.platform, entries[i].1));
-                    entries[i] = (new, src.clone());
+                    shell.warn(format!("{} of `{}` replaced by the one of `{src}`", new.platform, entries[i].2));
+                    entries[i] = (new, referrers, src.clone());
                 }
                 Some(i) => {
                     return Err(MergeError::DuplicatePlatform {
                         platform: new.platform.to_string(),
-                        first: entries[i].1.clone(),
+                        first: entries[i].2.clone(),
                         second: src.clone(),
                     }
                     .into())
                 }
-                None => entries.push((new, src.clone())),
+                None => entries.push((new, referrers, src.clone())),
             }
         }
     }
     // The order `build` uses, so merging per-platform builds gives the multi-platform build's index.
-    entries.sort_by_key(|(e, _)| e.platform.to_string());
-    let images: Vec<PlatformImage> = entries.into_iter().map(|(e, _)| e).collect();
+    entries.sort_by_key(|(e, _, _)| e.platform.to_string());
+    let referrers: Vec<Referrer> = entries.iter().flat_map(|(_, r, _)| r.iter().cloned()).collect();
+    let images: Vec<PlatformImage> = entries.into_iter().map(|(e, _, _)| e).collect();
     let family = match images.first() {
         Some(i) if i.manifest.media_type == MediaFamily::Docker.manifest() => MediaFamily::Docker,
         _ => MediaFamily::Oci,
     };
     let index = crate::image::index(&images, &common.unwrap_or_default(), family)
         .map_err(|source| StoreError::Json { what: "the merged index", source })?;
-    let set = ImageSet { images, index, referrers: Vec::new() };
+    let set = ImageSet { images, index, referrers };
     if let Some(o) = &output {
         shell.status("Writing", format!("{} to {}", tags.join(","), o.display()));
         layout::write(o, &set, &tags)?;

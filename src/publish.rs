@@ -12,7 +12,7 @@ use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::read::read_image;
 use crate::store::registry::push::{push, PushReport, PushSet};
-use crate::store::registry::{Reference, RegistryArgs, Settings};
+use crate::store::registry::{Reference, RegistryArgs, RegistryError, Settings};
 use crate::store::{archive, ImageName, StoreError};
 use crate::Error;
 
@@ -72,6 +72,9 @@ fn summary(r: &PushReport) -> String {
         "{} blob(s) uploaded ({} bytes), {} mounted, {} already present",
         r.uploaded, r.bytes, r.mounted, r.present
     );
+    if r.chunked > 0 {
+        s.push_str(&format!(" ({} in chunks)", r.chunked));
+    }
     if r.referrers.pushed > 0 {
         s.push_str(&format!("; {} referrer(s)", r.referrers.pushed));
         if !r.referrers.fallback_tags.is_empty() {
@@ -92,8 +95,14 @@ pub fn push_set(
     shell: &mut Shell,
 ) -> Result<Vec<String>, Error> {
     shell.status("Pushing", format!("{what} to {}:{}", to.name(), tags.join(",")));
-    let report = push(set, to, tags, mount_from, settings)
-        .map_err(|source| StoreError::Push { target: to.name(), source: Box::new(source) })?;
+    let report = push(set, to, tags, mount_from, settings).map_err(|source| match source {
+        // Part of it is published, or nothing was tried: the error says that, not "failed to push".
+        e @ (RegistryError::PartlyPushed { .. } | RegistryError::BadProxy { .. }) => StoreError::Registry(e),
+        e => StoreError::Push { target: to.name(), source: Box::new(e) },
+    })?;
+    for note in &report.notes {
+        shell.verbose("Upload", note);
+    }
     shell.status("Pushed", summary(&report));
     Ok(tags.iter().map(|t| to.with_tag(t).to_string()).collect())
 }

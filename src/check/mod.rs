@@ -272,7 +272,7 @@ impl CheckError {
                     musl_hint(triple),
                 ],
                 Problem::Loader { .. } | Problem::Libraries { .. } => vec![
-                    "use a base that ships glibc for this platform, e.g. a distroless/cc or Debian image in a layout: `--base oci:DIR:TAG`".into(),
+                    "use a base that ships glibc for this platform, e.g. `--base distroless-cc` or a Debian image".into(),
                     musl_hint(triple),
                 ],
             },

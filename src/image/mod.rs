@@ -82,7 +82,7 @@ impl ImageSet {
         let layers = self.images.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob));
         let configs = self.images.iter().map(|i| &i.config);
         let manifests = self.images.iter().map(|i| &i.manifest);
-        let referrers = self.referrers.iter().flat_map(|r| [&r.config, &r.document, &r.manifest]);
+        let referrers = self.referrers.iter().flat_map(|r| r.blobs.iter().chain([&r.manifest]));
         for b in layers.chain(configs).chain(manifests).chain(std::iter::once(&self.index)).chain(referrers) {
             if !out.iter().any(|o| o.digest == b.digest) {
                 out.push(b);

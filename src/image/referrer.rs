@@ -17,8 +17,8 @@ pub struct Referrer {
     pub artifact_type: String,
     pub subject: Digest,
     pub manifest: Blob,
-    pub config: Blob,
-    pub document: Blob,
+    /// What the manifest points at: its config, then its layers (ours: `{}` and the document).
+    pub blobs: Vec<Blob>,
 }
 
 /// The empty JSON config every artifact manifest points at (`{}`, embedded as `data`).
@@ -47,7 +47,32 @@ pub fn artifact(
         m = m.annotations(annotations.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
     }
     let manifest = Blob::json(MANIFEST, &m.build().expect("all fields set"))?;
-    Ok(Referrer { artifact_type, subject: subject.digest.clone(), manifest, config, document })
+    Ok(Referrer { artifact_type, subject: subject.digest.clone(), manifest, blobs: vec![config, document] })
+}
+
+/// What an artifact manifest read from a store says about itself: its type, its subject, and
+/// the blobs it needs (media type, digest, size: config first, then layers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactParts {
+    pub artifact_type: String,
+    pub subject: Digest,
+    pub blobs: Vec<(String, Digest, u64)>,
+}
+
+/// Reads an artifact manifest (ours or another tool's: a cosign signature, a SOCI index): an
+/// image manifest with a `subject`. Its type is `artifactType`, else the config's media type (as
+/// the referrers API reports it). `Err` says why it is not one.
+pub fn parse_artifact(manifest: &[u8]) -> Result<ArtifactParts, String> {
+    let m: oci_spec::image::ImageManifest = serde_json::from_slice(manifest).map_err(|e| e.to_string())?;
+    let subject = m.subject().as_ref().ok_or("it has no subject")?;
+    let digest = |d: &oci_spec::image::Descriptor| Digest::parse(d.digest().as_ref());
+    let artifact_type =
+        m.artifact_type().as_ref().map(|t| t.to_string()).unwrap_or_else(|| m.config().media_type().to_string());
+    let mut blobs = vec![(m.config().media_type().to_string(), digest(m.config())?, m.config().size())];
+    for l in m.layers() {
+        blobs.push((l.media_type().to_string(), digest(l)?, l.size()));
+    }
+    Ok(ArtifactParts { artifact_type, subject: digest(subject)?, blobs })
 }
 
 impl Referrer {
@@ -76,5 +101,11 @@ mod tests {
         assert_eq!(v["layers"][0]["mediaType"], "application/spdx+json");
         assert_eq!(v["subject"]["digest"], subject.digest.as_str());
         assert_eq!(r.descriptor().artifact_type().as_ref().unwrap().to_string(), "application/spdx+json");
+        let parts = parse_artifact(&r.manifest.read_all().unwrap()).unwrap();
+        assert_eq!(parts.artifact_type, "application/spdx+json");
+        assert_eq!(parts.subject, subject.digest);
+        let digests: Vec<&Digest> = parts.blobs.iter().map(|(_, d, _)| d).collect();
+        assert_eq!(digests, r.blobs.iter().map(|b| &b.digest).collect::<Vec<_>>());
+        assert!(parse_artifact(&subject.read_all().unwrap()).is_err(), "a manifest without a subject is not one");
     }
 }

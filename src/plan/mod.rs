@@ -2,6 +2,7 @@
 
 mod backend;
 mod base;
+pub use base::known_libc;
 mod cargo_config;
 mod cdeps;
 pub mod config;
@@ -275,7 +276,7 @@ impl PlanError {
                 if let Some(s) = short {
                     h.push(format!("build a static musl binary instead: `--target {s}`"));
                 }
-                h.push("or use a base that ships glibc, e.g. `--base oci:DIR:TAG` with a distroless/cc layout".into());
+                h.push("or use a base that ships glibc, e.g. `--base distroless-cc` (Debian 13, glibc 2.41)".into());
                 h
             }
             PlanError::NeedsCCompiler { triple, .. } => vec![format!(
@@ -289,7 +290,7 @@ impl PlanError {
             PlanError::BadGlibc { .. } => vec!["e.g. `--glibc 2.31`, or a suffix on the target: `--target aarch64-unknown-linux-gnu.2.31`".into()],
             PlanError::InvalidTag { .. } => vec!["e.g. `--tag 1.2.3` or `--tag latest`".into()],
             PlanError::UnknownBase { .. } => {
-                vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
+                vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base chainguard-static`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
             }
             PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
             PlanError::Output(e) => e.hints(),

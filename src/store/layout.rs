@@ -93,7 +93,8 @@ pub fn read_index(root: &Path) -> Result<ImageIndex, StoreError> {
     }
 }
 
-fn empty_index() -> ImageIndex {
+/// An index with no entries (a new layout's, a new referrers list).
+pub(crate) fn empty_index() -> ImageIndex {
     ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use super::layout::{read_index, ref_name};
 use super::source::{Document, ImageStore};
 use super::StoreError;
-use crate::blob::{digest_reader, Content, Digest};
+use crate::blob::{digest_reader, Blob, Content, Digest};
+use crate::image::referrer::{parse_artifact, Referrer};
 
 pub struct LayoutStore {
     root: PathBuf,
@@ -90,6 +91,26 @@ impl ImageStore for LayoutStore {
         }
         self.verified.lock().expect("verified lock").insert(digest.clone());
         Ok(Content::File(Arc::new(p)))
+    }
+
+    /// The untagged artifact entries of `index.json` whose manifest names `subject`.
+    fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
+        let mut out = Vec::new();
+        for d in read_index(&self.root)?.manifests().iter().filter(|d| d.artifact_type().is_some()) {
+            let digest = Digest::parse(d.digest().as_ref())
+                .map_err(|why| StoreError::BadLayout { path: self.root.clone(), why })?;
+            let bytes = self.verified_bytes(&digest, d.size())?;
+            let Ok(parts) = parse_artifact(&bytes) else { continue };
+            if parts.subject == *subject {
+                let blobs = parts.blobs.into_iter().map(|(media_type, digest, size)| {
+                    Ok(Blob { content: self.layer(&media_type, &digest, size)?, media_type, digest, size })
+                });
+                let blobs = blobs.collect::<Result<Vec<_>, StoreError>>()?;
+                let manifest = Blob::from_bytes(d.media_type().to_string(), bytes);
+                out.push(Referrer { artifact_type: parts.artifact_type, subject: subject.clone(), manifest, blobs });
+            }
+        }
+        Ok(out)
     }
 }
 

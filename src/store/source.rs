@@ -19,6 +19,11 @@ pub trait ImageStore: Send + Sync {
     fn document(&self, media_type: &str, digest: &Digest, size: u64) -> Result<Vec<u8>, StoreError>;
     /// A layer's bytes: a verified file, or fetched lazily when a sink needs them.
     fn layer(&self, media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError>;
+    /// The artifacts (SBOMs, provenance, signatures) the store holds about `subject`, so that
+    /// they travel with the image to wherever it is pushed or merged.
+    fn referrers(&self, _subject: &Digest) -> Result<Vec<crate::image::referrer::Referrer>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A JSON document and its digest.

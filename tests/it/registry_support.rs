@@ -1,16 +1,14 @@
 //! Registry fixtures: Debian's `docker-registry` on 127.0.0.1:0 (plain, htpasswd, TLS with a CA
-//! and a leaf certificate), a two-platform base built with buildah, and a loopback proxy in front
-//! of a registry that counts requests, injects faults, and can play a bearer-token server.
+//! and a leaf certificate), a two-platform base built with buildah, containerd for `ctr`, and
+//! (in `registry_proxy`) the loopback proxy that plays the registries of the field.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::registry_proxy::*;
 use crate::support::*;
 
 pub const USER: &str = "tester";
@@ -166,7 +164,9 @@ fn make_certs(d: &Path) -> PathBuf {
     ]);
     std::fs::write(
         d.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        // `registry.invalid` (RFC 6761: never resolves) is the name tests reach it by through a
+        // CONNECT proxy, which sends every tunnel to 127.0.0.1.
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:registry.invalid\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     ossl(&[
@@ -231,6 +231,12 @@ pub fn skopeo_raw(reference: &str, flags: &[String]) -> serde_json::Value {
     serde_json::from_str(&tool("skopeo", &args).stdout()).unwrap()
 }
 
+/// `skopeo copy --all` of `reference` (on a plain-HTTP registry) into the layout `dest` as `tag`.
+pub fn skopeo_pull(reference: &str, dest: &Path, tag: &str) {
+    let to = format!("oci:{}:{tag}", dest.display());
+    tool("skopeo", &["copy", "-q", "--all", "--src-tls-verify=false", &format!("docker://{reference}"), &to]);
+}
+
 /// A temp environment for cargo-oci: its own cache, docker config dir, and no podman auth file,
 /// so a test never reads or writes the user's.
 pub struct OciEnv {
@@ -258,6 +264,7 @@ impl OciEnv {
             ("CARGO_OCI_CACHE".into(), self.cache().display().to_string()),
             ("DOCKER_CONFIG".into(), self.dir.path().join("docker").display().to_string()),
             ("REGISTRY_AUTH_FILE".into(), self.dir.path().join("no-auth.json").display().to_string()),
+            ("XDG_CONFIG_HOME".into(), self.dir.path().join("config").display().to_string()),
         ]
     }
 
@@ -275,204 +282,6 @@ pub fn auths_config(host: &str, user: &str, pass: &str) -> serde_json::Value {
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     serde_json::json!({"auths": {host: {"auth": auth}}})
-}
-
-/// One request seen by the proxy.
-#[derive(Clone, Debug)]
-pub struct Seen {
-    pub method: String,
-    pub path: String,
-    pub authorization: Option<String>,
-}
-
-/// Faults the proxy injects, each once.
-#[derive(Default)]
-pub struct Faults {
-    /// Close the connection halfway through the body of the next blob upload (PUT/PATCH).
-    pub drop_upload: bool,
-    /// Answer 503 (with `Retry-After: 1`) to the next request with this method whose path contains the text.
-    pub unavailable: Option<(String, String)>,
-}
-
-/// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
-/// a refresh-token grant with `refresh`.
-pub struct Bearer {
-    pub user: String,
-    pub pass: String,
-    pub refresh: String,
-}
-
-/// An HTTP/1.1 proxy on 127.0.0.1 in front of a registry: one request per connection.
-pub struct Proxy {
-    pub port: u16,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
-    pub faults: Arc<Mutex<Faults>>,
-    pub dropped: Arc<Mutex<usize>>,
-}
-
-impl Proxy {
-    pub fn start(upstream: u16, bearer: Option<Bearer>) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let faults = Arc::new(Mutex::new(Faults::default()));
-        let dropped = Arc::new(Mutex::new(0));
-        let bearer = Arc::new(bearer);
-        let (s, f, d) = (seen.clone(), faults.clone(), dropped.clone());
-        // The accept loop ends with the test process; each connection has its own thread.
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let (s, f, d, b) = (s.clone(), f.clone(), d.clone(), bearer.clone());
-                std::thread::spawn(move || {
-                    let _ = serve(conn, upstream, port, &s, &f, &d, &b);
-                });
-            }
-        });
-        Proxy { port, seen, faults, dropped }
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Blob upload requests seen (POST/PATCH/PUT under `/blobs/uploads/`).
-    pub fn uploads(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path.contains("/blobs/uploads/") && r.method != "GET" && r.method != "HEAD")
-            .count()
-    }
-}
-
-fn serve(
-    mut client: TcpStream,
-    upstream: u16,
-    own_port: u16,
-    seen: &Mutex<Vec<Seen>>,
-    faults: &Mutex<Faults>,
-    dropped: &Mutex<usize>,
-    bearer: &Option<Bearer>,
-) -> std::io::Result<()> {
-    client.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(client.try_clone()?);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        // A TLS probe (or anything that is not HTTP) is hung up on.
-        if head.is_empty() && !line.starts_with(|c: char| c.is_ascii_uppercase()) {
-            return client.shutdown(Shutdown::Both);
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_string());
-    }
-    let mut parts = head[0].split(' ');
-    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-    let header = |name: &str| {
-        head[1..].iter().find_map(|h| {
-            let (k, v) = h.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    };
-    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let authorization = header("authorization");
-    seen.lock().unwrap().push(Seen {
-        method: method.clone(),
-        path: path.clone(),
-        authorization: authorization.clone(),
-    });
-
-    let is_upload = path.contains("/blobs/uploads/") && (method == "PUT" || method == "PATCH") && len > 0;
-    if is_upload && std::mem::take(&mut faults.lock().unwrap().drop_upload) {
-        let mut half = vec![0; len / 2];
-        reader.read_exact(&mut half)?;
-        *dropped.lock().unwrap() += 1;
-        return client.shutdown(Shutdown::Both);
-    }
-    let unavailable = {
-        let mut f = faults.lock().unwrap();
-        match &f.unavailable {
-            Some((m, p)) if *m == method && path.contains(p.as_str()) => f.unavailable.take().is_some(),
-            _ => false,
-        }
-    };
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
-    if unavailable {
-        return respond(&mut client, "503 Service Unavailable", &["Retry-After: 1"], b"");
-    }
-    if let Some(b) = bearer {
-        use base64::Engine as _;
-        if path.starts_with("/token") {
-            let want =
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.user, b.pass)));
-            // OAuth2 refresh-token grant (docker's identity tokens): answered with `access_token`.
-            let form = String::from_utf8_lossy(&body);
-            if method == "POST" {
-                let ok =
-                    form.contains("grant_type=refresh_token") && form.contains(&format!("refresh_token={}", b.refresh));
-                return if ok {
-                    respond(
-                        &mut client,
-                        "200 OK",
-                        &["Content-Type: application/json"],
-                        br#"{"access_token":"test-token"}"#,
-                    )
-                } else {
-                    respond(&mut client, "401 Unauthorized", &[], b"")
-                };
-            }
-            return if authorization.as_deref() == Some(want.as_str()) {
-                respond(&mut client, "200 OK", &["Content-Type: application/json"], br#"{"token":"test-token"}"#)
-            } else {
-                respond(&mut client, "401 Unauthorized", &[], b"")
-            };
-        }
-        if authorization.as_deref() != Some("Bearer test-token") {
-            let challenge = format!(
-                "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{own_port}/token\",service=\"test-registry\""
-            );
-            return respond(
-                &mut client,
-                "401 Unauthorized",
-                &[challenge.as_str(), "Content-Type: application/json"],
-                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
-            );
-        }
-    }
-    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-    let mut out = format!("{method} {path} HTTP/1.1\r\n");
-    for h in &head[1..] {
-        let name = h.split(':').next().unwrap_or("").to_ascii_lowercase();
-        if name == "connection" || (bearer.is_some() && name == "authorization") {
-            continue;
-        }
-        out.push_str(h);
-        out.push_str("\r\n");
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    up.write_all(out.as_bytes())?;
-    up.write_all(&body)?;
-    std::io::copy(&mut up, &mut client)?;
-    client.shutdown(Shutdown::Both)
-}
-
-fn respond(client: &mut TcpStream, status: &str, headers: &[&str], body: &[u8]) -> std::io::Result<()> {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-    for h in headers {
-        out.push_str(h);
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    client.write_all(out.as_bytes())?;
-    client.write_all(body)?;
-    client.shutdown(Shutdown::Both)
 }
 
 /// Starts containerd on a socket in `dir` (its own root, state and an empty config), for `ctr`.

@@ -84,14 +84,31 @@ impl Project {
     /// code) in [`Project::cache_dir`] stays warm from one run to the next.
     pub fn cached_example(name: &str) -> Project {
         static COPIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-        let dir = repo().join("target/it-cache").join(format!("{name}-src"));
+        let p = Project::kept(name);
         let mut copied = COPIED.lock().unwrap();
         if !copied.iter().any(|n| n == name) {
-            std::fs::create_dir_all(&dir).unwrap();
-            copy_tree(&repo().join("examples").join(name), &dir);
+            copy_tree(&repo().join("examples").join(name), p.path());
             copied.push(name.to_string());
         }
+        p
+    }
+
+    /// An empty project at a fixed path under target/it-cache, kept after the test (see
+    /// [`Project::cached_example`]); write its files with [`Project::file_if_changed`].
+    pub fn kept(name: &str) -> Project {
+        let dir = repo().join("target/it-cache").join(format!("{name}-src"));
+        std::fs::create_dir_all(&dir).unwrap();
         Project { dir, keep: true }
+    }
+
+    /// [`Project::file`] that leaves an identical file alone (its mtime would make cargo rebuild).
+    pub fn file_if_changed(self, rel: &str, contents: &[u8]) -> Project {
+        let p = self.path().join(rel);
+        if std::fs::read(&p).ok().as_deref() != Some(contents) {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, contents).unwrap();
+        }
+        self
     }
 
     /// The kept target dir of a [`Project::cached_example`].

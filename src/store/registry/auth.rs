@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::credentials::{Credentials, Secret};
-use super::transport::Registry;
+use super::transport::{Call, Registry};
 use super::RegistryError;
 
 /// What a 401 asked for.
@@ -120,46 +120,40 @@ fn fetch_token(
     query.extend(scopes.iter().map(|s| format!("scope={}", encode_query(s))));
     let failed =
         |source| RegistryError::Token { realm: super::redact_url(realm), registry: registry.name().into(), source };
-    let agent = registry.agent();
-    let response = match creds {
+    let form;
+    let call = match creds {
         // OAuth2 refresh-token grant (docker's identity tokens).
         Some(Credentials::IdentityToken(t)) => {
-            let mut form = query.clone();
-            form.extend([
+            let mut fields = query.clone();
+            fields.extend([
                 "grant_type=refresh_token".to_string(),
                 "client_id=cargo-oci".to_string(),
                 format!("refresh_token={}", encode_query(t.expose())),
             ]);
-            agent
-                .post(realm)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .config()
-                .timeout_global(Some(Duration::from_secs(60)))
-                .build()
-                .send(form.join("&"))
+            form = fields.join("&");
+            Call::post(realm).header("Content-Type", "application/x-www-form-urlencoded").bytes(form.as_bytes())
         }
         _ => {
             let sep = if realm.contains('?') { '&' } else { '?' };
             let url = if query.is_empty() { realm.to_string() } else { format!("{realm}{sep}{}", query.join("&")) };
-            let mut req = agent.get(&url);
-            if let Some(h) = creds.and_then(Credentials::basic_header) {
-                req = req.header("Authorization", h.expose());
+            let call = Call::get(url);
+            match creds.and_then(Credentials::basic_header) {
+                Some(h) => call.header("Authorization", h.expose()),
+                None => call,
             }
-            req.call()
         }
-    }
-    .map_err(|e| failed(Box::new(e)))?;
-    let status = response.status().as_u16();
-    if status == 401 || status == 403 {
-        return Err(RegistryError::Unauthorized {
-            registry: registry.name().into(),
-            scope: scopes.join(" "),
-            had_credentials: creds.is_some(),
-        });
-    }
-    if status != 200 {
-        return Err(failed(format!("the token endpoint answered {status}").into()));
-    }
+    };
+    let response = match registry.call(call.timeout(Duration::from_secs(60)), None) {
+        Ok(r) => r,
+        Err(RegistryError::Status { status: 401 | 403, .. }) => {
+            return Err(RegistryError::Unauthorized {
+                registry: registry.name().into(),
+                scope: scopes.join(" "),
+                had_credentials: creds.is_some(),
+            })
+        }
+        Err(e) => return Err(failed(Box::new(e))),
+    };
     let body = response.into_body().with_config().limit(1 << 20).read_to_vec().map_err(|e| failed(Box::new(e)))?;
     let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| failed(Box::new(e)))?;
     reply

@@ -1,5 +1,6 @@
-//! Credentials for a registry: `--creds`, podman/skopeo `auth.json`, docker's `config.json`
-//! (`auths`, `credHelpers`, `credsStore`, running `docker-credential-<name> get`).
+//! Credentials for a registry: `--creds`, podman/skopeo `auth.json` (wherever podman writes it,
+//! `/run/containers/<uid>` included), docker's `config.json` (`auths`, `credHelpers`,
+//! `credsStore`, running `docker-credential-<name> get`), and `GITHUB_TOKEN` for ghcr.io.
 //!
 //! Hand-written rather than with the `docker_credential` crate: that crate reads `DOCKER_CONFIG`
 //! and `HOME` from the process environment itself (we read variables only through [`Env`]), and
@@ -74,20 +75,37 @@ pub struct CredentialSources {
     /// `--creds user:pass` and the registry it is for.
     pub explicit: Option<(String, Credentials)>,
     /// podman/skopeo `auth.json` files, then docker's `config.json`: the first that knows the
-    /// registry wins (podman's order).
+    /// registry wins (podman's order, containers-auth.json(5)).
     pub files: Vec<PathBuf>,
+    /// `GITHUB_TOKEN` (with `GITHUB_ACTOR`): for ghcr.io when no file knows it, as ko does.
+    pub github: Option<Credentials>,
     /// Where `docker-credential-*` helpers are looked up.
     pub env: Env,
 }
 
+/// Where podman writes `auth.json` when `XDG_RUNTIME_DIR` is unset (`podman login` as root
+/// writes `/run/containers/0/auth.json`).
+const CONTAINERS_RUN_DIR: &str = "/run/containers";
+
+/// GitHub's registry, the one `GITHUB_TOKEN` is for.
+const GHCR: &str = "ghcr.io";
+
 impl CredentialSources {
-    /// The default files, from the environment.
+    /// The default files, from the environment: `$REGISTRY_AUTH_FILE`, else
+    /// `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/<uid>/auth.json`; then
+    /// `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/…`); then docker's `config.json`.
     pub fn from_env(env: &Env) -> CredentialSources {
         let mut files = Vec::new();
         if let Some(f) = env.get(EnvVars::REGISTRY_AUTH_FILE) {
             files.push(env.cwd.join(f));
         } else if let Some(run) = env.get(EnvVars::XDG_RUNTIME_DIR) {
             files.push(PathBuf::from(run).join("containers/auth.json"));
+        } else if let Some(uid) = env.uid {
+            let run = env.get(EnvVars::CARGO_OCI_CONTAINERS_RUN_DIR).unwrap_or(CONTAINERS_RUN_DIR);
+            files.push(PathBuf::from(run).join(uid.to_string()).join("auth.json"));
+        }
+        if let Some(c) = env.config_home() {
+            files.push(c.join("containers/auth.json"));
         }
         match env.get(EnvVars::DOCKER_CONFIG) {
             Some(d) => files.push(env.cwd.join(d).join("config.json")),
@@ -97,7 +115,12 @@ impl CredentialSources {
                 }
             }
         }
-        CredentialSources { explicit: None, files, env: env.clone() }
+        let github = env.get(EnvVars::GITHUB_TOKEN).map(|token| Credentials::Basic {
+            // ghcr.io takes any user name with a token; ko sends `unset` when there is none.
+            username: env.get(EnvVars::GITHUB_ACTOR).unwrap_or("unset").to_string(),
+            password: Secret::new(token),
+        });
+        CredentialSources { explicit: None, files, github, env: env.clone() }
     }
 
     /// Credentials for `registry` (`host[:port]`; Docker Hub is `docker.io`), if any are configured.
@@ -119,7 +142,7 @@ impl CredentialSources {
                 return Ok(Some(c));
             }
         }
-        Ok(None)
+        Ok(self.github.clone().filter(|_| registry == GHCR))
     }
 }
 
@@ -238,7 +261,12 @@ mod tests {
             std::fs::write(&p, body).unwrap();
             paths.push(p);
         }
-        CredentialSources { explicit: None, files: paths, env: Env::from_pairs(dir.into(), [("PATH", "/nonexistent")]) }
+        CredentialSources {
+            explicit: None,
+            files: paths,
+            github: None,
+            env: Env::from_pairs(dir.into(), [("PATH", "/nonexistent")]),
+        }
     }
 
     fn basic(u: &str, p: &str) -> Option<Credentials> {
@@ -295,6 +323,57 @@ mod tests {
         let s2 = sources(dir.path(), &[("c2.json", r#"{"credHelpers":{"r.io":"absent"}}"#)]);
         let e = s2.lookup("r.io").unwrap_err();
         assert!(e.to_string().contains("docker-credential-absent"), "{e}");
+    }
+
+    #[test]
+    fn every_location_podman_and_docker_read_in_their_order() {
+        let mut env = Env::from_pairs(
+            "/w".into(),
+            [("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/user/1000"), ("DOCKER_CONFIG", "dock")],
+        );
+        env.uid = Some(1000);
+        let files = |env: &Env| CredentialSources::from_env(env).files;
+        assert_eq!(
+            files(&env),
+            [
+                PathBuf::from("/run/user/1000/containers/auth.json"),
+                "/h/.config/containers/auth.json".into(),
+                "/w/dock/config.json".into()
+            ]
+        );
+        // `podman login` as root without XDG_RUNTIME_DIR writes /run/containers/0/auth.json.
+        let mut root = Env::from_pairs("/w".into(), [("HOME", "/root"), ("XDG_CONFIG_HOME", "/cfg")]);
+        root.uid = Some(0);
+        assert_eq!(
+            files(&root),
+            [
+                PathBuf::from("/run/containers/0/auth.json"),
+                "/cfg/containers/auth.json".into(),
+                "/root/.docker/config.json".into()
+            ]
+        );
+        let mut moved = Env::from_pairs("/w".into(), [("CARGO_OCI_CONTAINERS_RUN_DIR", "/tmp/rc")]);
+        moved.uid = Some(7);
+        assert_eq!(files(&moved), [PathBuf::from("/tmp/rc/7/auth.json")]);
+        let explicit = Env::from_pairs("/w".into(), [("REGISTRY_AUTH_FILE", "a.json"), ("XDG_RUNTIME_DIR", "/r")]);
+        assert_eq!(files(&explicit)[0], PathBuf::from("/w/a.json"), "REGISTRY_AUTH_FILE replaces the primary file");
+    }
+
+    #[test]
+    fn github_token_is_for_ghcr_only_and_only_when_no_file_knows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs(dir.path().into(), [("GITHUB_TOKEN", "ghs_tok"), ("GITHUB_ACTOR", "octocat")]);
+        let mut s = CredentialSources::from_env(&env);
+        s.files.clear();
+        assert_eq!(s.lookup("ghcr.io").unwrap(), basic("octocat", "ghs_tok"));
+        assert_eq!(s.lookup("docker.io").unwrap(), None);
+        assert_eq!(s.lookup("ghcr.io.example.com").unwrap(), None);
+        let p = dir.path().join("auth.json");
+        std::fs::write(&p, r#"{"auths":{"ghcr.io":{"username":"me","password":"pat"}}}"#).unwrap();
+        s.files.push(p);
+        assert_eq!(s.lookup("ghcr.io").unwrap(), basic("me", "pat"), "a login wins over the environment");
+        let anon = Env::from_pairs(dir.path().into(), [("GITHUB_TOKEN", "ghs_tok")]);
+        assert_eq!(CredentialSources::from_env(&anon).github, basic("unset", "ghs_tok"), "any user name works");
     }
 
     #[test]

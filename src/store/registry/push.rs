@@ -1,14 +1,16 @@
-//! The registry sink: blobs (skipped when present, mounted from the base's repository, else
-//! uploaded in one PUT or in PATCH chunks, streamed), then manifests by digest, then the index
-//! by each tag. Children always before parents, so a tag never points at missing content.
+//! The registry sink, children always before parents: blobs (skipped when present, mounted from
+//! the base's repository, else uploaded: see `upload`), then manifests by digest, then the
+//! referrers (SBOMs, provenance) by digest, then the root under each tag, then — on registries
+//! without the referrers API — the `sha256-<digest>` tags that list the referrers. A tag never
+//! points at missing content, and a failure after a tag moved says what is published.
 
-use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use oci_spec::image::{ImageIndex, ImageManifest};
 
-use super::referrers::{push_referrers, ReferrersReport};
-use super::transport::{check_retryable_status, retry, status_error, BodyFn, Registry, Repo};
+use super::referrers::{self, ReferrersReport};
+use super::transport::{Call, Registry, Repo};
+use super::upload::upload;
 use super::{Reference, RegistryError, Settings};
 use crate::blob::{Blob, Content, Digest};
 use crate::image::referrer::Referrer;
@@ -23,7 +25,8 @@ pub struct PushSet {
     pub blobs: Vec<Blob>,
     pub manifests: Vec<Blob>,
     pub root: Blob,
-    /// SBOMs and provenance, pushed after the tags (see `referrers`).
+    /// SBOMs, provenance and other artifacts about the root or a manifest: pushed by digest
+    /// before the tags move (see `referrers`).
     pub referrers: Vec<Referrer>,
 }
 
@@ -34,7 +37,11 @@ pub struct PushReport {
     pub mounted: usize,
     pub present: usize,
     pub bytes: u64,
+    /// Blobs that went up in `PATCH` chunks.
+    pub chunked: usize,
     pub referrers: ReferrersReport,
+    /// How uploads had to change course (a refused body size), for `-v`.
+    pub notes: Vec<String>,
 }
 
 impl PushSet {
@@ -104,10 +111,19 @@ impl PushSet {
                 content: Content::Bytes(config.into()),
             });
         }
+        // The referrers the store holds about what is pushed: the root and every manifest.
+        let mut subjects: Vec<&Digest> = manifests.iter().map(|m| &m.digest).collect();
+        if is_index {
+            subjects.push(&root_blob.digest);
+        }
+        let mut referrers = Vec::new();
+        for subject in subjects {
+            referrers.extend(store.referrers(subject)?);
+        }
         if !is_index {
             manifests.clear();
         }
-        Ok(PushSet { blobs, manifests, root: root_blob, referrers: Vec::new() })
+        Ok(PushSet { blobs, manifests, root: root_blob, referrers })
     }
 }
 
@@ -125,45 +141,67 @@ pub fn push(
     }
     let registry = Registry::connect(target, settings)?;
     let same_registry = |(reg, repo): (String, String)| (reg == target.registry).then_some(repo);
-    let mount = mount_from
-        .map(|r| (r.registry.clone(), r.repository.clone()))
-        .and_then(same_registry)
-        .or_else(|| set.blobs.iter().find_map(|b| lazy_source(b).and_then(same_registry)));
+    let referrer_blobs = set.referrers.iter().flat_map(|r| r.blobs.iter());
+    let mount = mount_from.map(|r| (r.registry.clone(), r.repository.clone())).and_then(same_registry).or_else(|| {
+        set.blobs.iter().chain(referrer_blobs.clone()).find_map(|b| lazy_source(b).and_then(same_registry))
+    });
     let repo = registry.repo(&target.repository, "pull,push", mount.as_deref());
     let mut report = PushReport::default();
-    for blob in &set.blobs {
-        if exists(&repo, "blobs", &blob.digest, None)? {
-            report.present += 1;
+    let mut seen: Vec<&Digest> = Vec::new();
+    for blob in set.blobs.iter().chain(referrer_blobs) {
+        if seen.contains(&&blob.digest) {
             continue;
         }
-        // Mounting costs nothing extra when it fails: the registry answers with an upload session.
-        let mounted = retry(&settings.retry, || upload(&repo, blob, mount.as_deref(), settings.chunk_size))?;
-        if mounted {
-            report.mounted += 1;
-        } else {
-            report.uploaded += 1;
-            report.bytes += blob.size;
-        }
+        seen.push(&blob.digest);
+        push_blob(&repo, blob, mount.as_deref(), &mut report)?;
     }
     for m in &set.manifests {
         if !exists(&repo, "manifests", &m.digest, Some(&m.media_type))? {
             put_manifest(&repo, m, m.digest.as_str())?;
         }
     }
+    // Attestations are in place before a tag moves: whoever follows the tag finds them.
+    let listing = referrers::push_artifacts(&repo, &set.referrers, &mut report.referrers)?;
+    let mut pushed: Vec<String> = Vec::new();
     for tag in tags {
-        put_manifest(&repo, &set.root, tag)?;
+        if let Err(e) = put_tag(&repo, &set.root, tag) {
+            if pushed.is_empty() {
+                return Err(e);
+            }
+            let missing = format!("`{}` is not", target.with_tag(tag));
+            return Err(RegistryError::PartlyPushed { pushed, missing, source: Box::new(e) });
+        }
+        pushed.push(target.with_tag(tag).to_string());
     }
-    report.referrers = push_referrers(&repo, &set.referrers, settings.chunk_size)?;
+    // A registry without the referrers API lists them under a tag per subject, which must be
+    // rewritten to add new ones: the one step that can fail after the image is published.
+    referrers::list(&repo, listing, &mut report.referrers).map_err(|e| match pushed.is_empty() {
+        true => e,
+        false => RegistryError::PartlyPushed {
+            pushed: pushed.clone(),
+            missing: "its attestations are not".into(),
+            source: Box::new(e),
+        },
+    })?;
     Ok(report)
 }
 
-/// Uploads a blob unless the repository has it; true when it was uploaded.
-pub(super) fn ensure_blob(repo: &Repo, blob: &Blob, chunk: u64) -> Result<bool, RegistryError> {
+/// A blob the repository lacks is mounted or uploaded.
+fn push_blob(repo: &Repo, blob: &Blob, mount: Option<&str>, report: &mut PushReport) -> Result<(), RegistryError> {
     if exists(repo, "blobs", &blob.digest, None)? {
-        return Ok(false);
+        report.present += 1;
+        return Ok(());
     }
-    upload(repo, blob, None, chunk)?;
-    Ok(true)
+    let done = upload(repo, blob, mount)?;
+    if done.mounted {
+        report.mounted += 1;
+    } else {
+        report.uploaded += 1;
+        report.bytes += blob.size;
+        report.chunked += usize::from(done.patches > 0);
+    }
+    report.notes.extend(done.notes);
+    Ok(())
 }
 
 fn lazy_source(b: &Blob) -> Option<(String, String)> {
@@ -175,95 +213,26 @@ fn lazy_source(b: &Blob) -> Option<(String, String)> {
 
 /// HEAD `blobs/<digest>` or `manifests/<digest>`: 200 is there, 404 is not.
 pub(super) fn exists(repo: &Repo, kind: &str, digest: &Digest, accept: Option<&str>) -> Result<bool, RegistryError> {
-    let url = repo.url(&format!("{kind}/{digest}"));
-    let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
-    let r = repo.send_retrying("HEAD", &url, &headers, None)?;
-    match r.status().as_u16() {
-        200 => Ok(true),
-        404 => Ok(false),
-        _ => Err(status_error("HEAD", &url, r)),
+    let mut call = Call::head(repo.url(&format!("{kind}/{digest}"))).expect(&[200, 404]);
+    if let Some(a) = accept {
+        call = call.header("Accept", a);
     }
+    Ok(repo.call(call)?.status() == 200)
 }
 
-fn with_query(url: &str, q: &str) -> String {
-    format!("{url}{}{q}", if url.contains('?') { '&' } else { '?' })
-}
-
-/// One upload attempt from the start (a failed attempt is never resumed: the registry may hold
-/// part of its body). Returns whether the blob was mounted instead.
-fn upload(repo: &Repo, blob: &Blob, mount_from: Option<&str>, chunk: u64) -> Result<bool, RegistryError> {
-    let mut start = repo.url("blobs/uploads/");
-    if let Some(from) = mount_from {
-        start = with_query(&start, &format!("mount={}&from={}", blob.digest, super::auth::encode_query(from)));
-    }
-    let r = check_retryable_status("POST", &start, repo.send("POST", &start, &[], None)?)?;
-    match r.status().as_u16() {
-        201 if mount_from.is_some() => return Ok(true),
-        202 => {}
-        _ => return Err(status_error("POST", &start, r)),
-    }
-    let mut location = next_location(repo, &start, &r)?;
-    let what = format!("blob {}", blob.digest);
-    let read_err = |url: &str| {
-        let (what, url) = (what.clone(), super::redact_url(url));
-        move |source| RegistryError::ReadBlob { what, url, source }
+/// The root under a tag. An immutable tag that already points at it is left as it is.
+fn put_tag(repo: &Repo, root: &Blob, tag: &str) -> Result<(), RegistryError> {
+    let refused = match put_manifest(repo, root, tag) {
+        Err(e) if e.is_immutable_refusal() => e,
+        other => return other,
     };
-    let octet: &[(&str, &str)] = &[("Content-Type", "application/octet-stream")];
-    let done = if blob.size <= chunk {
-        let url = with_query(&location, &format!("digest={}", blob.digest));
-        let mut body = || -> Result<(Box<dyn Read + Send + '_>, u64), RegistryError> {
-            Ok((blob.open_stream().map_err(read_err(&url))?, blob.size))
-        };
-        let body: &mut BodyFn<'_> = &mut body;
-        (url.clone(), repo.send("PUT", &url, octet, Some(body))?)
-    } else {
-        // One stream, cut into chunks: the blob is read once, front to back, never held whole.
-        let stream = Arc::new(Mutex::new(blob.open_stream().map_err(read_err(&location))?));
-        let mut offset = 0;
-        while offset < blob.size {
-            let len = chunk.min(blob.size - offset);
-            let range = format!("{offset}-{}", offset + len - 1);
-            let s = stream.clone();
-            let mut body = move || -> Result<(Box<dyn Read + Send + '_>, u64), RegistryError> {
-                Ok((Box::new(Shared(s.clone()).take(len)), len))
-            };
-            let body: &mut BodyFn<'_> = &mut body;
-            let headers = [octet[0], ("Content-Range", range.as_str())];
-            let r = check_retryable_status("PATCH", &location, repo.send("PATCH", &location, &headers, Some(body))?)?;
-            if r.status() != 202 {
-                return Err(status_error("PATCH", &location, r));
-            }
-            location = next_location(repo, &location, &r)?;
-            offset += len;
-        }
-        let url = with_query(&location, &format!("digest={}", blob.digest));
-        (url.clone(), repo.send("PUT", &url, &[], None)?)
-    };
-    let (url, r) = done;
-    let r = check_retryable_status("PUT", &url, r)?;
-    if r.status() != 201 {
-        return Err(status_error("PUT", &url, r));
+    let head = Call::head(repo.url(&format!("manifests/{tag}"))).header("Accept", root.media_type.as_str());
+    let current = repo.call(head.expect(&[200, 404]))?;
+    let said = current.headers().get("docker-content-digest").and_then(|v| v.to_str().ok());
+    if said == Some(root.digest.as_str()) {
+        return Ok(());
     }
-    Ok(false)
-}
-
-/// A reader shared between the chunk requests of one upload.
-struct Shared<'a>(Arc<Mutex<Box<dyn Read + Send + 'a>>>);
-
-impl Read for Shared<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("upload reader poisoned"))?.read(buf)
-    }
-}
-
-fn next_location(repo: &Repo, url: &str, r: &ureq::http::Response<ureq::Body>) -> Result<String, RegistryError> {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).map(|l| repo.absolute(l)).ok_or_else(|| {
-        RegistryError::Unexpected {
-            url: super::redact_url(url),
-            what: "an upload session without a Location".into(),
-            wanted: "a Location header".into(),
-        }
-    })
+    Err(RegistryError::ImmutableTag { tag: tag.to_string(), source: Box::new(refused) })
 }
 
 /// PUT a manifest or index under a digest or tag, and check the registry stored these bytes.
@@ -274,10 +243,7 @@ pub(super) fn put_manifest(repo: &Repo, m: &Blob, reference: &str) -> Result<(),
         url: url.clone(),
         source,
     })?;
-    let r = repo.send_retrying("PUT", &url, &[("Content-Type", &m.media_type)], Some(&bytes))?;
-    if r.status() != 201 {
-        return Err(status_error("PUT", &url, r));
-    }
+    let r = repo.call(Call::put(&url).header("Content-Type", m.media_type.as_str()).bytes(&bytes).expect(&[201]))?;
     match r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
         Some(d) if d != m.digest.as_str() => {
             Err(RegistryError::Unexpected { url, what: format!("digest {d}"), wanted: m.digest.to_string() })

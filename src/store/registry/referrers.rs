@@ -1,19 +1,25 @@
-//! Pushing OCI 1.1 referrers (SBOMs, provenance): each artifact manifest goes up by digest. A
-//! registry with the referrers API (`GET /v2/<name>/referrers/<digest>` answers) indexes them by
-//! subject itself; one without it (distribution 2.8) gets the fallback the spec defines: an image
-//! index of the referrers under the tag `sha256-<subject hex>`, read, extended, written back.
+//! OCI 1.1 referrers (SBOMs, provenance, anyone's signatures) on a registry. Pushing: each
+//! artifact manifest goes up by digest, before the image's tags move. A registry with the
+//! referrers API indexes them by subject itself; one without it gets the fallback the spec
+//! defines — an image index of the referrers under the tag `sha256-<subject hex>`, read, extended,
+//! written back after the image's tags. Reading: the API, else that tag.
+//!
+//! The API is there only when `GET /v2/<name>/referrers/<digest>` answers 200 with an OCI index.
+//! Anything else is "no API": a 404, a redirect to a login page (Google Artifact Registry, see
+//! awslabs/soci-snapshotter docs/registry.md), an HTML body, a refusal.
 
 use std::collections::BTreeMap;
 
-use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex};
 
-use super::push::{ensure_blob, exists, put_manifest};
-use super::transport::{status_error, Repo};
+use super::push::{exists, put_manifest};
+use super::transport::{Call, Repo};
 use super::RegistryError;
 use crate::blob::{Blob, Digest};
 use crate::image::referrer::Referrer;
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const MAX_INDEX: u64 = 4 << 20;
 
 /// How the referrers went up, for the status line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,26 +29,37 @@ pub struct ReferrersReport {
     pub fallback_tags: Vec<String>,
 }
 
-pub fn push_referrers(repo: &Repo, referrers: &[Referrer], chunk: u64) -> Result<ReferrersReport, RegistryError> {
-    let mut report = ReferrersReport::default();
-    let Some(first) = referrers.first() else { return Ok(report) };
-    let api = has_referrers_api(repo, &first.subject)?;
-    let mut by_subject: BTreeMap<String, Vec<Descriptor>> = BTreeMap::new();
+/// The referrers to list under fallback tags, by subject (empty when the registry has the API).
+#[derive(Debug, Default)]
+pub struct Listing(BTreeMap<String, Vec<Descriptor>>);
+
+/// Pushes each referrer's manifest by digest (its blobs are already there); says what is left to
+/// list under fallback tags once the image is tagged.
+pub fn push_artifacts(
+    repo: &Repo,
+    referrers: &[Referrer],
+    report: &mut ReferrersReport,
+) -> Result<Listing, RegistryError> {
+    let mut listing = Listing::default();
+    let Some(first) = referrers.first() else { return Ok(listing) };
+    let api = referrers_api(repo, &first.subject)?.is_some();
     for r in referrers {
-        ensure_blob(repo, &r.config, chunk)?;
-        ensure_blob(repo, &r.document, chunk)?;
         if !exists(repo, "manifests", &r.manifest.digest, Some(&r.manifest.media_type))? {
             put_manifest(repo, &r.manifest, r.manifest.digest.as_str())?;
             report.pushed += 1;
         }
-        by_subject.entry(r.subject.hex().to_string()).or_default().push(r.descriptor());
+        if !api {
+            listing.0.entry(r.subject.hex().to_string()).or_default().push(r.descriptor());
+        }
     }
-    if api {
-        return Ok(report);
-    }
-    for (subject, descriptors) in by_subject {
+    Ok(listing)
+}
+
+/// Lists referrers under `sha256-<subject hex>` tags (after the image's tags moved).
+pub fn list(repo: &Repo, listing: Listing, report: &mut ReferrersReport) -> Result<(), RegistryError> {
+    for (subject, descriptors) in listing.0 {
         let tag = format!("sha256-{subject}");
-        let mut index = current_fallback(repo, &tag)?;
+        let mut index = fallback_index(repo, &tag)?.unwrap_or_else(crate::store::layout::empty_index);
         let mut manifests = index.manifests().clone();
         let before = manifests.len();
         manifests
@@ -56,41 +73,59 @@ pub fn push_referrers(repo: &Repo, referrers: &[Referrer], chunk: u64) -> Result
             what: e.to_string(),
             wanted: "an encodable index".into(),
         })?;
-        put_manifest(repo, &blob, &tag)?;
+        put_manifest(repo, &blob, &tag).map_err(|e| match e.is_immutable_refusal() {
+            true => RegistryError::ImmutableTag { tag: tag.clone(), source: Box::new(e) },
+            false => e,
+        })?;
         report.fallback_tags.push(tag);
     }
-    Ok(report)
+    Ok(())
 }
 
-/// Whether the registry serves the referrers API (OCI distribution 1.1): 200 yes, 404 no.
-fn has_referrers_api(repo: &Repo, subject: &Digest) -> Result<bool, RegistryError> {
+/// The referrers of `subject` as the registry lists them: from the API, else the fallback tag.
+pub fn descriptors(repo: &Repo, subject: &Digest) -> Result<Vec<Descriptor>, RegistryError> {
+    let index = match referrers_api(repo, subject)? {
+        Some(index) => Some(index),
+        None => fallback_index(repo, &format!("sha256-{}", subject.hex()))?,
+    };
+    Ok(index.map(|i| i.manifests().clone()).unwrap_or_default())
+}
+
+/// `GET referrers/<subject>`: `Some(index)` when it is the API's answer, `None` for anything else
+/// (redirects are not followed: a login page is not an answer).
+fn referrers_api(repo: &Repo, subject: &Digest) -> Result<Option<ImageIndex>, RegistryError> {
     let url = repo.url(&format!("referrers/{subject}"));
-    let r = repo.send_retrying("GET", &url, &[("Accept", INDEX)], None)?;
-    match r.status().as_u16() {
-        200 => Ok(true),
-        404 | 405 => Ok(false),
-        _ => Err(status_error("GET", &url, r)),
+    let response = match repo.call(Call::get(&url).header("Accept", INDEX).no_redirects()) {
+        Ok(r) => r,
+        Err(RegistryError::Status { .. } | RegistryError::Unauthorized { .. } | RegistryError::AuthRequired { .. }) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.split(';').next().unwrap_or("").trim() == INDEX || c.contains("json"));
+    if !json {
+        return Ok(None);
     }
+    let Ok(body) = response.into_body().with_config().limit(MAX_INDEX).read_to_vec() else { return Ok(None) };
+    Ok(serde_json::from_slice::<ImageIndex>(&body).ok())
 }
 
-/// The index under a fallback tag, or a new empty one.
-fn current_fallback(repo: &Repo, tag: &str) -> Result<ImageIndex, RegistryError> {
+/// The index under a fallback tag, if there is one.
+fn fallback_index(repo: &Repo, tag: &str) -> Result<Option<ImageIndex>, RegistryError> {
     let url = repo.url(&format!("manifests/{tag}"));
-    let r = repo.send_retrying("GET", &url, &[("Accept", INDEX)], None)?;
-    let unexpected =
-        |what: String| RegistryError::Unexpected { url: url.clone(), what, wanted: "an image index".into() };
-    match r.status().as_u16() {
-        404 => Ok(ImageIndexBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageIndex)
-            .manifests(Vec::<Descriptor>::new())
-            .build()
-            .expect("all fields set")),
-        200 => {
-            let bytes =
-                r.into_body().with_config().limit(4 << 20).read_to_vec().map_err(|e| unexpected(e.to_string()))?;
-            serde_json::from_slice(&bytes).map_err(|e| unexpected(e.to_string()))
-        }
-        _ => Err(status_error("GET", &url, r)),
+    let r = repo.call(Call::get(&url).header("Accept", INDEX).expect(&[200, 404]))?;
+    if r.status() == 404 {
+        return Ok(None);
     }
+    let unexpected = |what: String| RegistryError::Unexpected {
+        url: super::redact_url(&url),
+        what,
+        wanted: "an image index".into(),
+    };
+    let bytes = r.into_body().with_config().limit(MAX_INDEX).read_to_vec().map_err(|e| unexpected(e.to_string()))?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| unexpected(e.to_string()))
 }

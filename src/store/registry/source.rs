@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest as _;
 
-use super::transport::{status_error, Registry, Repo};
+use super::transport::{Call, Registry, Repo};
 use super::{Reference, RegistryError, Settings};
-use crate::blob::{Content, Digest, LazyContent};
+use crate::blob::{Blob, Content, Digest, LazyContent};
+use crate::image::referrer::{parse_artifact, Referrer};
 use crate::image::MediaFamily;
 use crate::store::cache::Cache;
 use crate::store::source::{Document, ImageStore};
@@ -65,12 +66,11 @@ impl Remote {
     fn get_small(&self, kind: &str, target: &str, limit: u64) -> Result<Fetched, RegistryError> {
         let repo = self.repo()?;
         let url = repo.url(&format!("{kind}/{target}"));
-        let accept = manifest_accept();
-        let headers: &[(&str, &str)] = if kind == "manifests" { &[("Accept", &accept)] } else { &[] };
-        let response = repo.send_retrying("GET", &url, headers, None)?;
-        if response.status() != 200 {
-            return Err(status_error("GET", &url, response));
+        let mut call = Call::get(&url);
+        if kind == "manifests" {
+            call = call.header("Accept", manifest_accept());
         }
+        let response = repo.call(call)?;
         let content_type = response
             .headers()
             .get("content-type")
@@ -79,7 +79,7 @@ impl Remote {
         let said = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
         let bytes = response.into_body().with_config().limit(limit).read_to_vec().map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => RegistryError::TooLarge { what: kind.into(), url: url.clone(), limit },
-            e => RegistryError::Transport { op: "read".into(), url: url.clone(), source: Box::new(e) },
+            e => RegistryError::Transport { op: "read".into(), url: url.clone(), proxy: None, source: Box::new(e) },
         })?;
         Ok(Fetched { content_type, said, bytes })
     }
@@ -123,11 +123,7 @@ impl Remote {
     /// Streams a blob from the registry (retrying until the response starts).
     fn blob_reader(&self, digest: &Digest) -> Result<Box<dyn Read + Send>, RegistryError> {
         let repo = self.repo()?;
-        let url = repo.url(&format!("blobs/{digest}"));
-        let response = repo.send_retrying("GET", &url, &[], None)?;
-        if response.status() != 200 {
-            return Err(status_error("GET", &url, response));
-        }
+        let response = repo.call(Call::get(repo.url(&format!("blobs/{digest}"))))?;
         Ok(Box::new(response.into_body().into_reader()))
     }
 }
@@ -198,6 +194,36 @@ impl ImageStore for RegistryStore {
 
     fn layer(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError> {
         Ok(Content::Lazy(Arc::new(RemoteBlob { remote: self.remote.clone(), digest: digest.clone(), size })))
+    }
+
+    /// The referrers API's answer, else the `sha256-<hex>` fallback tag's index: each artifact
+    /// manifest fetched and verified, its blobs left lazy (mounted or streamed by a push).
+    fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
+        let listed = self.remote.repo().and_then(|repo| super::referrers::descriptors(&repo, subject));
+        let mut out = Vec::new();
+        for d in listed.map_err(|e| self.remote.failed(e))? {
+            let media_type = d.media_type().to_string();
+            let Ok(digest) = Digest::parse(d.digest().as_ref()) else { continue };
+            // Only image manifests are artifacts we can carry; an index listed here is skipped.
+            if media_type != MediaFamily::Oci.manifest() {
+                continue;
+            }
+            let (_, bytes) = self.remote.document("manifests", &digest, Some(d.size()))?;
+            let Ok(parts) = parse_artifact(&bytes) else { continue };
+            if parts.subject != *subject {
+                continue;
+            }
+            let blobs = parts
+                .blobs
+                .into_iter()
+                .map(|(media_type, digest, size)| {
+                    Ok(Blob { content: self.layer(&media_type, &digest, size)?, media_type, digest, size })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let manifest = Blob::from_bytes(media_type, bytes);
+            out.push(Referrer { artifact_type: parts.artifact_type, subject: subject.clone(), manifest, blobs });
+        }
+        Ok(out)
     }
 }
 
