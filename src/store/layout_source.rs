@@ -32,11 +32,7 @@ impl LayoutStore {
         let bytes = fs::read(&p).map_err(StoreError::io("read", &p))?;
         let actual = Digest::of(&bytes);
         if actual != *digest || bytes.len() as u64 != size {
-            return Err(StoreError::Corrupt {
-                what: p.display().to_string(),
-                expected: format!("{digest} ({size} bytes)"),
-                actual: format!("{actual} ({} bytes)", bytes.len()),
-            });
+            return Err(StoreError::blob_mismatch(&p, digest, size, &actual, bytes.len() as u64));
         }
         Ok(bytes)
     }
@@ -52,7 +48,7 @@ impl ImageStore for LayoutStore {
 
     fn root(&self) -> Result<Document, StoreError> {
         if !self.root.join("oci-layout").is_file() {
-            return Err(StoreError::BadLayout { path: self.root.clone(), why: "no `oci-layout` file".into() });
+            return Err(StoreError::NotALayout { path: self.root.clone() });
         }
         let index = read_index(&self.root)?;
         let tags: Vec<String> = index.manifests().iter().filter_map(|d| ref_name(d).cloned()).collect();
@@ -82,11 +78,7 @@ impl ImageStore for LayoutStore {
         let f = fs::File::open(&p).map_err(StoreError::io("read", &p))?;
         let (actual, n) = digest_reader(f).map_err(StoreError::io("read", &p))?;
         if actual != *digest || n != size {
-            return Err(StoreError::Corrupt {
-                what: p.display().to_string(),
-                expected: format!("{digest} ({size} bytes)"),
-                actual: format!("{actual} ({n} bytes)"),
-            });
+            return Err(StoreError::blob_mismatch(&p, digest, size, &actual, n));
         }
         self.verified.lock().expect("verified lock").insert(digest.clone());
         Ok(Content::File(Arc::new(p)))
