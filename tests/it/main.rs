@@ -3,12 +3,14 @@
 mod attest;
 mod base_layout;
 mod build;
+mod concurrency;
 mod config;
 mod cross;
 mod diff;
 mod errors;
 mod init;
 mod inspect;
+mod integrity;
 mod merge;
 mod plan;
 mod progress;
