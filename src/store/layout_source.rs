@@ -102,6 +102,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_size_only_mismatch_names_both_sizes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let doc = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let d = Digest::of(doc);
+        std::fs::write(root.join("blobs/sha256").join(d.hex()), doc).unwrap();
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{d}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"x"}}}}]}}"#,
+            doc.len() + 1
+        );
+        std::fs::write(root.join("index.json"), index).unwrap();
+        let err = LayoutStore::new(root, Some("x")).root().unwrap_err().to_string();
+        assert_eq!(err.matches(d.as_str()).count(), 1, "{err}");
+        assert!(
+            err.ends_with(&format!(
+                "has {} bytes where its descriptor says {} (its digest {d} matches)",
+                doc.len(),
+                doc.len() + 1
+            )),
+            "{err}"
+        );
+
+        let missing = LayoutStore::new(&root.join("nope"), None).root().unwrap_err();
+        assert!(missing.to_string().ends_with("is not an OCI image layout: it does not exist"), "{missing}");
+        assert!(missing.hints()[0].contains("oci:DIR[:TAG]") && !missing.hints()[0].contains("--output"));
+    }
+
+    #[test]
     fn oci_refs() {
         assert_eq!(parse_oci_ref("oci:/a/b:v1"), Some(("/a/b".into(), Some("v1".into()))));
         assert_eq!(parse_oci_ref("oci:rel/dir"), Some(("rel/dir".into(), None)));

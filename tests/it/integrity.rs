@@ -244,3 +244,13 @@ mount -o remount,size=8m "$MNT" && "$@" && cp -a "$MNT/lay" "$OUT/lay""#;
     assert!(first_err.contains("hint: free some disk space and run again"), "{first_err}");
     validate_all(&p.path().join("lay"));
 }
+
+#[test]
+fn a_missing_base_layout_is_named_as_the_base() {
+    let p = Project::bin("nobase", "nobase");
+    let run = p.oci(&["build", "--target", "x86_64", "--base", "oci:/nonexistent/base:1"]).failure();
+    let (err, hints) = run.error_and_hints();
+    assert_eq!(err, "error: `/nonexistent/base` is not an OCI image layout: it does not exist");
+    assert!(hints[0].contains("oci:DIR[:TAG]") && !hints.iter().any(|h| h.contains("--output")), "{hints:?}");
+    assert!(!p.path().join("target/oci").exists(), "nothing staged");
+}
