@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Instant;
 
+use crate::layout_support::*;
 use crate::support::*;
 
 /// A std-only binary with a `files` layer of `size` incompressible bytes (so a build spends

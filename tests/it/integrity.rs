@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::layout_support::*;
 use crate::registry_support::{Kind, Registry};
 use crate::support::*;
 
