@@ -194,7 +194,8 @@ impl Blob {
         if let Content::Bytes(b) = &self.content {
             return Ok(b.to_vec());
         }
-        let mut v = Vec::with_capacity(self.size as usize);
+        // The size is a descriptor's claim: reserve for small documents only.
+        let mut v = Vec::with_capacity(self.size.min(1 << 20) as usize);
         self.open()?.read_to_end(&mut v)?;
         Ok(v)
     }

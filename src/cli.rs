@@ -57,6 +57,15 @@ pub enum Command {
     Diff(DiffArgs),
     /// Push an image from an OCI layout (or another registry) to a registry
     Push(PushArgs),
+    /// Remove the blobs of an OCI layout that no tag or referrer in its index.json reaches
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GcArgs {
+    /// The OCI image layout directory
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -204,6 +213,10 @@ pub struct BuildArgs {
     /// Tag to write (repeatable) [default: `tags` from Cargo.toml, else the package version]
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
+    /// After writing, remove the layout's blobs that no tag or referrer reaches any more (as
+    /// `cargo oci gc DIR`); only where no other tool writes into the layout at the same time
+    #[arg(long)]
+    pub gc: bool,
     /// Base image: `static` (built in: CA certificates, passwd, nonroot user), `scratch` (empty),
     /// `oci:DIR[:TAG]` (an image or multi-platform index in a local OCI layout), a registry
     /// reference `REGISTRY/REPO[:TAG][@sha256:…]`, or `distroless-static` / `distroless-cc`

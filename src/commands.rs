@@ -1,5 +1,5 @@
 //! The subcommands: `build` runs the pipeline in lib.rs; `plan`, `inspect`, `merge`, `init`,
-//! `diff` and `push` are small compositions of its stages.
+//! `diff`, `push` and `gc` are small compositions of its stages.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use crate::cli::{Command, MessageFormat, OciCli};
 use crate::env::Env;
 use crate::shell::Shell;
 use crate::store::{registry, ImageName, StoreError};
-use crate::{build, diff, init, inspect, json, merge, plan, publish, report, Error};
+use crate::{build, diff, gc, init, inspect, json, merge, plan, publish, report, Error};
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
@@ -51,6 +51,10 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
                     Ok(false)
                 }
             }
+        }
+        Command::Gc(args) => {
+            gc::gc(args, env, shell)?;
+            Ok(true)
         }
         Command::Push(args) => {
             report::emit(args.message_format, publish::push_command(args, env, shell).map(|r| vec![r])).map(|()| true)

@@ -39,7 +39,9 @@ impl Error {
             Error::Plan(e) => e.hints(),
             Error::Compile(e) => e.hints(),
             Error::Store(e) => e.hints(),
-            Error::Package { .. } | Error::Attest(_) => Vec::new(),
+            // Layers are staged under the target dir: a full disk shows here first.
+            Error::Package { source, .. } => crate::store::disk::io_hints(source),
+            Error::Attest(_) => Vec::new(),
             Error::NotReproducible { .. } => {
                 vec!["look for what the build reads from its environment: build scripts that embed the time, paths or \
                  random data, `env!`/`option_env!` of changing variables; compare the two builds with `cargo oci diff`"

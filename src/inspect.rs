@@ -71,11 +71,11 @@ pub fn inspect(store: &dyn ImageStore) -> Result<InspectReport, StoreError> {
         digest: image.root.digest.clone(),
         size: image.root.bytes.len() as u64,
         annotations: sorted(image.index.as_ref().and_then(|i| i.annotations().as_ref())),
-        platforms: image.platforms.iter().map(platform).collect(),
+        platforms: image.platforms.iter().map(|p| platform(store, p)).collect::<Result<_, _>>()?,
     })
 }
 
-fn platform(p: &StoredPlatform) -> PlatformReport {
+fn platform(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformReport, StoreError> {
     let m = &p.manifest.value;
     let c = &p.config.value;
     let rc = c.config().clone().unwrap_or_default();
@@ -96,9 +96,17 @@ fn platform(p: &StoredPlatform) -> PlatformReport {
     let (manifest, config) = (doc(&p.manifest), doc(&p.config));
     let mut ports = rc.exposed_ports().clone().unwrap_or_default();
     ports.sort();
-    PlatformReport {
+    // The layer sizes are the manifest's claims: a crafted one must not wrap the sum.
+    let total_size =
+        layers.iter().try_fold(manifest.size + config.size, |t, l| t.checked_add(l.size)).ok_or_else(|| {
+            StoreError::BadImage {
+                image: store.name(),
+                why: format!("the layer sizes of {} add up to more than 2^64 bytes", p.manifest.digest),
+            }
+        })?;
+    Ok(PlatformReport {
         platform: p.platform.full(),
-        total_size: manifest.size + config.size + layers.iter().map(|l| l.size).sum::<u64>(),
+        total_size,
         manifest,
         config,
         created: c.created().clone(),
@@ -111,7 +119,7 @@ fn platform(p: &StoredPlatform) -> PlatformReport {
         labels: sorted(rc.labels().as_ref()),
         annotations: sorted(m.annotations().as_ref()),
         layers,
-    }
+    })
 }
 
 fn doc<T>(d: &crate::store::read::StoredDoc<T>) -> Doc {

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod diff;
 pub mod env;
 pub mod error;
+pub mod gc;
 pub mod image;
 pub mod init;
 pub mod inspect;
@@ -76,7 +77,11 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
         let layout = image.outputs.layout.then(|| image.output.clone());
         if let Some(dir) = &layout {
             shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), dir.display()));
-            store::layout::write(dir, set, &image.tags)?;
+            let writer = gc::open(dir, shell)?;
+            writer.write(set, &image.tags)?;
+            if args.gc {
+                gc::collect(&writer, shell)?;
+            }
         }
         let delivered = publish::deliver(image, set, &registries, shell)?;
         shell.verbose("Index", &set.index.digest);

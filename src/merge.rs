@@ -105,7 +105,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     let set = ImageSet { images, index, referrers };
     if let Some(o) = &output {
         shell.status("Writing", format!("{} to {}", tags.join(","), o.display()));
-        layout::write(o, &set, &tags)?;
+        crate::gc::open(o, shell)?.write(&set, &tags)?;
     }
     let name = match (&output, &push) {
         (Some(o), _) => o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

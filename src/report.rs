@@ -72,7 +72,11 @@ impl ImageReport {
                 media_type: i.manifest.media_type.clone(),
                 digest: i.manifest.digest.clone(),
                 size: i.manifest.size,
-                total_size: i.manifest.size + i.config.size + i.layers.iter().map(|l| l.blob.size).sum::<u64>(),
+                // A base's descriptors can claim any size: saturate rather than wrap.
+                total_size: i
+                    .layers
+                    .iter()
+                    .fold(i.manifest.size.saturating_add(i.config.size), |t, l| t.saturating_add(l.blob.size)),
             })
             .collect();
         ImageReport {

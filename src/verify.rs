@@ -20,9 +20,7 @@ pub fn verify(
     shell: &mut Shell,
 ) -> Result<(), Error> {
     let oci_dir = plan.target_dir.join("oci");
-    let dir = tempfile::Builder::new()
-        .prefix(".verify-")
-        .tempdir_in(&oci_dir)
+    let dir = store::disk::Scratch::new(&oci_dir, "verify")
         .map_err(StoreError::io("create a verification directory in", &oci_dir))?;
     shell.status("Verifying", format!("reproducibility: building again in {}", dir.path().display()));
     let mut again = plan.clone();

@@ -67,7 +67,12 @@ pub fn normalize(path: &str) -> Result<String, String> {
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!("`{path}` leaves the image root through `..`")),
+            // Lexically, as the image has no symlinks yet to follow: `/etc/../x` is `/x`.
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{path}` leaves the image root through `..`"));
+                }
+            }
             p => parts.push(p),
         }
     }
@@ -254,5 +259,8 @@ mod tests {
     fn normalize_paths() {
         assert_eq!(normalize("/usr//local/./bin/").unwrap(), "usr/local/bin");
         assert!(normalize("/etc/../../x").is_err());
+        assert_eq!(normalize("/etc/../x").unwrap(), "x");
+        assert_eq!(normalize("/a/b/../../c/./d/..").unwrap(), "c");
+        assert!(normalize("/..").is_err());
     }
 }

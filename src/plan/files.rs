@@ -30,6 +30,11 @@ pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path) -> Result<Vec<Fi
         }
         let md = fs::metadata(&real).map_err(|e| origin.invalid(&at.then("src"), e.to_string(), ""))?;
         let dest_hint = "paths in the image start at `/`: e.g. `dest = \"/etc/app/app.toml\"`";
+        if !spec.dest.starts_with('/') {
+            let why = format!("`{}` is a relative path", spec.dest);
+            let hint = format!("paths in the image start at `/`: `dest = \"/{}\"`", spec.dest.trim_start_matches("./"));
+            return Err(origin.invalid(&at.then("dest"), why, hint).into());
+        }
         let norm =
             crate::layer::normalize(&spec.dest).map_err(|why| origin.invalid(&at.then("dest"), why, dest_hint))?;
         let mut dest = format!("/{norm}");
@@ -158,7 +163,7 @@ mod tests {
         let d = project();
         let got = plan(
             d.path(),
-            r#"[{ src = "conf/a.toml", dest = "/etc/app/" }, { src = "conf", dest = "opt//conf/", uid = 7, mode = "0640" }]"#,
+            r#"[{ src = "conf/a.toml", dest = "/etc/app/" }, { src = "conf", dest = "/opt//conf/", uid = 7, mode = "0640" }]"#,
         )
         .unwrap();
         assert_eq!(got[0].dest, "/etc/app/a.toml");
@@ -197,6 +202,13 @@ mod tests {
         assert_eq!(
             msg(r#"[{ src = "conf/a.toml", dest = "/etc/../../x" }]"#),
             "package.metadata.oci.files[0].dest:5: `/etc/../../x` leaves the image root through `..`"
+        );
+        // `..` is taken lexically: refused only when it climbs above `/`.
+        assert_eq!(plan(d.path(), r#"[{ src = "conf/a.toml", dest = "/etc/../x" }]"#).unwrap()[0].dest, "/x");
+        // Relative paths are refused, as everywhere else in the image's settings.
+        assert_eq!(
+            msg(r#"[{ src = "conf/a.toml", dest = "etc/x" }]"#),
+            "package.metadata.oci.files[0].dest:5: `etc/x` is a relative path"
         );
         assert_eq!(
             msg(r#"[{ src = "../secret", dest = "/x" }]"#),

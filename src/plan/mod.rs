@@ -225,6 +225,8 @@ pub enum PlanError {
     NoBinary { package: String },
     #[error(transparent)]
     UnknownTarget(#[from] platform::UnknownTarget),
+    #[error("`--target` names no target: an image with no platform is not written")]
+    NoTargets,
     #[error("target `{triple}` links against glibc, but the base `{base}` has no glibc")]
     GlibcTargetOnBase { triple: String, short: Option<String>, base: String },
     #[error("`{package}` needs a C compiler for `{triple}`: {why}")]
@@ -267,6 +269,10 @@ impl PlanError {
             }
             PlanError::NoSuchBin { bins, .. } => vec![format!("binaries in this package: {}", bins.join(", "))],
             PlanError::NoBinary { package } => vec![format!("add `src/main.rs` or a `[[bin]]` section to {package}'s Cargo.toml, or pick another package with -p")],
+            PlanError::NoTargets => vec![format!(
+                "name at least one: {} (e.g. `--target x86_64,aarch64`), or leave `--target` out for the default",
+                platform::UnknownTarget::known_names()
+            )],
             PlanError::UnknownTarget(_) => vec![format!(
                 "use one of {}, or a full triple such as aarch64-unknown-linux-musl",
                 platform::UnknownTarget::known_names()

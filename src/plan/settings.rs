@@ -189,7 +189,13 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Res
 fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError> {
     let targets = match top(layers, |c| c.targets.as_ref()) {
         None => parse_targets(DEFAULT_TARGETS)?,
-        Some((list, origin)) => parse_targets(list).map_err(|e| unknown_target(e, origin, KeyPath::key("targets")))?,
+        Some((list, origin)) => {
+            let targets = parse_targets(list).map_err(|e| unknown_target(e, origin, KeyPath::key("targets")))?;
+            if targets.is_empty() {
+                return Err(no_targets(origin));
+            }
+            targets
+        }
     };
     // Each layer's per-target tables, by the triple their key names.
     let mut per_target: Vec<BTreeMap<String, &super::config::TargetConfig>> = Vec::new();
@@ -234,6 +240,24 @@ fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError
         out.push(TargetSettings { target, base, backend });
     }
     Ok(out)
+}
+
+/// `--target ''`, `--target ,`, `targets = []`: an index with no image would be written (or
+/// pushed over an existing tag) with exit 0, so it is refused wherever it is said.
+fn no_targets(origin: &Origin) -> PlanError {
+    match origin {
+        Origin::CommandLine => PlanError::NoTargets,
+        _ => origin
+            .invalid(
+                &KeyPath::key("targets"),
+                "`targets` lists no target",
+                format!(
+                    "name at least one, e.g. `targets = [\"x86_64\", \"aarch64\"]` ({}), or remove the key for the default",
+                    UnknownTarget::known_names()
+                ),
+            )
+            .into(),
+    }
 }
 
 fn unknown_target(e: UnknownTarget, origin: &Origin, key: KeyPath) -> PlanError {

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use oci_spec::image::{ImageIndexBuilder, MediaType};
 
+use super::disk;
 use super::layout::REF_NAME;
+use super::lock::DirLock;
+use super::sweep::{self, Legacy};
 use super::StoreError;
 use crate::image::ImageSet;
 
@@ -17,10 +20,10 @@ pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".cargo-oci-")
-        .tempfile_in(dir)
-        .map_err(StoreError::io("create a temp file in", dir))?;
+    sweep::sweep(dir, Legacy::No);
+    let tmp = disk::temp_file(dir).map_err(StoreError::io("create a temp file in", dir))?;
+    // Held while it is written, so no other build's sweep takes it for a dead one's.
+    let _writing = DirLock::try_exclusive(tmp.path()).map_err(StoreError::io("lock", tmp.path()))?;
     let mut tar = tar::Builder::new(BufWriter::new(tmp.reopen().map_err(StoreError::io("open", tmp.path()))?));
     let add = |tar: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn io::Read| -> io::Result<()> {
         let mut h = tar::Header::new_ustar();
@@ -52,14 +55,9 @@ pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
         add(&mut tar, "index.json", index.len() as u64, &mut &index[..])?;
         let mut w = tar.into_inner()?;
         w.flush()?;
-        w.get_ref().sync_all()
+        disk::sync_file(w.get_ref())
     })();
     written.map_err(StoreError::io("write", path))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // A temp file is private (0600); the archive is an ordinary file of the user's.
-        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
-    }
     tmp.persist(path).map_err(|e| StoreError::io("rename into", path)(e.error))?;
-    Ok(())
+    disk::sync_dir(dir).map_err(StoreError::io("sync", dir))
 }

@@ -1,17 +1,29 @@
 //! A content-addressed cache of registry blobs and manifests (`blobs/sha256/<hex>`), shared by
 //! every build of this user. Entries are verified each time they are read: a corrupt one is
 //! removed and reported as missing, so it is fetched again and never used.
+//!
+//! Writers hold the cache directory's lock shared while an entry goes in (temp file + rename:
+//! any number at once, as entries are content-addressed); the first writer of a process sweeps
+//! the temp files of killed writers, but only while nobody writes (the lock exclusive, tried,
+//! never waited for).
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::disk;
+use super::lock::DirLock;
+use super::sweep::{self, Legacy};
 use crate::blob::{digest_reader, Digest, HashWriter};
 use crate::env::{Env, EnvVars};
 
 #[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// Whether this process has swept the leftovers of killed writers yet.
+    swept: AtomicBool,
 }
 
 impl Cache {
@@ -21,11 +33,11 @@ impl Cache {
             .get(EnvVars::CARGO_OCI_CACHE)
             .map(|d| env.cwd.join(d))
             .or_else(|| env.cache_home().map(|d| d.join("cargo-oci")))?;
-        Some(Cache { dir })
+        Some(Cache::at(&dir))
     }
 
     pub fn at(dir: &Path) -> Cache {
-        Cache { dir: dir.to_path_buf() }
+        Cache { dir: dir.to_path_buf(), swept: AtomicBool::new(false) }
     }
 
     pub fn path(&self, digest: &Digest) -> PathBuf {
@@ -82,8 +94,14 @@ impl Cache {
     fn put(&self, digest: &Digest, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<PathBuf> {
         let dest = self.path(digest);
         let dir = dest.parent().expect("blob paths have a parent");
-        fs::create_dir_all(dir)?;
-        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        disk::create_dir_all(dir)?;
+        if !self.swept.swap(true, Ordering::Relaxed) {
+            if let Ok(Some(_alone)) = DirLock::try_exclusive(&self.dir) {
+                sweep::sweep(dir, Legacy::Yes);
+            }
+        }
+        let _writing = DirLock::shared(&self.dir)?;
+        let tmp = disk::temp_file(dir)?;
         let mut w = HashWriter::new(io::BufWriter::new(tmp));
         fill(&mut w)?;
         let (w, actual, _) = w.finish();

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
 
+use super::disk;
+use super::lock::DirLock;
+use super::sweep::{self, Legacy};
 use super::StoreError;
-use crate::blob::{Blob, Content};
+use crate::blob::{digest_reader, Blob, Content, Digest, HashWriter};
 use crate::image::referrer::Referrer;
 use crate::image::ImageSet;
 
@@ -59,6 +62,7 @@ pub fn check_output(path: &Path) -> Result<(), OutputError> {
         Ok(_) if path.join("oci-layout").is_file() => {
             read_index(path).map_err(|source| OutputError::BadIndex { path: path.into(), source: source.into() })?;
         }
+        Ok(_) if is_partial_layout(path) => {}
         Ok(_) => {
             let mut names: Vec<String> = fs::read_dir(path)
                 .map_err(|source| OutputError::Unwritable { path: path.into(), source })?
@@ -80,6 +84,23 @@ pub fn check_output(path: &Path) -> Result<(), OutputError> {
         return Err(OutputError::NotADirectory { path: existing.into() });
     }
     tempfile::tempfile_in(existing).map(drop).map_err(|source| OutputError::Unwritable { path: path.into(), source })
+}
+
+/// What a first write that failed part-way (a full disk, a kill) can leave before `oci-layout`
+/// exists: a `blobs/sha256` tree of blobs and nothing else but our temp files. Such a directory
+/// is ours, and the next write completes it.
+fn is_partial_layout(path: &Path) -> bool {
+    let only = |dir: &Path, allowed: &dyn Fn(&str) -> bool| {
+        fs::read_dir(dir).is_ok_and(|entries| {
+            entries.into_iter().all(|e| e.is_ok_and(|e| allowed(&e.file_name().to_string_lossy())))
+        })
+    };
+    let temp = |n: &str| n.starts_with(disk::TEMP_PREFIX) || (n.starts_with(".tmp") && n.len() == 10);
+    let blob = |n: &str| temp(n) || Digest::parse(&format!("sha256:{n}")).is_ok();
+    path.join("blobs/sha256").is_dir()
+        && only(path, &|n| n == "blobs" || temp(n))
+        && only(&path.join("blobs"), &|n| n == "sha256")
+        && only(&path.join("blobs/sha256"), &blob)
 }
 
 /// Reads `index.json` (an empty index if the layout is new).
@@ -104,35 +125,73 @@ pub(crate) fn empty_index() -> ImageIndex {
 }
 
 /// Writes `set` into the layout at `root` under each of `tags`. Other tags and their blobs stay.
+/// Waits silently for another writer of the same layout (see [`LayoutWriter`] for a status line).
 pub fn write(root: &Path, set: &ImageSet, tags: &[String]) -> Result<(), StoreError> {
-    let blobs_dir = root.join("blobs").join("sha256");
-    fs::create_dir_all(&blobs_dir).map_err(StoreError::io("create", &blobs_dir))?;
-    if !root.join("oci-layout").exists() {
-        write_atomic(&root.join("oci-layout"), OCI_LAYOUT.as_bytes())?;
-    }
-    for blob in set.blobs_children_first() {
-        put_blob(&blobs_dir, blob)?;
-    }
-    let mut index = read_index(root)?;
-    let mut manifests = index.manifests().clone();
-    for tag in tags {
-        let mut d = set.index.descriptor();
-        d.set_annotations(Some([(REF_NAME.to_string(), tag.clone())].into()));
-        match manifests.iter_mut().find(|m| ref_name(m) == Some(tag)) {
-            Some(slot) => *slot = d,
-            None => manifests.push(d),
+    LayoutWriter::open(root, &mut |_| {})?.write(set, tags)
+}
+
+/// A layout opened for writing: holds the layout's lock (an advisory `flock` on its directory)
+/// until dropped, so writers take turns from reading `index.json` to replacing it, and a `gc`
+/// never runs while blobs are on their way in. Readers need no lock: every write is a rename.
+pub struct LayoutWriter {
+    root: PathBuf,
+    _lock: DirLock,
+}
+
+impl LayoutWriter {
+    /// Creates the layout if needed and takes its lock; after a second of waiting for another
+    /// writer, `waiting(dir)` is called once (for a status line). Then removes what killed
+    /// writers left in it (their temp files: nobody else writes while we hold the lock).
+    pub fn open(root: &Path, waiting: &mut dyn FnMut(&Path)) -> Result<LayoutWriter, StoreError> {
+        disk::create_dir_all(root).map_err(StoreError::io("create", root))?;
+        let lock = DirLock::exclusive(root, waiting).map_err(StoreError::io("lock", root))?;
+        // `oci-layout` before anything else: a directory this write leaves half-done is then one
+        // every tool recognises as a layout (and `check_output` recognises a bare `blobs` tree,
+        // which earlier versions could leave, as ours).
+        if !root.join("oci-layout").exists() {
+            write_atomic(&root.join("oci-layout"), OCI_LAYOUT.as_bytes())?;
         }
+        let blobs = root.join("blobs").join("sha256");
+        disk::create_dir_all(&blobs).map_err(StoreError::io("create", &blobs))?;
+        sweep::sweep(root, Legacy::Yes);
+        sweep::sweep(&blobs, Legacy::Yes);
+        Ok(LayoutWriter { root: root.to_path_buf(), _lock: lock })
     }
-    for r in &set.referrers {
-        if !manifests.iter().any(|m| m.digest() == r.manifest.descriptor().digest()) {
-            manifests.push(r.descriptor());
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Writes `set` under each of `tags`: blobs first (each verified if already there, and
+    /// synced), then the `blobs/sha256` directory synced, then `index.json` replaced, then the
+    /// layout directory synced, so after a crash `index.json` never names a blob that is not on disk.
+    pub fn write(&self, set: &ImageSet, tags: &[String]) -> Result<(), StoreError> {
+        let blobs_dir = self.root.join("blobs").join("sha256");
+        for blob in set.blobs_children_first() {
+            put_blob(&blobs_dir, blob)?;
         }
+        disk::sync_dir(&blobs_dir).map_err(StoreError::io("sync", &blobs_dir))?;
+        let mut index = read_index(&self.root)?;
+        let mut manifests = index.manifests().clone();
+        for tag in tags {
+            let mut d = set.index.descriptor();
+            d.set_annotations(Some([(REF_NAME.to_string(), tag.clone())].into()));
+            match manifests.iter_mut().find(|m| ref_name(m) == Some(tag)) {
+                Some(slot) => *slot = d,
+                None => manifests.push(d),
+            }
+        }
+        for r in &set.referrers {
+            if !manifests.iter().any(|m| m.digest() == r.manifest.descriptor().digest()) {
+                manifests.push(r.descriptor());
+            }
+        }
+        let manifests = prune_stale_referrers(&self.root, manifests, &set.referrers);
+        index.set_manifests(manifests);
+        index.set_media_type(Some(MediaType::ImageIndex));
+        let bytes = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
+        write_atomic(&self.root.join("index.json"), &bytes)
     }
-    let manifests = prune_stale_referrers(root, manifests, &set.referrers);
-    index.set_manifests(manifests);
-    index.set_media_type(Some(MediaType::ImageIndex));
-    let bytes = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
-    write_atomic(&root.join("index.json"), &bytes)
 }
 
 /// Drops untagged artifact entries (SBOMs, provenance) whose subject is no longer reachable from
@@ -172,36 +231,58 @@ pub fn ref_name(d: &Descriptor) -> Option<&String> {
     d.annotations().as_ref()?.get(REF_NAME)
 }
 
-/// Puts one blob into `blobs/sha256/`, unless a file of the right size is already there.
-/// Staged files are renamed (same file system) or copied; either way via a temp file + rename,
-/// so a blob path never holds partial content.
+/// Puts one blob into `blobs/sha256/`. A file already there is reused only if its bytes hash to
+/// its name; one that does not (flipped bits, a truncated copy) is replaced like a missing one.
+/// A file of ours with the right mode is hard-linked; anything else is copied through a temp
+/// file, hashed on the way, and renamed into place, so a blob path never holds partial content.
 fn put_blob(dir: &Path, blob: &Blob) -> Result<(), StoreError> {
     let dest = dir.join(blob.digest.hex());
-    if fs::metadata(&dest).is_ok_and(|m| m.len() == blob.size) {
-        return Ok(());
-    }
-    if let Content::File(src) = &blob.content {
-        if fs::hard_link(src.as_path(), &dest).is_ok() {
-            return Ok(());
+    match fs::symlink_metadata(&dest) {
+        Ok(m) if m.is_file() && m.len() == blob.size && hashes_to(&dest, &blob.digest) => {
+            return disk::sync_path(&dest).map_err(StoreError::io("sync", &dest));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            if let Content::File(src) = &blob.content {
+                if linkable(src) && fs::hard_link(src.as_path(), &dest).is_ok() {
+                    return disk::sync_path(&dest).map_err(StoreError::io("sync", &dest));
+                }
+            }
         }
     }
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(StoreError::io("create a temp file in", dir))?;
+    let tmp = disk::temp_file(dir).map_err(StoreError::io("create a temp file in", dir))?;
+    let mut w = HashWriter::new(tmp);
     let mut r = blob.open().map_err(StoreError::io("read blob for", &dest))?;
-    io::copy(&mut r, tmp.as_file_mut()).map_err(StoreError::io("write", &dest))?;
-    tmp.as_file().sync_all().map_err(StoreError::io("sync", &dest))?;
+    io::copy(&mut r, &mut w).map_err(StoreError::io("write", &dest))?;
+    let (tmp, digest, size) = w.finish();
+    if digest != blob.digest || size != blob.size {
+        let what = format!("the bytes written to {}", dest.display());
+        return Err(StoreError::mismatch(what, &blob.digest, blob.size, &digest, size));
+    }
+    disk::sync_file(tmp.as_file()).map_err(StoreError::io("sync", &dest))?;
     tmp.persist(&dest).map_err(|e| StoreError::io("rename into", &dest)(e.error))?;
     Ok(())
+}
+
+/// Whether the file's bytes hash to `digest` (an unreadable file does not).
+fn hashes_to(path: &Path, digest: &Digest) -> bool {
+    File::open(path).and_then(digest_reader).is_ok_and(|(d, _)| d == *digest)
+}
+
+/// A source file can become a blob by hard link if it has the mode this process gives new files
+/// (our staged layers do; another layout's blob may not, and would keep its mode).
+fn linkable(src: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(src).map(|m| m.permissions().mode() & 0o7777);
+    disk::file_mode().is_some_and(|want| mode.is_ok_and(|m| m == want))
 }
 
 /// Replaces `path` by writing a sibling temp file, syncing it, renaming it over, syncing the dir.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(StoreError::io("create a temp file in", dir))?;
+    let mut tmp = disk::temp_file(dir).map_err(StoreError::io("create a temp file in", dir))?;
     tmp.write_all(bytes).map_err(StoreError::io("write", path))?;
-    tmp.as_file().sync_all().map_err(StoreError::io("sync", path))?;
+    disk::sync_file(tmp.as_file()).map_err(StoreError::io("sync", path))?;
     tmp.persist(path).map_err(|e| StoreError::io("replace", path)(e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    disk::sync_dir(dir).map_err(StoreError::io("sync", dir))
 }

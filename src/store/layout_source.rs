@@ -33,11 +33,7 @@ impl LayoutStore {
         let bytes = fs::read(&p).map_err(StoreError::io("read", &p))?;
         let actual = Digest::of(&bytes);
         if actual != *digest || bytes.len() as u64 != size {
-            return Err(StoreError::Corrupt {
-                what: p.display().to_string(),
-                expected: format!("{digest} ({size} bytes)"),
-                actual: format!("{actual} ({} bytes)", bytes.len()),
-            });
+            return Err(StoreError::blob_mismatch(&p, digest, size, &actual, bytes.len() as u64));
         }
         Ok(bytes)
     }
@@ -53,7 +49,7 @@ impl ImageStore for LayoutStore {
 
     fn root(&self) -> Result<Document, StoreError> {
         if !self.root.join("oci-layout").is_file() {
-            return Err(StoreError::BadLayout { path: self.root.clone(), why: "no `oci-layout` file".into() });
+            return Err(StoreError::NotALayout { path: self.root.clone() });
         }
         let index = read_index(&self.root)?;
         let tags: Vec<String> = index.manifests().iter().filter_map(|d| ref_name(d).cloned()).collect();
@@ -83,11 +79,7 @@ impl ImageStore for LayoutStore {
         let f = fs::File::open(&p).map_err(StoreError::io("read", &p))?;
         let (actual, n) = digest_reader(f).map_err(StoreError::io("read", &p))?;
         if actual != *digest || n != size {
-            return Err(StoreError::Corrupt {
-                what: p.display().to_string(),
-                expected: format!("{digest} ({size} bytes)"),
-                actual: format!("{actual} ({n} bytes)"),
-            });
+            return Err(StoreError::blob_mismatch(&p, digest, size, &actual, n));
         }
         self.verified.lock().expect("verified lock").insert(digest.clone());
         Ok(Content::File(Arc::new(p)))
@@ -129,6 +121,36 @@ pub fn parse_oci_ref(s: &str) -> Option<(PathBuf, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_size_only_mismatch_names_both_sizes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let doc = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let d = Digest::of(doc);
+        std::fs::write(root.join("blobs/sha256").join(d.hex()), doc).unwrap();
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{d}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"x"}}}}]}}"#,
+            doc.len() + 1
+        );
+        std::fs::write(root.join("index.json"), index).unwrap();
+        let err = LayoutStore::new(root, Some("x")).root().unwrap_err().to_string();
+        assert_eq!(err.matches(d.as_str()).count(), 1, "{err}");
+        assert!(
+            err.ends_with(&format!(
+                "has {} bytes where its descriptor says {} (its digest {d} matches)",
+                doc.len(),
+                doc.len() + 1
+            )),
+            "{err}"
+        );
+
+        let missing = LayoutStore::new(&root.join("nope"), None).root().unwrap_err();
+        assert!(missing.to_string().ends_with("is not an OCI image layout: it does not exist"), "{missing}");
+        assert!(missing.hints()[0].contains("oci:DIR[:TAG]") && !missing.hints()[0].contains("--output"));
+    }
 
     #[test]
     fn oci_refs() {

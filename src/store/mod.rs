@@ -3,14 +3,18 @@
 pub mod archive;
 pub mod builtin;
 pub mod cache;
+pub mod disk;
+pub mod gc;
 pub mod layout;
 pub mod layout_source;
+pub mod lock;
 pub mod read;
 pub mod registry;
 pub mod source;
 pub mod staging;
+pub mod sweep;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Config, History};
 
@@ -127,6 +131,8 @@ pub enum StoreError {
     },
     #[error("`{}` is not a valid OCI image layout: {why}", path.display())]
     BadLayout { path: PathBuf, why: String },
+    #[error("`{}` is not an OCI image layout: {}", path.display(), if path.exists() { "it has no `oci-layout` file" } else { "it does not exist" })]
+    NotALayout { path: PathBuf },
     #[error("base `{image}` has no image for {wanted}; it has: {}", if available.is_empty() { "no platforms".to_string() } else { available.join(", ") })]
     PlatformMissing { image: String, wanted: String, available: Vec<String> },
     #[error("`{image}` has no {}; it has: {}", tag.as_ref().map(|t| format!("tag `{t}`")).unwrap_or("single image (name a tag)".into()), if available.is_empty() { "no tags".to_string() } else { available.join(", ") })]
@@ -135,6 +141,10 @@ pub enum StoreError {
     BadImage { image: String, why: String },
     #[error("{what} does not match its digest: expected {expected}, found {actual}")]
     Corrupt { what: String, expected: String, actual: String },
+    #[error("blob `{}` is corrupt: expected {expected}, found {actual}", path.display())]
+    CorruptBlob { path: PathBuf, expected: String, actual: String },
+    #[error("{what} has {actual} bytes where its descriptor says {expected} (its digest {digest} matches)")]
+    WrongSize { what: String, digest: String, expected: u64, actual: u64 },
     #[error("`{reference}` is not an image reference cargo-oci can read")]
     BadReference { reference: String },
     #[error(transparent)]
@@ -167,12 +177,35 @@ impl StoreError {
         move |source| StoreError::Io { op, path, source }
     }
 
+    /// Bytes that do not match their descriptor: a different digest, or (the same digest) a
+    /// different size, which says the descriptor rather than the bytes is wrong.
+    pub fn mismatch(what: String, digest: &Digest, size: u64, actual: &Digest, actual_size: u64) -> StoreError {
+        if actual == digest {
+            return StoreError::WrongSize { what, digest: digest.to_string(), expected: size, actual: actual_size };
+        }
+        StoreError::Corrupt {
+            what,
+            expected: format!("{digest} ({size} bytes)"),
+            actual: format!("{actual} ({actual_size} bytes)"),
+        }
+    }
+
+    /// [`StoreError::mismatch`] for a blob file of a layout, named by its path.
+    pub fn blob_mismatch(path: &Path, digest: &Digest, size: u64, actual: &Digest, actual_size: u64) -> StoreError {
+        match StoreError::mismatch(path.display().to_string(), digest, size, actual, actual_size) {
+            StoreError::Corrupt { expected, actual, .. } => {
+                StoreError::CorruptBlob { path: path.into(), expected, actual }
+            }
+            other => other,
+        }
+    }
+
     pub fn hints(&self) -> Vec<String> {
         match self {
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 vec!["pick a directory you can write with `--output DIR`".into()]
             }
-            StoreError::Io { source, .. } if source.raw_os_error() == Some(28) => vec!["free some disk space and run again".into()],
+            StoreError::Io { source, .. } if disk::is_disk_full(source) => disk::io_hints(source),
             StoreError::PlatformMissing { .. } => {
                 vec!["build only for the platforms the base has (`--target …`), or pick a base that has this one".into()]
             }
@@ -191,7 +224,10 @@ impl StoreError {
             StoreError::Pull { source, .. } | StoreError::Push { source, .. } => source.hints(),
             StoreError::NotDockerCompatible { .. } => vec!["keep OCI media types: `--media-types oci`".into()],
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
-            StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`, or write to a new directory with `--output DIR`".into()],
+            StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],
+            StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`".into()],
+            StoreError::NotALayout { .. } => vec!["`oci:DIR[:TAG]` names the directory of an OCI image layout (with an `oci-layout` file): check the path, or make one with `skopeo copy docker://IMAGE oci:DIR:TAG`".into()],
+            StoreError::WrongSize { digest, .. } => vec![format!("the document that lists {digest} gives a wrong size: rebuild or copy again the image that names it")],
             _ => Vec::new(),
         }
     }

@@ -4,20 +4,24 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::disk::{self, Scratch};
+use super::sweep::{self, Legacy};
 use crate::blob::{Blob, Content, Layer};
 use crate::layer::{self, Entry};
 
-/// Removed with everything in it when dropped, so a failed build leaves nothing behind.
+/// Removed with everything in it when dropped, so a failed build leaves nothing behind; locked
+/// while it lives, so other builds sweeping `parent` leave it alone.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    dir: Scratch,
 }
 
 impl Staging {
     /// Creates the staging directory under `parent` (the cargo target dir, so it is on the same
-    /// file system as the default output and blobs can be renamed rather than copied).
+    /// file system as the default output and blobs can be renamed rather than copied), after
+    /// removing what killed builds left there.
     pub fn new(parent: &Path) -> io::Result<Staging> {
-        std::fs::create_dir_all(parent)?;
-        Ok(Staging { dir: tempfile::Builder::new().prefix(".staging-").tempdir_in(parent)? })
+        sweep::sweep(parent, Legacy::Yes);
+        Ok(Staging { dir: Scratch::new(parent, "staging")? })
     }
 
     pub fn path(&self) -> &Path {
@@ -27,7 +31,8 @@ impl Staging {
     /// Writes a layer into a staged file named after its digest; `read` hears of the file bytes
     /// going in (for a progress bar).
     pub fn layer(&self, entries: Vec<Entry>, mtime: u64, created_by: String, read: &dyn Fn(u64)) -> io::Result<Layer> {
-        let tmp = tempfile::NamedTempFile::new_in(self.dir.path())?;
+        // Created with the blob file mode: the file is hard-linked into the layout as it is.
+        let tmp = disk::temp_file(self.dir.path())?;
         let digests = layer::write_file(entries, mtime, tmp.reopen()?, read)?;
         let path: PathBuf = self.dir.path().join(digests.digest.hex());
         tmp.persist(&path).map_err(|e| e.error)?;

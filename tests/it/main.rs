@@ -3,12 +3,15 @@
 mod attest;
 mod base_layout;
 mod build;
+mod concurrency;
 mod config;
 mod cross;
 mod diff;
 mod errors;
 mod init;
 mod inspect;
+mod integrity;
+mod layout_support;
 mod merge;
 mod plan;
 mod progress;

@@ -179,14 +179,20 @@ impl Project {
     }
 
     fn oci_with(&self, target_dir: &Path, args: &[&str], vars: &[(String, String)]) -> Run {
+        let mut c = self.oci_command(target_dir, args);
+        c.envs(vars.iter().map(|(k, v)| (k, v)));
+        Run::of(c)
+    }
+
+    /// The command [`Project::oci_in`] runs, to spawn (and kill) it or run it under a umask.
+    pub fn oci_command(&self, target_dir: &Path, args: &[&str]) -> Command {
         let mut c = cargo_oci();
         c.current_dir(self.path()).args(args);
         c.env("CARGO_TARGET_DIR", target_dir);
-        c.envs(vars.iter().map(|(k, v)| (k, v)));
         // Keep git from finding an enclosing repository, so the output does not depend on which
         // commit the tests run at (no `revision` annotation, epoch 0).
         c.env("GIT_CEILING_DIRECTORIES", self.path().parent().unwrap());
-        Run::of(c)
+        c
     }
 }
 
@@ -393,7 +399,8 @@ pub fn validate_layout(layout: &Path, tag: &str) -> Vec<Manifest> {
     out
 }
 
-fn check_blob_bytes(layout: &Path, d: &Value) -> Vec<u8> {
+/// A descriptor's blob, checked against its digest and size.
+pub fn check_blob_bytes(layout: &Path, d: &Value) -> Vec<u8> {
     let digest = d["digest"].as_str().unwrap();
     let bytes = std::fs::read(blob_path(layout, digest)).unwrap_or_else(|e| panic!("blob {digest}: {e}"));
     assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap(), "size of {digest}");

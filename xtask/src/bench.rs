@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: packaging time for two platforms vs. the bare cost of one sha256 + deflate
-//! pass over the same bytes (same library, same level), and peak RSS for a small and a large binary.
+//! pass over the same bytes (same library, same level), peak RSS for a small and a large binary,
+//! and what fsync (durability of the layout write) costs.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -38,16 +39,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let limit1 = median((0..RUNS).map(|_| limit_pass(&big, 1)).collect::<Result<Vec<_>, _>>()?);
     let mut walls = Vec::new();
     let mut walls1 = Vec::new();
+    let (mut writes, mut writes_unsynced, mut walls_unsynced) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rewrites = Vec::new();
     let mut rss_big = 0;
     for i in 0..RUNS {
-        let (wall, rss) = child_run(&big, 2, &work.path().join(format!("big{i}")))?;
-        walls.push(wall);
-        rss_big = rss_big.max(rss);
-        walls1.push(child_run(&big, 1, &work.path().join(format!("one{i}")))?.0);
+        let run = child_run(&big, 2, &work.path().join(format!("big{i}")), true)?;
+        walls.push(run.wall);
+        writes.push(run.write);
+        rewrites.push(run.rewrite);
+        rss_big = rss_big.max(run.rss_kb);
+        walls1.push(child_run(&big, 1, &work.path().join(format!("one{i}")), true)?.wall);
+        let unsynced = child_run(&big, 2, &work.path().join(format!("nosync{i}")), false)?;
+        walls_unsynced.push(unsynced.wall);
+        writes_unsynced.push(unsynced.write);
     }
-    let (_, rss_small) = child_run(&small, 2, &work.path().join("small"))?;
+    let rss_small = child_run(&small, 2, &work.path().join("small"), true)?.rss_kb;
     let wall = median(walls);
     let wall1 = median(walls1);
+    let (write, write_unsynced, wall_unsynced) = (median(writes), median(writes_unsynced), median(walls_unsynced));
+    let rewrite = median(rewrites);
 
     println!("binary: {} ({:.1} MB), packaged for linux/amd64 + linux/arm64", big.display(), size as f64 / 1e6);
     println!("packaging (layers, configs, manifests, index, layout write): {:.3} s (median of {RUNS})", wall);
@@ -59,6 +69,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
         limit1,
         wall1 / limit1
     );
+    println!(
+        "durability: layout write {:.3} s with fsync of blobs, blobs/sha256, index.json and the layout dir, \
+         {:.3} s without; whole packaging {:.3} s vs {:.3} s: fsync costs {:+.1} %",
+        write,
+        write_unsynced,
+        wall,
+        wall_unsynced,
+        (wall / wall_unsynced - 1.0) * 100.0
+    );
+    println!("verified reuse: writing the same image into the filled layout again (every blob hashed): {rewrite:.3} s");
     println!(
         "peak RSS: {:.1} MB for the {:.1} MB binary, {:.1} MB for a {:.1} MB binary",
         rss_big as f64 / 1024.0,
@@ -108,14 +128,25 @@ impl Write for Sha256Sink {
     }
 }
 
-/// Packages in a fresh process, so its peak RSS is the packaging's alone.
-fn child_run(bin: &Path, platforms: usize, out: &Path) -> Result<(f64, u64), String> {
+/// One packaging run: whole, its layout write alone, and its peak RSS.
+struct ChildRun {
+    wall: f64,
+    write: f64,
+    /// The same write again into the filled layout (reuse, verified by hashing).
+    rewrite: f64,
+    rss_kb: u64,
+}
+
+/// Packages in a fresh process, so its peak RSS is the packaging's alone; `sync: false` skips
+/// every fsync (to measure what durability costs).
+fn child_run(bin: &Path, platforms: usize, out: &Path, sync: bool) -> Result<ChildRun, String> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let o = Command::new(me)
         .arg("bench-child")
         .arg(bin)
         .arg(platforms.to_string())
         .arg(out)
+        .arg(if sync { "sync" } else { "nosync" })
         .output()
         .map_err(|e| e.to_string())?;
     if !o.status.success() {
@@ -123,13 +154,19 @@ fn child_run(bin: &Path, platforms: usize, out: &Path) -> Result<(f64, u64), Str
     }
     let text = String::from_utf8_lossy(&o.stdout);
     let field = |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
-    Ok((field("wall=").ok_or("no wall")?, field("rss_kb=").ok_or("no rss")? as u64))
+    Ok(ChildRun {
+        wall: field("wall=").ok_or("no wall")?,
+        write: field("write=").ok_or("no write")?,
+        rewrite: field("rewrite=").ok_or("no rewrite")?,
+        rss_kb: field("rss_kb=").ok_or("no rss")? as u64,
+    })
 }
 
-/// `bench-child BIN N OUT`: package BIN as the binary of an amd64 (+ arm64 if N = 2) image into
-/// layout OUT.
+/// `bench-child BIN N OUT sync|nosync`: package BIN as the binary of an amd64 (+ arm64 if N = 2)
+/// image into layout OUT.
 pub fn child(args: &[String]) -> Result<(), String> {
-    let [bin, n, out] = args else { return Err("bench-child BIN N OUT".into()) };
+    let [bin, n, out, sync] = args else { return Err("bench-child BIN N OUT sync|nosync".into()) };
+    cargo_oci::store::disk::set_sync(sync == "sync");
     let out = PathBuf::from(out);
     let n: usize = n.parse().map_err(|_| "N must be 1 or 2")?;
     let targets: Vec<Target> = ["x86_64", "aarch64"].iter().take(n).map(|t| Target::parse(t).unwrap()).collect();
@@ -180,13 +217,19 @@ pub fn child(args: &[String]) -> Result<(), String> {
         progress: &progress,
     };
     let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
+    let writing = Instant::now();
     cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
+    let write = writing.elapsed().as_secs_f64();
     let wall = start.elapsed().as_secs_f64();
+    // The same image again: every blob is already there and is hashed before it is reused.
+    let rewriting = Instant::now();
+    cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
+    let rewrite = rewriting.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .map(|v| v.trim().trim_end_matches(" kB").trim().to_string());
-    println!("wall={wall} rss_kb={}", rss.unwrap_or_else(|| "0".into()));
+    println!("wall={wall} write={write} rewrite={rewrite} rss_kb={}", rss.unwrap_or_else(|| "0".into()));
     Ok(())
 }

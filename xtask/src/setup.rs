@@ -18,6 +18,7 @@ const APT: &[&str] = &[
     "openssl",           // a CA + leaf certificate for the TLS registry
     "containerd",        // `ctr images import` reads our oci-archives
     "buildah",           // builds the two-platform registry base independently of us
+    "util-linux",        // setpriv (read outputs as another uid), unshare (a tiny tmpfs: a full disk)
     "jq",
     "tar",
     "git",
