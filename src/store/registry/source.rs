@@ -110,14 +110,15 @@ impl Remote {
 
     fn verify(&self, what: &str, digest: &Digest, size: Option<u64>, bytes: &[u8]) -> Result<(), StoreError> {
         let actual = Digest::of(bytes);
-        if actual != *digest || size.is_some_and(|s| s != bytes.len() as u64) {
-            return Err(StoreError::Corrupt {
-                what: format!("{what} from {}", self.reference.name()),
-                expected: format!("{digest}{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default()),
-                actual: format!("{actual} ({} bytes)", bytes.len()),
-            });
+        let len = bytes.len() as u64;
+        let what = format!("{what} from {}", self.reference.name());
+        match size {
+            Some(s) if actual != *digest || s != len => Err(StoreError::mismatch(what, digest, s, &actual, len)),
+            None if actual != *digest => {
+                Err(StoreError::Corrupt { what, expected: digest.to_string(), actual: format!("{actual} ({len} bytes)") })
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Streams a blob from the registry (retrying until the response starts).
