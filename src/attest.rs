@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use cargo_metadata::PackageId;
 
-use crate::blob::Blob;
 use crate::env::Env;
-use crate::image::referrer::{self, Referrer};
-use crate::image::{rfc3339, ImageSet};
+use crate::image::referrer;
+use crate::oci::Blob;
+use crate::oci::{rfc3339, Image};
+use crate::oci::{BaseImage, Referrer};
 use crate::plan::{ImagePlan, Plan, PlanError};
 use crate::provenance::{self, BuildFacts, Subject};
 use crate::sbom::{self, SbomFormat};
-use crate::store::BaseImage;
 
 /// What to attach (`--sbom`, `--provenance`).
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +66,7 @@ pub enum AttestError {
 pub fn attest(
     plan: &Plan,
     image: &ImagePlan,
-    set: &ImageSet,
+    set: &Image,
     bases: &[BaseImage],
     facts: &BuildFacts,
     what: Attestations,
@@ -79,7 +79,7 @@ pub fn attest(
     let lock = plan.workspace_root.join("Cargo.lock");
     let checksums = sbom::lock_checksums(&lock);
     let targets: Vec<String> = image.targets.iter().map(|t| t.triple.clone()).collect();
-    for ((target, pimg), base) in image.targets.iter().zip(&set.images).zip(bases) {
+    for ((target, pimg), base) in image.targets.iter().zip(&set.platforms).zip(bases) {
         let subject_name = format!("{} {}", image.name, target.platform);
         if let Some(media_type) = what.sbom.media_type() {
             let meta = crate::plan::metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple), env)

@@ -161,6 +161,23 @@ pub struct InitArgs {
     pub package: Option<String>,
 }
 
+/// `--media-types`: the manifest family, as clap spells it (the value type, `oci::MediaFamily`,
+/// knows nothing of clap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaTypes {
+    Oci,
+    Docker,
+}
+
+impl From<MediaTypes> for crate::oci::MediaFamily {
+    fn from(m: MediaTypes) -> Self {
+        match m {
+            MediaTypes::Oci => crate::oci::MediaFamily::Oci,
+            MediaTypes::Docker => crate::oci::MediaFamily::Docker,
+        }
+    }
+}
+
 /// What goes to stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum MessageFormat {
@@ -282,7 +299,7 @@ pub struct BuildArgs {
     /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
     /// indexes [default: the base's]
     #[arg(long, value_name = "TYPES")]
-    pub media_types: Option<crate::image::MediaFamily>,
+    pub media_types: Option<MediaTypes>,
     #[command(flatten)]
     pub registry: crate::store::registry::RegistryArgs,
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crate::cli::{Command, MessageFormat, OciCli};
 use crate::env::Env;
+use crate::oci::json;
+use crate::oci::ImageName;
 use crate::shell::Shell;
-use crate::store::{registry, ImageName, StoreError};
-use crate::{build, diff, gc, init, inspect, json, merge, plan, publish, report, Error};
+use crate::store::{registry, StoreError};
+use crate::{build, diff, gc, init, inspect, merge, plan, publish, report, Error};
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
@@ -25,7 +27,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             let name = ImageName::parse(&args.image, &env.cwd)?;
             let settings =
                 Arc::new(registry::Settings::new(&args.registry, env, name.registry()).map_err(StoreError::from)?);
-            let report = inspect::inspect(name.open(&settings).as_ref())?;
+            let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
             match args.format {
                 MessageFormat::Human => print!("{}", inspect::human(&report)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
@@ -41,7 +43,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
             let settings = Arc::new(registry::Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
-            match diff::diff(a.open(&settings).as_ref(), b.open(&settings).as_ref())? {
+            match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {
                 None => {
                     println!("identical: {} and {} are the same image", args.a, args.b);
                     Ok(true)

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use crate::blob::{Blob, Digest, HashWriter};
+use crate::oci::{Blob, Digest, HashWriter};
 use crate::store::read::{read_image, StoredImage};
 use crate::store::source::ImageStore;
 use crate::store::StoreError;

@@ -20,6 +20,8 @@ pub enum Error {
     #[error(transparent)]
     Merge(#[from] crate::merge::MergeError),
     #[error(transparent)]
+    Name(#[from] crate::oci::BadName),
+    #[error(transparent)]
     Init(#[from] crate::init::InitError),
     #[error(transparent)]
     Check(#[from] CheckError),
@@ -48,6 +50,7 @@ impl Error {
                     .into()]
             }
             Error::Merge(e) => e.hints(),
+            Error::Name(e) => e.hints(),
             Error::Init(e) => e.hints(),
             Error::Check(e) => e.hints(),
         }

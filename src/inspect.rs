@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::blob::Digest;
+use crate::oci::Digest;
 use crate::store::read::{read_image, StoredPlatform};
 use crate::store::source::ImageStore;
 use crate::store::StoreError;

@@ -7,7 +7,6 @@
 //! The other subcommands are in `commands`.
 
 pub mod attest;
-pub mod blob;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -19,9 +18,9 @@ pub mod gc;
 pub mod image;
 pub mod init;
 pub mod inspect;
-pub mod json;
 pub mod layer;
 pub mod merge;
+pub mod oci;
 pub mod package;
 pub mod plan;
 pub mod process;
@@ -54,7 +53,7 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
     let inspected = check::inspect(&plan, &bases, shell)?;
     // A base's own files say which glibc it has; a well-known base's is known when they do not.
-    let base_glibc = |image: &plan::ImagePlan, target: &plan::platform::Target| {
+    let base_glibc = |image: &plan::ImagePlan, target: &plan::Target| {
         inspected.glibc(image, target).or_else(|| plan::known_libc(image.base_of(target)).flatten())
     };
     for note in plan::glibc::apply_base_floors(&mut plan, &base_glibc) {
@@ -84,7 +83,7 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
             }
         }
         let delivered = publish::deliver(image, set, &registries, shell)?;
-        shell.verbose("Index", &set.index.digest);
+        shell.verbose("Index", &set.root.digest);
         let mut report = ImageReport::new(&image.name, set, layout, &image.tags);
         report.package = Some(image.package.name.clone());
         report.version = Some(image.package.version.clone());
@@ -99,13 +98,13 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
 /// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
 pub fn assemble(
     plan: &Plan,
-    bases: &[Vec<store::BaseImage>],
+    bases: &[Vec<oci::BaseImage>],
     artifacts: &compile::Artifacts,
     staging: &Staging,
     attach: &attest::Attach,
     env: &Env,
     shell: &mut Shell,
-) -> Result<Vec<image::ImageSet>, Error> {
+) -> Result<Vec<oci::Image>, Error> {
     let progress = &shell.progress();
     let mut sets = Vec::new();
     for (image, bases) in plan.images.iter().zip(bases) {
@@ -120,7 +119,7 @@ pub fn assemble(
 }
 
 /// `-v`: the digest each base resolved to, per platform.
-fn explain_bases(plan: &Plan, bases: &[Vec<store::BaseImage>], shell: &mut Shell) {
+fn explain_bases(plan: &Plan, bases: &[Vec<oci::BaseImage>], shell: &mut Shell) {
     for (image, bases) in plan.images.iter().zip(bases) {
         for (t, b) in image.targets.iter().zip(bases) {
             if let Some(r) = &b.reference {

@@ -6,17 +6,17 @@ use std::collections::BTreeMap;
 
 use crate::cli::MergeArgs;
 use crate::env::Env;
-use crate::image::referrer::Referrer;
-use crate::image::{ImageSet, MediaFamily, PlatformImage};
+use crate::oci::{Image, MediaFamily, PlatformImage, Referrer};
 use crate::plan::PlanError;
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::read::read_image;
 use std::sync::Arc;
 
+use crate::oci::ImageName;
 use crate::store::registry::push::PushSet;
 use crate::store::registry::Settings;
-use crate::store::{layout, ImageName, StoreError};
+use crate::store::{layout, StoreError};
 use crate::Error;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     let mut entries: Vec<(PlatformImage, Vec<Referrer>, String)> = Vec::new();
     let mut common: Option<BTreeMap<String, String>> = None;
     for (src, name) in args.sources.iter().zip(&names) {
-        let store = name.open(&settings);
+        let store = crate::store::open(name, &settings);
         let image = read_image(store.as_ref())?;
         let annotations = match &image.index {
             Some(index) => index.annotations().clone(),
@@ -102,7 +102,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     };
     let index = crate::image::index(&images, &common.unwrap_or_default(), family)
         .map_err(|source| StoreError::Json { what: "the merged index", source })?;
-    let set = ImageSet { images, index, referrers };
+    let set = Image { platforms: images, root: index, referrers };
     if let Some(o) = &output {
         shell.status("Writing", format!("{} to {}", tags.join(","), o.display()));
         crate::gc::open(o, shell)?.write(&set, &tags)?;
@@ -116,7 +116,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     if let Some(crate::plan::PushPlan { repository: reference, tags: push_tags }) = &push {
         // Sources on the same registry lend their blobs by cross-repository mount.
         let mount_from = names.iter().find_map(|n| match n {
-            ImageName::Registry(r) if r.registry == reference.registry => Some(r.clone()),
+            ImageName::Registry { reference: r } if r.registry == reference.registry => Some(r.clone()),
             _ => None,
         });
         let push_set = PushSet::from_image_set(&set);

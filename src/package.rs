@@ -1,14 +1,15 @@
 //! Layer + image stage for one image: the files layer (once), each platform's binary layer on
 //! that platform's base, then the index.
 
-use crate::blob::Layer;
 use crate::compile::Artifacts;
-use crate::image::{ImageInput, ImageSet, MediaFamily, PlatformImage};
+use crate::image::ImageInput;
 use crate::layer::{Entry, Kind, Source};
-use crate::plan::{BaseSpec, ImagePlan, LayerPlan, Target};
+use crate::oci::{BaseImage, ImageName};
+use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
+use crate::plan::{ImagePlan, LayerPlan, Target};
 use crate::progress::Progress;
 use crate::store::staging::Staging;
-use crate::store::{BaseImage, BaseSource, StoreError};
+use crate::store::{BaseSource, StoreError};
 use crate::Error;
 
 /// The base of each of the image's targets (in target order), resolved before anything is
@@ -17,14 +18,14 @@ pub fn resolve_bases(
     image: &ImagePlan,
     registries: &std::sync::Arc<crate::store::registry::Settings>,
 ) -> Result<Vec<BaseImage>, StoreError> {
-    let mut opened: Vec<(&BaseSpec, Box<dyn BaseSource>)> = Vec::new();
+    let mut opened: Vec<(&ImageName, Box<dyn BaseSource>)> = Vec::new();
     let mut out = Vec::new();
     for t in &image.targets {
         let spec = image.base_of(t);
         let i = match opened.iter().position(|(s, _)| *s == spec) {
             Some(i) => i,
             None => {
-                opened.push((spec, crate::store::open_base(spec, registries)?));
+                opened.push((spec, crate::store::open_base(spec, registries)));
                 opened.len() - 1
             }
         };
@@ -50,7 +51,7 @@ pub struct Inputs<'a> {
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the
 /// gzip of a large binary is the slow part, and platforms do not depend on each other).
-pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<ImageSet, Error> {
+pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<Image, Error> {
     // Built once, before the platforms: the same bytes, so one blob in every manifest.
     let files = files_layer(image, inputs).map_err(|source| Error::Package {
         image: image.name.clone(),
@@ -101,7 +102,7 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
     let family = image.outputs.media_types.unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
-    Ok(ImageSet { images, index, referrers: Vec::new() })
+    Ok(Image { platforms: images, root: index, referrers: Vec::new() })
 }
 
 /// The `files` layer, if the plan has one.

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::blob::Digest;
 use crate::env::Env;
+use crate::oci::Digest;
 use crate::process::Cmd;
 
 pub const MEDIA_TYPE: &str = "application/vnd.in-toto+json";

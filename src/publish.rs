@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use crate::cli::PushArgs;
 use crate::env::Env;
-use crate::image::ImageSet;
+use crate::oci::Image;
+use crate::oci::ImageName;
 use crate::plan::outputs::push_destination;
-use crate::plan::{BaseSpec, ImagePlan, Plan, PushPlan};
+use crate::plan::{ImagePlan, Plan, PushPlan};
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::read::read_image;
 use crate::store::registry::push::{push, PushReport, PushSet};
 use crate::store::registry::{Reference, RegistryArgs, RegistryError, Settings};
-use crate::store::{archive, ImageName, StoreError};
+use crate::store::{archive, StoreError};
 use crate::Error;
 
 /// Registry settings for a build: `--creds` applies to the registry pushed to, or to the base's
@@ -32,7 +33,7 @@ pub fn settings(plan: &Plan, args: &RegistryArgs, env: &Env) -> Result<Arc<Setti
 /// The first registry base of an image (blobs can be mounted from its repository).
 fn registry_base(image: &ImagePlan) -> Option<&Reference> {
     image.base.values().find_map(|b| match b {
-        BaseSpec::Registry { reference } => Some(reference),
+        ImageName::Registry { reference } => Some(reference),
         _ => None,
     })
 }
@@ -49,7 +50,7 @@ pub struct Delivered {
 /// Writes the image's other outputs: the oci-archive, then the registry.
 pub fn deliver(
     image: &ImagePlan,
-    set: &ImageSet,
+    set: &Image,
     registries: &Arc<Settings>,
     shell: &mut Shell,
 ) -> Result<Delivered, Error> {
@@ -114,7 +115,7 @@ pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<Ima
     let PushPlan { repository: reference, tags } =
         push_destination(&args.reference, &args.tag, &fallback, &args.source)?;
     let settings = Arc::new(Settings::new(&args.registry, env, Some(&reference.registry)).map_err(StoreError::from)?);
-    let store = source.open(&settings);
+    let store = crate::store::open(&source, &settings);
     let set = PushSet::from_store(store.as_ref())?;
     let mount_from = base_of(&set);
     let pushed = push_set(&set, &store.name(), &reference, &tags, mount_from.as_ref(), &settings, shell)?;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::blob::{Blob, Digest};
 use crate::cli::MessageFormat;
-use crate::image::ImageSet;
+use crate::oci::Image;
+use crate::oci::{Blob, Digest};
 
 /// One image written. Every field is plain data; where the image went is `layout` (and, once
 /// pushing exists, a `pushed` list of references next to it).
@@ -63,9 +63,9 @@ pub struct ManifestReport {
 }
 
 impl ImageReport {
-    pub fn new(image: &str, set: &ImageSet, layout: Option<PathBuf>, tags: &[String]) -> ImageReport {
+    pub fn new(image: &str, set: &Image, layout: Option<PathBuf>, tags: &[String]) -> ImageReport {
         let manifests = set
-            .images
+            .platforms
             .iter()
             .map(|i| ManifestReport {
                 platform: i.platform.full(),
@@ -84,7 +84,7 @@ impl ImageReport {
             package: None,
             version: None,
             tags: tags.to_vec(),
-            index: (&set.index).into(),
+            index: (&set.root).into(),
             manifests,
             references: layout
                 .iter()
@@ -117,7 +117,7 @@ enum Message<'a> {
 }
 
 fn json_line(m: &Message<'_>) -> String {
-    let bytes = crate::json::to_vec(m).expect("reports are plain data");
+    let bytes = crate::oci::json::to_vec(m).expect("reports are plain data");
     String::from_utf8(bytes).expect("JSON is UTF-8")
 }
 

@@ -3,18 +3,19 @@
 
 use crate::attest::Attach;
 use crate::env::Env;
-use crate::image::ImageSet;
+use crate::oci::BaseImage;
+use crate::oci::Image;
 use crate::plan::Plan;
 use crate::shell::Shell;
 use crate::store::layout_source::LayoutStore;
 use crate::store::staging::Staging;
-use crate::store::{BaseImage, StoreError};
+use crate::store::StoreError;
 use crate::{compile, diff, store, Error};
 
 pub fn verify(
     plan: &Plan,
     bases: &[Vec<BaseImage>],
-    first: &[ImageSet],
+    first: &[Image],
     attach: &Attach,
     env: &Env,
     shell: &mut Shell,
@@ -29,8 +30,8 @@ pub fn verify(
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
     let second = crate::assemble(&again, bases, &artifacts, &staging, attach, env, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(&second) {
-        if a.index.digest == b.index.digest {
-            shell.status("Reproducible", format!("{} {}", image.name, a.index.digest));
+        if a.root.digest == b.root.digest {
+            shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));
             continue;
         }
         // Write both side by side and let `diff` name the first difference.
@@ -41,8 +42,8 @@ pub fn verify(
             .unwrap_or_else(|| "the indexes differ, but no content difference was found".into());
         return Err(Error::NotReproducible {
             image: image.name.clone(),
-            first: a.index.digest.to_string(),
-            second: b.index.digest.to_string(),
+            first: a.root.digest.to_string(),
+            second: b.root.digest.to_string(),
             explanation,
         });
     }

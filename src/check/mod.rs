@@ -12,12 +12,12 @@ use std::sync::Arc;
 use elf::{BaseGlibc, Needs};
 use rootfs::RootFs;
 
-use crate::blob::Digest;
 use crate::compile::Artifacts;
+use crate::oci::Digest;
+use crate::oci::{BaseImage, Platform};
 use crate::plan::glibc::GlibcVersion;
-use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Platform, Target};
+use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Target};
 use crate::shell::Shell;
-use crate::store::BaseImage;
 
 /// What the check knows of one base for one platform.
 #[derive(Debug)]

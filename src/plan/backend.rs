@@ -3,7 +3,7 @@
 use cargo_metadata::Package;
 use serde::Serialize;
 
-use super::platform::{Libc, Target};
+use super::target::{Libc, Target};
 use super::{cargo_config, cdeps, resolve::metadata, BackendChoice, BackendKind, CargoFlags, PlanError};
 use crate::env::Env;
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::platform::{Libc, Target};
+use super::target::{Libc, Target};
 use super::{BackendKind, ImagePlan, Plan, PlanError};
 
 /// A glibc version such as `2.31` (a third part, rare, is kept).

@@ -9,23 +9,25 @@ pub mod config;
 pub mod files;
 pub mod glibc;
 pub mod outputs;
-pub mod platform;
 mod resolve;
 pub mod rustflags;
 mod settings;
 pub mod show;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::oci::{ContainerConfig, ImageName};
+
 pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
 pub use outputs::{Outputs, PushPlan};
-pub use platform::{Libc, Platform, Target};
 pub use resolve::{check_tag, feature_args, metadata, package_manifest, resolve};
 pub use settings::{DEFAULT_BIN_DIR, DEFAULT_TARGETS};
+pub use target::{Libc, Target};
 
 /// The whole build, resolved.
 #[derive(Clone, Debug, Serialize)]
@@ -99,7 +101,7 @@ pub struct ImagePlan {
     pub bins: Vec<String>,
     pub targets: Vec<Target>,
     /// The base of each target, by triple (`[….oci.target.<triple>] base` can differ).
-    pub base: BTreeMap<String, BaseSpec>,
+    pub base: BTreeMap<String, ImageName>,
     pub tags: Vec<String>,
     /// The OCI layout directory written.
     pub output: PathBuf,
@@ -114,7 +116,7 @@ pub struct ImagePlan {
 
 impl ImagePlan {
     /// The base `target` is built on.
-    pub fn base_of(&self, target: &Target) -> &BaseSpec {
+    pub fn base_of(&self, target: &Target) -> &ImageName {
         self.base.get(&target.triple).expect("the plan gives every target of an image a base")
     }
 }
@@ -152,60 +154,10 @@ pub struct PackageInfo {
     pub manifest_dir: PathBuf,
 }
 
-/// Where the bottom layers come from.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum BaseSpec {
-    /// The embedded distroless-static equivalent.
-    Static,
-    /// No layers at all.
-    Scratch,
-    /// An image in a local OCI layout (`oci:DIR[:TAG]`).
-    Layout { path: PathBuf, tag: Option<String> },
-    /// An image in a registry (`REGISTRY/REPO[:TAG][@DIGEST]`, or an alias such as `distroless-static`).
-    Registry { reference: crate::store::registry::Reference },
-}
-
-impl std::fmt::Display for BaseSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BaseSpec::Static => f.write_str("static"),
-            BaseSpec::Scratch => f.write_str("scratch"),
-            BaseSpec::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
-            BaseSpec::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
-            BaseSpec::Registry { reference } => write!(f, "{reference}"),
-        }
-    }
-}
-
-/// The runtime settings we put into each config, on top of the base's.
-#[derive(Clone, Debug, Serialize)]
-pub struct ContainerConfig {
-    pub entrypoint: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    /// Set on top of the base's environment (same key: ours wins).
-    #[serde(serialize_with = "pairs_as_table")]
-    pub env: Vec<(String, String)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workdir: Option<String>,
-    pub exposed_ports: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    /// Where binaries are placed in the image.
-    pub bin_dir: String,
-}
-
 impl From<ConfigError> for PlanError {
     fn from(e: ConfigError) -> PlanError {
         PlanError::Config(Box::new(e))
     }
-}
-
-/// `[(k, v)]` as a JSON object (its order is kept: the pairs come sorted from the settings).
-fn pairs_as_table<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 /// Errors found while planning: nothing has been built or written yet.
@@ -224,7 +176,7 @@ pub enum PlanError {
     #[error("package `{package}` has no binary target: there is nothing to put into an image")]
     NoBinary { package: String },
     #[error(transparent)]
-    UnknownTarget(#[from] platform::UnknownTarget),
+    UnknownTarget(#[from] target::UnknownTarget),
     #[error("`--target` names no target: an image with no platform is not written")]
     NoTargets,
     #[error("target `{triple}` links against glibc, but the base `{base}` has no glibc")]
@@ -244,7 +196,7 @@ pub enum PlanError {
     #[error(transparent)]
     Output(#[from] crate::store::layout::OutputError),
     #[error(transparent)]
-    Reference(#[from] crate::store::registry::ReferenceError),
+    Reference(#[from] crate::oci::ReferenceError),
     #[error(transparent)]
     Outputs(#[from] outputs::OutputsError),
     /// Boxed: the config errors carry file, key, line and hint, and planning errors travel far.
@@ -271,11 +223,11 @@ impl PlanError {
             PlanError::NoBinary { package } => vec![format!("add `src/main.rs` or a `[[bin]]` section to {package}'s Cargo.toml, or pick another package with -p")],
             PlanError::NoTargets => vec![format!(
                 "name at least one: {} (e.g. `--target x86_64,aarch64`), or leave `--target` out for the default",
-                platform::UnknownTarget::known_names()
+                target::UnknownTarget::known_names()
             )],
             PlanError::UnknownTarget(_) => vec![format!(
                 "use one of {}, or a full triple such as aarch64-unknown-linux-musl",
-                platform::UnknownTarget::known_names()
+                target::UnknownTarget::known_names()
             )],
             PlanError::GlibcTargetOnBase { short, .. } => {
                 let mut h = Vec::new();

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::cli::BuildArgs;
 use crate::env::Env;
-use crate::image::MediaFamily;
-use crate::store::registry::Reference;
+use crate::oci::MediaFamily;
+use crate::oci::Reference;
 
 #[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
 pub struct Outputs {
@@ -87,7 +87,7 @@ pub fn push_destination(
     if tags.is_empty() {
         tags.extend(fallback.iter().cloned());
     }
-    if let Some(bad) = tags.iter().find(|t| !crate::store::registry::reference::is_tag(t)) {
+    if let Some(bad) = tags.iter().find(|t| !crate::oci::name::is_tag(t)) {
         return Err(super::PlanError::InvalidTag { tag: bad.clone() });
     }
     if tags.is_empty() {
@@ -137,7 +137,7 @@ pub fn resolve(
         layout: args.output.is_some() || (push.is_none() && tar.is_none()),
         push,
         tar,
-        media_types: args.media_types,
+        media_types: args.media_types.map(Into::into),
     })
 }
 

@@ -443,7 +443,7 @@ fn annotations(p: &Package, image: &str, revision: Option<&str>, epoch: u64) -> 
     put("documentation", p.documentation.clone());
     put("authors", Some(p.authors.join(", ")));
     put("revision", revision.map(String::from));
-    put("created", Some(crate::image::rfc3339(epoch)));
+    put("created", Some(crate::oci::rfc3339(epoch)));
     a
 }
 

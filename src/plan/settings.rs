@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::config::{flag_of, KeyPath, OciConfig, Origin};
-use super::platform::{parse_targets, UnknownTarget};
-use super::{base, files, BaseSpec, FileCopy, PlanError, Target};
+use super::target::{parse_targets, UnknownTarget};
+use super::{base, files, FileCopy, ImageName, PlanError, Target};
 use crate::env::Env;
 
 /// What `--target` means when neither the command line nor Cargo.toml says: the two
@@ -46,7 +46,7 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct TargetSettings {
     pub target: Target,
-    pub base: BaseSpec,
+    pub base: ImageName,
     /// The `backend` asked for (`None`: choose automatically).
     pub backend: Option<String>,
 }
@@ -220,7 +220,7 @@ fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError
             })
         };
         let base = match pick(&|c| c.base.as_ref(), &|t| t.base.as_ref()) {
-            None => BaseSpec::Static,
+            None => ImageName::Static,
             Some((b, origin, specific)) => {
                 let mut here = env.clone();
                 here.cwd = origin.dir(&env.cwd).to_path_buf();
@@ -384,13 +384,13 @@ mod tests {
         let ws = layer("target.aarch64 = { base = \"scratch\", backend = \"zigbuild\" }\n");
         let s = settings(std::slice::from_ref(&ws)).unwrap();
         let by: BTreeMap<_, _> = s.targets.iter().map(|t| (t.target.triple.as_str(), t)).collect();
-        assert_eq!(by["aarch64-unknown-linux-musl"].base, BaseSpec::Scratch);
+        assert_eq!(by["aarch64-unknown-linux-musl"].base, ImageName::Scratch);
         assert_eq!(by["aarch64-unknown-linux-musl"].backend.as_deref(), Some("zigbuild"));
-        assert_eq!(by["x86_64-unknown-linux-musl"].base, BaseSpec::Static);
+        assert_eq!(by["x86_64-unknown-linux-musl"].base, ImageName::Static);
         assert_eq!(by["x86_64-unknown-linux-musl"].backend, None);
         // The package's general `base` beats the workspace's per-target one.
         let s = settings(&[ws, layer("base = \"static\"\n")]).unwrap();
-        assert!(s.targets.iter().all(|t| t.base == BaseSpec::Static));
+        assert!(s.targets.iter().all(|t| t.base == ImageName::Static));
     }
 
     #[test]

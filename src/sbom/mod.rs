@@ -147,7 +147,7 @@ fn content_id(inv: &Inventory, subject: &str) -> String {
     for c in &inv.components {
         text.push_str(&format!("\n{} {} {:?} {:?}", c.name, c.version, c.source, c.checksum));
     }
-    crate::blob::Digest::of(text.as_bytes()).hex().to_string()
+    crate::oci::Digest::of(text.as_bytes()).hex().to_string()
 }
 
 #[cfg(test)]

@@ -5,11 +5,9 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use oci_spec::image::{ConfigBuilder, History, HistoryBuilder};
 
-use super::{BaseImage, BaseSource, StoreError};
-use crate::blob::{Blob, Content, Layer};
-use crate::image::MediaFamily;
+use super::{BaseSource, StoreError};
 use crate::layer::{self, Entry, Source};
-use crate::plan::Platform;
+use crate::oci::{rfc3339, BaseImage, Blob, Content, Layer, MediaFamily, Platform};
 
 pub const NONROOT: u64 = 65532;
 pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -54,7 +52,7 @@ impl BaseSource for Scratch {
 
 fn history(created_by: &str) -> History {
     HistoryBuilder::default()
-        .created(crate::image::rfc3339(BASE_MTIME))
+        .created(rfc3339(BASE_MTIME))
         .created_by(created_by)
         .comment("cargo-oci built-in base")
         .build()

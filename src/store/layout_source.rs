@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use super::layout::{read_index, ref_name};
 use super::source::{Document, ImageStore};
 use super::StoreError;
-use crate::blob::{digest_reader, Blob, Content, Digest};
-use crate::image::referrer::{parse_artifact, Referrer};
+use crate::oci::referrer::parse_artifact;
+use crate::oci::Referrer;
+use crate::oci::{digest_reader, Blob, Content, Digest};
 
 pub struct LayoutStore {
     root: PathBuf,
@@ -106,18 +107,6 @@ impl ImageStore for LayoutStore {
     }
 }
 
-/// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.
-pub fn parse_oci_ref(s: &str) -> Option<(PathBuf, Option<String>)> {
-    let rest = s.strip_prefix("oci:")?;
-    match rest.rsplit_once(':') {
-        Some((dir, tag)) if !tag.contains('/') && !tag.is_empty() && !dir.is_empty() => {
-            Some((dir.into(), Some(tag.into())))
-        }
-        _ if !rest.is_empty() => Some((rest.into(), None)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,14 +139,5 @@ mod tests {
         let missing = LayoutStore::new(&root.join("nope"), None).root().unwrap_err();
         assert!(missing.to_string().ends_with("is not an OCI image layout: it does not exist"), "{missing}");
         assert!(missing.hints()[0].contains("oci:DIR[:TAG]") && !missing.hints()[0].contains("--output"));
-    }
-
-    #[test]
-    fn oci_refs() {
-        assert_eq!(parse_oci_ref("oci:/a/b:v1"), Some(("/a/b".into(), Some("v1".into()))));
-        assert_eq!(parse_oci_ref("oci:rel/dir"), Some(("rel/dir".into(), None)));
-        assert_eq!(parse_oci_ref("oci:./x:y/z"), Some(("./x:y/z".into(), None)));
-        assert_eq!(parse_oci_ref("oci:"), None);
-        assert_eq!(parse_oci_ref("docker://x"), None);
     }
 }

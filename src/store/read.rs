@@ -3,11 +3,10 @@
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
-use super::source::{is_index, Document, ImageStore};
+use super::source::{Document, ImageStore};
 use super::StoreError;
-use crate::blob::{Blob, Digest};
-use crate::image::{ImageSet, PlatformImage};
-use crate::plan::Platform;
+use crate::oci::media::is_index;
+use crate::oci::{Blob, Digest, Image, Platform, PlatformImage};
 
 /// An image as stored: its top document and each platform's manifest and config.
 pub struct StoredImage {
@@ -101,10 +100,10 @@ impl StoredPlatform {
 }
 
 impl StoredImage {
-    /// The whole image as an [`ImageSet`] (for reports and sinks), its root as stored.
-    pub fn image_set(&self, store: &dyn ImageStore) -> Result<ImageSet, StoreError> {
+    /// The whole image as an [`Image`] (for reports and sinks), its root as stored.
+    pub fn image_set(&self, store: &dyn ImageStore) -> Result<Image, StoreError> {
         let images = self.platforms.iter().map(|p| p.platform_image(store)).collect::<Result<Vec<_>, _>>()?;
         let index = Blob::from_bytes(self.root.media_type.clone(), self.root.bytes.clone());
-        Ok(ImageSet { images, index, referrers: Vec::new() })
+        Ok(Image { platforms: images, root: index, referrers: Vec::new() })
     }
 }

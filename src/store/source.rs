@@ -3,10 +3,9 @@
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
-use super::{BaseImage, BaseReference, BaseSource, StoreError};
-use crate::blob::{Content, Digest, Layer};
-use crate::image::MediaFamily;
-use crate::plan::Platform;
+use super::{BaseSource, StoreError};
+use crate::oci::media::is_index;
+use crate::oci::{BaseImage, BaseReference, Content, Digest, Layer, MediaFamily, Platform, Referrer};
 
 /// A place that holds images and can hand out their documents and layers by digest.
 pub trait ImageStore: Send + Sync {
@@ -21,7 +20,7 @@ pub trait ImageStore: Send + Sync {
     fn layer(&self, media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError>;
     /// The artifacts (SBOMs, provenance, signatures) the store holds about `subject`, so that
     /// they travel with the image to wherever it is pushed or merged.
-    fn referrers(&self, _subject: &Digest) -> Result<Vec<crate::image::referrer::Referrer>, StoreError> {
+    fn referrers(&self, _subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -39,14 +38,6 @@ impl<S: ImageStore> BaseSource for S {
     fn resolve(&self, platform: &Platform) -> Result<BaseImage, StoreError> {
         resolve(self, platform)
     }
-}
-
-/// Index and manifest list media types (OCI and Docker).
-pub fn is_index(media_type: &str, bytes: &[u8]) -> bool {
-    media_type == MediaFamily::Oci.index()
-        || media_type == MediaFamily::Docker.index()
-        || (media_type.is_empty()
-            && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.get("manifests").is_some()))
 }
 
 pub fn resolve(store: &dyn ImageStore, platform: &Platform) -> Result<BaseImage, StoreError> {
@@ -81,7 +72,7 @@ pub fn resolve(store: &dyn ImageStore, platform: &Platform) -> Result<BaseImage,
 
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| bad(format!("manifest: {e}")))?;
     let manifest_type = manifest.media_type().as_ref().map(|m| m.to_string()).unwrap_or(manifest_type);
-    let media = if manifest_type == MediaFamily::Docker.manifest() { MediaFamily::Docker } else { MediaFamily::Oci };
+    let media = MediaFamily::of_manifest(&manifest_type);
     let cd = manifest.config();
     let config_digest = Digest::parse(cd.digest().as_ref()).map_err(bad)?;
     let config_bytes = store.document(cd.media_type().as_ref(), &config_digest, cd.size())?;
@@ -128,7 +119,7 @@ pub fn layers(
         let media_type = d.media_type().to_string();
         let content = store.layer(&media_type, &digest, d.size())?;
         layers.push(Layer {
-            blob: crate::blob::Blob { media_type, digest, size: d.size(), content },
+            blob: crate::oci::Blob { media_type, digest, size: d.size(), content },
             diff_id: Digest::parse(diff_id).map_err(bad)?,
             created_by: created_by.next().flatten().unwrap_or_else(|| format!("base layer of {}", store.name())),
         });

@@ -125,7 +125,7 @@ pub fn fix_checksums(tar: &mut [u8]) {
 
 /// Every reader of a layout, on `root`; `seed` is the unchanged layout (for `diff`).
 fn read_everything(root: &Path, seed: &Path) {
-    use cargo_oci::plan::Platform;
+    use cargo_oci::oci::Platform;
     use cargo_oci::store::layout_source::LayoutStore;
     let store = LayoutStore::new(root, Some("x"));
     if let Ok(r) = cargo_oci::inspect::inspect(&store) {

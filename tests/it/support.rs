@@ -498,10 +498,10 @@ pub fn run_bundle(bundle: &Path, arch: &str) -> String {
 /// A small two-platform image written through the library (scratch base, one layer of fixed
 /// bytes per platform): the same digests on every machine and toolchain, for snapshots.
 pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
-    use cargo_oci::blob::{Blob, Content, Layer};
-    use cargo_oci::image::{ImageInput, ImageSet, MediaFamily};
+    use cargo_oci::image::ImageInput;
     use cargo_oci::layer::{Entry, Source};
-    use cargo_oci::plan::{ContainerConfig, Target};
+    use cargo_oci::oci::{Blob, ContainerConfig, Content, Image, Layer, MediaFamily};
+    use cargo_oci::plan::Target;
     use cargo_oci::store::BaseSource;
 
     let annotations: BTreeMap<String, String> =
@@ -544,8 +544,12 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
         images.push(cargo_oci::image::platform_image(input).unwrap());
     }
     let index = cargo_oci::image::index(&images, &annotations, MediaFamily::Oci).unwrap();
-    cargo_oci::store::layout::write(layout, &ImageSet { images, index, referrers: Vec::new() }, &[tag.to_string()])
-        .unwrap();
+    cargo_oci::store::layout::write(
+        layout,
+        &Image { platforms: images, root: index, referrers: Vec::new() },
+        &[tag.to_string()],
+    )
+    .unwrap();
 }
 
 /// The architectures an image index lists, in order.

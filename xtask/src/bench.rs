@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use cargo_oci::compile::Artifacts;
-use cargo_oci::plan::{BaseSpec, ContainerConfig, ImagePlan, LayerPlan, PackageInfo, Target, DEFAULT_BIN_DIR};
+use cargo_oci::oci::{ContainerConfig, ImageName as BaseSpec};
+use cargo_oci::plan::{ImagePlan, LayerPlan, PackageInfo, Target, DEFAULT_BIN_DIR};
 use cargo_oci::store::staging::Staging;
 use sha2::Digest as _;
 

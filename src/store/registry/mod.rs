@@ -11,7 +11,6 @@ pub mod credentials;
 pub mod error;
 pub mod net;
 pub mod push;
-pub mod reference;
 pub mod referrers;
 pub mod source;
 pub mod transport;
@@ -21,9 +20,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::oci::{Reference, ReferenceError};
 pub use credentials::{CredentialSources, Credentials, Secret};
 pub use error::RegistryError;
-pub use reference::{Reference, ReferenceError};
 
 use crate::env::{Env, EnvVars};
 use crate::store::cache::Cache;
@@ -114,7 +113,7 @@ impl Settings {
 
     /// Plain HTTP is allowed for loopback hosts and those named with `--insecure-registry`.
     pub fn allows_plain_http(&self, host: &str) -> bool {
-        reference::is_loopback(host) || self.insecure.iter().any(|h| h == host)
+        crate::oci::name::is_loopback(host) || self.insecure.iter().any(|h| h == host)
     }
 }
 
@@ -140,7 +139,7 @@ mod tests {
         assert!(s.allows_plain_http("lab.internal:5000"));
         assert!(!s.allows_plain_http("lab.internal") && !s.allows_plain_http("ghcr.io"));
         assert_eq!(
-            s.cache.as_ref().unwrap().path(&crate::blob::Digest::of(b"")).parent().unwrap(),
+            s.cache.as_ref().unwrap().path(&crate::oci::Digest::of(b"")).parent().unwrap(),
             std::path::Path::new("/h/.cache/cargo-oci/blobs/sha256")
         );
     }

@@ -12,9 +12,8 @@ use super::referrers::{self, ReferrersReport};
 use super::transport::{Call, Registry, Repo};
 use super::upload::upload;
 use super::{Reference, RegistryError, Settings};
-use crate::blob::{Blob, Content, Digest};
-use crate::image::referrer::Referrer;
-use crate::image::ImageSet;
+use crate::oci::{Blob, Content, Digest};
+use crate::oci::{Image, Referrer};
 use crate::store::source::ImageStore;
 use crate::store::StoreError;
 
@@ -45,17 +44,17 @@ pub struct PushReport {
 }
 
 impl PushSet {
-    pub fn from_image_set(set: &ImageSet) -> PushSet {
+    pub fn from_image_set(set: &Image) -> PushSet {
         let mut blobs: Vec<Blob> = Vec::new();
-        for b in set.images.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob).chain([&i.config])) {
+        for b in set.platforms.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob).chain([&i.config])) {
             if !blobs.iter().any(|x| x.digest == b.digest) {
                 blobs.push(b.clone());
             }
         }
         PushSet {
             blobs,
-            manifests: set.images.iter().map(|i| i.manifest.clone()).collect(),
-            root: set.index.clone(),
+            manifests: set.platforms.iter().map(|i| i.manifest.clone()).collect(),
+            root: set.root.clone(),
             referrers: set.referrers.clone(),
         }
     }
@@ -70,13 +69,13 @@ impl PushSet {
             size: root.bytes.len() as u64,
             content: Content::Bytes(root.bytes.clone().into()),
         };
-        let is_index = crate::store::source::is_index(&root.media_type, &root.bytes);
+        let is_index = crate::oci::media::is_index(&root.media_type, &root.bytes);
         let mut manifests = Vec::new();
         if is_index {
             let index: ImageIndex = serde_json::from_slice(&root.bytes).map_err(|e| bad(format!("index: {e}")))?;
             for d in index.manifests() {
                 let media_type = d.media_type().to_string();
-                if crate::store::source::is_index(&media_type, b"{}") {
+                if crate::oci::media::is_index(&media_type, b"{}") {
                     return Err(bad("nested indexes are not supported".into()));
                 }
                 let digest = Digest::parse(d.digest().as_ref()).map_err(bad)?;

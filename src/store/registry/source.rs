@@ -8,9 +8,10 @@ use sha2::Digest as _;
 
 use super::transport::{Call, Registry, Repo};
 use super::{Reference, RegistryError, Settings};
-use crate::blob::{Blob, Content, Digest, LazyContent};
-use crate::image::referrer::{parse_artifact, Referrer};
-use crate::image::MediaFamily;
+use crate::oci::referrer::parse_artifact;
+use crate::oci::MediaFamily;
+use crate::oci::Referrer;
+use crate::oci::{Blob, Content, Digest, LazyContent};
 use crate::store::cache::Cache;
 use crate::store::source::{Document, ImageStore};
 use crate::store::StoreError;
@@ -114,9 +115,11 @@ impl Remote {
         let what = format!("{what} from {}", self.reference.name());
         match size {
             Some(s) if actual != *digest || s != len => Err(StoreError::mismatch(what, digest, s, &actual, len)),
-            None if actual != *digest => {
-                Err(StoreError::Corrupt { what, expected: digest.to_string(), actual: format!("{actual} ({len} bytes)") })
-            }
+            None if actual != *digest => Err(StoreError::Corrupt {
+                what,
+                expected: digest.to_string(),
+                actual: format!("{actual} ({len} bytes)"),
+            }),
             _ => Ok(()),
         }
     }
