@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use cargo_metadata::PackageId;
 
-use crate::env::Env;
+use crate::facts::{toolchain, Facts, FactsError};
 use crate::image::referrer;
 use crate::oci::Blob;
 use crate::oci::{rfc3339, Image};
 use crate::oci::{BaseImage, Referrer};
-use crate::plan::{ImagePlan, Plan, PlanError};
+use crate::plan::{ImagePlan, Plan};
 use crate::provenance::{self, BuildFacts, Subject};
 use crate::sbom::{self, SbomFormat};
 
@@ -28,17 +28,24 @@ pub struct Attach {
 }
 
 impl Attach {
-    pub fn new(args: &crate::cli::BuildArgs, plan: &Plan, env: &Env) -> Attach {
+    pub fn new(args: &crate::cli::BuildArgs, plan: &Plan, facts: &Facts) -> Attach {
         let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
+        let (env, root) = (facts.env(), plan.workspace_root.as_path());
+        let git_commit = facts.revision(root);
         Attach {
             what: Attestations { sbom: args.sbom, provenance: args.provenance },
             facts: BuildFacts {
+                rustc: toolchain::rustc(env, root),
+                cargo: toolchain::cargo(env, root),
+                zig: zig_built.then(|| toolchain::zig(env)).flatten(),
                 profile: plan.profile.clone(),
                 features: plan.cargo.features.clone(),
                 all_features: plan.cargo.all_features,
                 no_default_features: plan.cargo.no_default_features,
-                zig: zig_built.then(|| crate::compile::zigbuild::zig_version(env)).flatten(),
-                ..provenance::gather(env, &plan.workspace_root)
+                rustflags: Vec::new(),
+                cargo_lock: facts.cargo_lock(root),
+                git_dirty: git_commit.as_ref().and_then(|_| crate::facts::git::dirty(root)),
+                git_commit,
             },
         }
     }
@@ -51,7 +58,7 @@ pub enum AttestError {
         image: String,
         triple: String,
         #[source]
-        source: Box<PlanError>,
+        source: Box<FactsError>,
     },
     #[error("failed to encode the {what} of `{image}`")]
     Json {
@@ -68,9 +75,9 @@ pub fn attest(
     image: &ImagePlan,
     set: &Image,
     bases: &[BaseImage],
-    facts: &BuildFacts,
+    build: &BuildFacts,
     what: Attestations,
-    env: &Env,
+    facts: &Facts,
 ) -> Result<Vec<Referrer>, AttestError> {
     let mut out = Vec::new();
     let created = rfc3339(plan.epoch);
@@ -82,12 +89,14 @@ pub fn attest(
     for ((target, pimg), base) in image.targets.iter().zip(&set.platforms).zip(bases) {
         let subject_name = format!("{} {}", image.name, target.platform);
         if let Some(media_type) = what.sbom.media_type() {
-            let meta = crate::plan::metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple), env)
-                .map_err(|e| AttestError::Metadata {
-                image: image.name.clone(),
-                triple: target.triple.clone(),
-                source: Box::new(e),
-            })?;
+            let meta =
+                facts.metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple)).map_err(|e| {
+                    AttestError::Metadata {
+                        image: image.name.clone(),
+                        triple: target.triple.clone(),
+                        source: Box::new(e),
+                    }
+                })?;
             let inv = sbom::inventory(&meta, &PackageId { repr: image.package.id.clone() }, &checksums);
             let doc = match what.sbom {
                 SbomFormat::Cyclonedx => sbom::cyclonedx(&inv, &subject_name, &created),
@@ -99,17 +108,16 @@ pub fn attest(
         if what.provenance {
             // The flags rustc got, with host paths named rather than spelled (the statement must
             // be the same on every machine).
-            let mut facts = facts.clone();
-            facts.rustflags = crate::plan::rustflags::user_rustflags(&target.triple, env).0;
-            facts.rustflags.extend(
+            let mut build = build.clone();
+            build.rustflags = crate::compile::rustflags::user_rustflags(&target.triple, facts.env()).0;
+            build.rustflags.extend(
                 ["CARGO_HOME=/cargo", "RUSTUP_HOME=/rustup", "WORKSPACE=/build", "TARGET_DIR=/target"]
                     .map(|r| format!("--remap-path-prefix=<{}", r.replacen('=', ">=", 1))),
             );
-            let facts = &facts;
             let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
             let builtin = image.base_of(target).to_string();
             let statement = provenance::statement(
-                facts,
+                &build,
                 &Subject {
                     image: &image.name,
                     platform: &target.platform.to_string(),

@@ -16,7 +16,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
     match &cli.command {
         Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
         Command::Plan(args) => {
-            let plan = plan::resolve(&args.args, env)?;
+            let plan = plan::resolve(&args.args, &crate::facts::Facts::new(env))?;
             match args.format {
                 MessageFormat::Human => print!("{}", plan::show::human(&plan)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),

@@ -64,7 +64,7 @@ impl InitError {
 
 pub fn init(args: &InitArgs, env: &Env, shell: &mut Shell) -> Result<(), crate::Error> {
     let path = match &args.package {
-        Some(p) => crate::plan::package_manifest(args.manifest_path.as_deref(), p, env)?,
+        Some(p) => crate::plan::package_manifest(args.manifest_path.as_deref(), p, &crate::facts::Facts::new(env))?,
         None => env.cwd.join(args.manifest_path.as_deref().unwrap_or(Path::new("Cargo.toml"))),
     };
     let text = std::fs::read_to_string(&path).map_err(|source| InitError::Read { path: path.clone(), source })?;

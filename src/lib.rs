@@ -14,6 +14,7 @@ pub mod compile;
 pub mod diff;
 pub mod env;
 pub mod error;
+pub mod facts;
 pub mod gc;
 pub mod image;
 pub mod init;
@@ -38,6 +39,7 @@ use std::time::Instant;
 use cli::BuildArgs;
 use env::Env;
 pub use error::Error;
+use facts::Facts;
 use plan::Plan;
 use report::ImageReport;
 use shell::Shell;
@@ -46,7 +48,8 @@ use store::staging::Staging;
 /// `cargo oci build`: the whole pipeline.
 pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
-    let mut plan = plan::resolve(args, env)?;
+    let facts = Facts::new(env);
+    let mut plan = plan::resolve(args, &facts)?;
     let registries = publish::settings(&plan, &args.registry, env)?;
     let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
     explain_bases(&plan, &bases, shell);
@@ -64,12 +67,12 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let attach = attest::Attach::new(args, &plan, env);
+    let attach = attest::Attach::new(args, &plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
-    let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, env, shell)?;
+    let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, &facts, shell)?;
     if args.verify_reproducible {
-        verify::verify(&plan, &bases, &sets, &attach, env, shell)?;
+        verify::verify(&plan, &bases, &sets, &attach, &facts, shell)?;
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
@@ -102,7 +105,7 @@ pub fn assemble(
     artifacts: &compile::Artifacts,
     staging: &Staging,
     attach: &attest::Attach,
-    env: &Env,
+    facts: &Facts,
     shell: &mut Shell,
 ) -> Result<Vec<oci::Image>, Error> {
     let progress = &shell.progress();
@@ -112,7 +115,7 @@ pub fn assemble(
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
         let inputs = package::Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
         let mut set = package::package(image, bases, &inputs)?;
-        set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, env)?;
+        set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, facts)?;
         sets.push(set);
     }
     Ok(sets)

@@ -2,7 +2,7 @@
 //! mismatch, explain the first difference with the `diff` engine.
 
 use crate::attest::Attach;
-use crate::env::Env;
+use crate::facts::Facts;
 use crate::oci::BaseImage;
 use crate::oci::Image;
 use crate::plan::Plan;
@@ -17,7 +17,7 @@ pub fn verify(
     bases: &[Vec<BaseImage>],
     first: &[Image],
     attach: &Attach,
-    env: &Env,
+    facts: &Facts,
     shell: &mut Shell,
 ) -> Result<(), Error> {
     let oci_dir = plan.target_dir.join("oci");
@@ -26,9 +26,9 @@ pub fn verify(
     shell.status("Verifying", format!("reproducibility: building again in {}", dir.path().display()));
     let mut again = plan.clone();
     again.target_dir = dir.path().join("target");
-    let artifacts = compile::compile(&again, env, shell)?;
+    let artifacts = compile::compile(&again, facts.env(), shell)?;
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
-    let second = crate::assemble(&again, bases, &artifacts, &staging, attach, env, shell)?;
+    let second = crate::assemble(&again, bases, &artifacts, &staging, attach, facts, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(&second) {
         if a.root.digest == b.root.digest {
             shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));

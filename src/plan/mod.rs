@@ -3,14 +3,11 @@
 mod backend;
 mod base;
 pub use base::known_libc;
-mod cargo_config;
-mod cdeps;
 pub mod config;
 pub mod files;
 pub mod glibc;
 pub mod outputs;
 mod resolve;
-pub mod rustflags;
 mod settings;
 pub mod show;
 pub mod target;
@@ -22,10 +19,11 @@ use serde::Serialize;
 
 use crate::oci::{ContainerConfig, ImageName};
 
+pub use crate::facts::CargoFlags;
 pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
 pub use outputs::{Outputs, PushPlan};
-pub use resolve::{check_tag, feature_args, metadata, package_manifest, resolve};
+pub use resolve::{check_tag, package_manifest, resolve};
 pub use settings::{DEFAULT_BIN_DIR, DEFAULT_TARGETS};
 pub use target::{Libc, Target};
 
@@ -43,18 +41,6 @@ pub struct Plan {
     pub images: Vec<ImagePlan>,
     /// Check each binary against its base before writing (`--no-elf-check` turns it off).
     pub elf_check: bool,
-}
-
-/// Flags passed through to every cargo invocation.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CargoFlags {
-    pub manifest_path: PathBuf,
-    pub features: Vec<String>,
-    pub all_features: bool,
-    pub no_default_features: bool,
-    pub locked: bool,
-    pub frozen: bool,
-    pub offline: bool,
 }
 
 /// One `cargo build --target T`.
@@ -163,12 +149,8 @@ impl From<ConfigError> for PlanError {
 /// Errors found while planning: nothing has been built or written yet.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("could not read the cargo metadata of `{}`", manifest.display())]
-    Metadata {
-        manifest: PathBuf,
-        #[source]
-        source: cargo_metadata::Error,
-    },
+    #[error(transparent)]
+    Facts(#[from] crate::facts::FactsError),
     #[error("package `{name}` is not in this workspace")]
     NoSuchPackage { name: String, members: Vec<String> },
     #[error("package `{package}` has no binary named `{bin}`")]
@@ -215,7 +197,7 @@ pub enum PlanError {
 impl PlanError {
     pub fn hints(&self) -> Vec<String> {
         match self {
-            PlanError::Metadata { .. } => vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()],
+            PlanError::Facts(e) => e.hints(),
             PlanError::NoSuchPackage { members, .. } => {
                 vec![format!("pick one with -p: {}", members.iter().map(|m| format!("`-p {m}`")).collect::<Vec<_>>().join(", "))]
             }

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
+use cargo_metadata::{Metadata, Package, TargetKind};
 
 use super::config::{self, OciConfig, Origin, Section};
 use super::settings::{self, Layer, PackageContext, Settings};
@@ -15,10 +14,11 @@ use super::{
 };
 use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
-use crate::process::Cmd;
+use crate::facts::Facts;
 use crate::store::layout;
 
-pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
+pub fn resolve(args: &BuildArgs, facts: &Facts) -> Result<Plan, PlanError> {
+    let env = facts.env();
     let flags = CargoFlags {
         manifest_path: PathBuf::new(),
         features: args.features.clone(),
@@ -28,11 +28,11 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         frozen: args.frozen,
         offline: args.offline,
     };
-    let meta = metadata(args.manifest_path.as_deref(), &flags, None, env)?;
-    let epoch = source_date_epoch(env, meta.workspace_root.as_std_path())?;
+    let meta = facts.metadata(args.manifest_path.as_deref(), &flags, None)?;
+    let epoch = source_date_epoch(env, meta.workspace_root.as_std_path(), facts)?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
-    let packages = select_packages(&meta, args, env)?;
-    let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace)?;
+    let packages = select_packages(&meta, args, facts)?;
+    let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace, facts)?;
     let cli = Layer { config: cli_config(args), origin: Origin::CommandLine };
     let target_dir: PathBuf = meta.target_directory.clone().into();
 
@@ -40,14 +40,14 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     // (package, its settings) for every image, to plan the compile jobs.
     let mut owners: Vec<(&Package, Settings)> = Vec::new();
     for package in &packages {
-        let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package)?;
+        let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package, facts)?;
         let layers = [
             Layer { config: ws_config.clone(), origin: ws_origin.clone() },
             Layer { config: pkg_config, origin: pkg_origin },
             cli.clone(),
         ];
         let all_bins = bins_of(package);
-        let mut s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, env)?;
+        let mut s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, facts)?;
         // `--glibc` is the floor of every gnu target that names none (`….2.31`).
         let mut targets: Vec<Target> = s.targets.iter().map(|t| t.target.clone()).collect();
         super::glibc::apply_flag(&mut targets, args.glibc.as_deref())?;
@@ -62,7 +62,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             None => all_bins.iter().map(|b| vec![b.clone()]).collect(),
         };
         let manifest_dir: PathBuf = package.manifest_path.parent().map(|p| p.to_path_buf().into()).unwrap_or_default();
-        let revision = git_revision(&manifest_dir);
+        let revision = facts.revision(&manifest_dir);
         for bins in groups {
             if !args.bin.is_empty() && !bins.iter().any(|b| args.bin.contains(b)) {
                 continue;
@@ -74,7 +74,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
     }
     check_wanted_bins(&args.bin, &images, &packages)?;
     set_outputs(&mut images, args, &target_dir, env)?;
-    let jobs = jobs(&images, &owners, &flags, env)?;
+    let jobs = jobs(&images, &owners, &flags, facts)?;
 
     Ok(Plan {
         workspace_root: meta.workspace_root.clone().into(),
@@ -188,7 +188,7 @@ fn jobs(
     images: &[ImagePlan],
     owners: &[(&Package, Settings)],
     flags: &CargoFlags,
-    env: &Env,
+    facts: &Facts,
 ) -> Result<Vec<CompileJob>, PlanError> {
     let mut by_triple: BTreeMap<(String, String), (Target, Vec<Unit>)> = BTreeMap::new();
     for image in images {
@@ -220,7 +220,7 @@ fn jobs(
                 owners.iter().find(|(p, _)| p.id.repr == unit.package_id).expect("every unit has an owner");
             let requested =
                 s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend.as_deref());
-            let choice = choose(&target, package, requested, flags, env)?;
+            let choice = choose(&target, package, requested, flags, facts)?;
             match groups.iter_mut().find(|(c, _)| *c == choice) {
                 Some((_, us)) => us.push(unit),
                 None => groups.push((choice, vec![unit])),
@@ -239,74 +239,19 @@ fn choose(
     package: &Package,
     requested: Option<&str>,
     flags: &CargoFlags,
-    env: &Env,
+    facts: &Facts,
 ) -> Result<BackendChoice, PlanError> {
     let request = match requested {
         None => BackendRequest::Auto,
         Some(r) => <BackendRequest as clap::ValueEnum>::from_str(r, true)
             .map_err(|_| PlanError::UnknownBackend { backend: r.to_string(), triple: target.triple.clone() })?,
     };
-    backend::choose_backend(target, request, package, flags, env)
-}
-
-/// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
-/// given, in which case the dependency graph is resolved for it.
-pub fn metadata(
-    manifest: Option<&Path>,
-    flags: &CargoFlags,
-    platform: Option<&str>,
-    env: &Env,
-) -> Result<Metadata, PlanError> {
-    let mut cmd = MetadataCommand::new();
-    cmd.cargo_path(env.cargo()).current_dir(&env.cwd);
-    if let Some(m) = manifest {
-        cmd.manifest_path(env.cwd.join(m));
-    }
-    let mut opts = feature_args(flags);
-    match platform {
-        Some(p) => opts.extend(["--filter-platform".to_string(), p.to_string()]),
-        None => {
-            cmd.no_deps();
-        }
-    }
-    // A dependency graph per target gets the same answer within one run: the SBOM stage asks,
-    // per image, what backend selection asked per target, and `--verify-reproducible` asks again.
-    static ANSWERS: Mutex<BTreeMap<String, Metadata>> = Mutex::new(BTreeMap::new());
-    let key = platform.map(|_| format!("{:?} {manifest:?} {opts:?}", env.cwd));
-    if let Some(m) = key.as_ref().and_then(|k| ANSWERS.lock().expect("metadata cache lock").get(k).cloned()) {
-        return Ok(m);
-    }
-    cmd.other_options(opts);
-    let meta = cmd.exec().map_err(|source| PlanError::Metadata {
-        manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| env.cwd.join("Cargo.toml")),
-        source,
-    })?;
-    if let Some(k) = key {
-        ANSWERS.lock().expect("metadata cache lock").insert(k, meta.clone());
-    }
-    Ok(meta)
-}
-
-/// The feature and lock flags as cargo takes them (shared by metadata and build).
-pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
-    let mut v = Vec::new();
-    for f in &flags.features {
-        v.extend(["--features".to_string(), f.clone()]);
-    }
-    let switches = [
-        (flags.all_features, "--all-features"),
-        (flags.no_default_features, "--no-default-features"),
-        (flags.locked, "--locked"),
-        (flags.frozen, "--frozen"),
-        (flags.offline, "--offline"),
-    ];
-    v.extend(switches.iter().filter(|(on, _)| *on).map(|(_, s)| s.to_string()));
-    v
+    backend::choose_backend(target, request, (package.name.as_str(), &package.id.repr), flags, facts)
 }
 
 /// The Cargo.toml of workspace member `name` (for `init -p`).
-pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Result<PathBuf, PlanError> {
-    let meta = metadata(manifest, &CargoFlags::default(), None, env)?;
+pub fn package_manifest(manifest: Option<&Path>, name: &str, facts: &Facts) -> Result<PathBuf, PlanError> {
+    let meta = facts.metadata(manifest, &CargoFlags::default(), None)?;
     let members = meta.workspace_packages();
     match members.iter().find(|p| p.name.as_str() == name) {
         Some(p) => Ok(p.manifest_path.clone().into()),
@@ -319,7 +264,7 @@ pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Resul
 
 /// `-p` (repeatable) picks packages; `--workspace`, or a virtual manifest without `-p`, picks
 /// every member with a binary; otherwise the package of the manifest.
-fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Result<Vec<&'m Package>, PlanError> {
+fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, facts: &Facts) -> Result<Vec<&'m Package>, PlanError> {
     let members = meta.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
     let explicit: Vec<&Package> = if !args.package.is_empty() {
@@ -335,7 +280,7 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Resul
             }
         }
         out
-    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, env)) {
+    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, facts)) {
         vec![current]
     } else {
         let mut with_bins: Vec<&Package> = members.iter().copied().filter(|p| !bins_of(p).is_empty()).collect();
@@ -354,15 +299,17 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Resul
 /// The package of the manifest cargo would pick (`--manifest-path`, else the nearest Cargo.toml
 /// above the cwd); `None` for a virtual manifest. (`cargo metadata --no-deps` has no
 /// `resolve.root` to say it.)
-fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Option<&'m Package> {
+fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, facts: &Facts) -> Option<&'m Package> {
+    let cwd = &facts.env().cwd;
+    let real = |p: &Path| facts.path(p).ok();
     let manifest = match &args.manifest_path {
-        Some(m) => env.cwd.join(m),
-        None => env.cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())?,
+        Some(m) => cwd.join(m),
+        None => cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| real(p).is_some_and(|f| f.is_file))?,
     };
-    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
-    meta.workspace_packages()
-        .into_iter()
-        .find(|p| std::fs::canonicalize(&p.manifest_path).is_ok_and(|m| m == manifest) || p.manifest_path == manifest)
+    let manifest = real(&manifest).map(|f| f.real).unwrap_or(manifest);
+    meta.workspace_packages().into_iter().find(|p| {
+        real(p.manifest_path.as_std_path()).is_some_and(|m| m.real == manifest) || p.manifest_path == manifest
+    })
 }
 
 /// The package's binaries, sorted.
@@ -407,23 +354,11 @@ pub fn check_tag(tag: &str) -> Result<String, PlanError> {
 
 /// `SOURCE_DATE_EPOCH` if set; else the last commit's time when building from a git work tree
 /// (so a release tag always gives the same timestamps); else 0.
-fn source_date_epoch(env: &Env, dir: &Path) -> Result<u64, PlanError> {
+fn source_date_epoch(env: &Env, dir: &Path, facts: &Facts) -> Result<u64, PlanError> {
     match env.get(EnvVars::SOURCE_DATE_EPOCH) {
         Some(v) => v.trim().parse().map_err(|_| PlanError::BadEpoch { value: v.into() }),
-        None => Ok(git_commit_time(dir).unwrap_or(0)),
+        None => Ok(facts.commit_time(dir).unwrap_or(0)),
     }
-}
-
-fn git_commit_time(dir: &Path) -> Option<u64> {
-    let out = Cmd::new("git").arg("-C").arg(dir).args(["log", "-1", "--format=%ct"]).output().ok()?;
-    String::from_utf8(out).ok()?.trim().parse().ok()
-}
-
-/// The commit the package is built from, if it is in a git work tree.
-fn git_revision(dir: &Path) -> Option<String> {
-    let out = Cmd::new("git").arg("-C").arg(dir).args(["rev-parse", "--verify", "-q", "HEAD"]).output().ok()?;
-    let rev = String::from_utf8(out).ok()?.trim().to_string();
-    (rev.len() >= 40).then_some(rev)
 }
 
 /// `org.opencontainers.image.*` annotations from Cargo.toml (pre-defined keys of the image spec).
@@ -464,8 +399,10 @@ mod tests {
     #[test]
     fn epoch() {
         let dir = tempfile::tempdir().unwrap();
-        let e =
-            |v: &'static str| source_date_epoch(&Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]), dir.path());
+        let e = |v: &'static str| {
+            let env = Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]);
+            source_date_epoch(&env, dir.path(), &Facts::new(&env))
+        };
         assert_eq!(e("1700000000").unwrap(), 1_700_000_000);
         assert_eq!(e("").unwrap(), 0, "not a git work tree: 0");
         assert!(e("yesterday").is_err());

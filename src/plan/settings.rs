@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::config::{flag_of, KeyPath, OciConfig, Origin};
 use super::target::{parse_targets, UnknownTarget};
 use super::{base, files, FileCopy, ImageName, PlanError, Target};
-use crate::env::Env;
+use crate::facts::Facts;
 
 /// What `--target` means when neither the command line nor Cargo.toml says: the two
 /// architectures of a mixed fleet.
@@ -79,7 +79,8 @@ fn merged<'a>(
     out
 }
 
-pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Result<Settings, PlanError> {
+pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) -> Result<Settings, PlanError> {
+    let env = facts.env();
     let targets = targets(layers, env)?;
 
     let mut tags = Vec::new();
@@ -163,7 +164,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Res
     }
 
     let files = match top(layers, |c| c.files.as_ref()) {
-        Some((specs, origin)) => files::resolve(specs, origin, &env.cwd)?,
+        Some((specs, origin)) => files::resolve(specs, origin, &env.cwd, facts)?,
         None => Vec::new(),
     };
 
@@ -186,7 +187,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Res
 
 /// Targets, then each target's base and backend: a layer's `target.<triple>` table overrides
 /// that layer's own keys, then workspace < package < command line.
-fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError> {
+fn targets(layers: &[Layer], env: &crate::env::Env) -> Result<Vec<TargetSettings>, PlanError> {
     let targets = match top(layers, |c| c.targets.as_ref()) {
         None => parse_targets(DEFAULT_TARGETS)?,
         Some((list, origin)) => {
@@ -362,7 +363,8 @@ mod tests {
 
     fn settings(layers: &[Layer]) -> Result<Settings, PlanError> {
         let bins = ["api".to_string(), "worker".to_string()];
-        resolve(layers, &PackageContext { name: "p", bins: &bins }, &Env::from_pairs("/".into(), []))
+        let facts = Facts::new(&crate::env::Env::from_pairs("/".into(), []));
+        resolve(layers, &PackageContext { name: "p", bins: &bins }, &facts)
     }
 
     #[test]

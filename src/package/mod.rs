@@ -1,6 +1,8 @@
 //! Layer + image stage for one image: the files layer (once), each platform's binary layer on
 //! that platform's base, then the index.
 
+pub mod files;
+
 use crate::compile::Artifacts;
 use crate::image::ImageInput;
 use crate::layer::{Entry, Kind, Source};
@@ -113,7 +115,7 @@ fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> std::io::Result<Option
     }) else {
         return Ok(None);
     };
-    let entries = crate::plan::files::entries(files)?;
+    let entries = files::entries(files)?;
     let list: Vec<String> = files.iter().map(|f| f.dest.clone()).collect();
     let created_by = format!("cargo-oci files: {}", list.join(", "));
     compress(entries, format!("files of {}", image.name), created_by, inputs).map(Some)
