@@ -10,16 +10,10 @@ use crate::image::referrer;
 use crate::oci::Blob;
 use crate::oci::{rfc3339, Image};
 use crate::oci::{BaseImage, Referrer};
+use crate::plan::{Attestations, SbomFormat};
 use crate::plan::{ImagePlan, Plan};
 use crate::provenance::{self, BuildFacts, Subject};
-use crate::sbom::{self, SbomFormat};
-
-/// What to attach (`--sbom`, `--provenance`).
-#[derive(Clone, Copy, Debug)]
-pub struct Attestations {
-    pub sbom: SbomFormat,
-    pub provenance: bool,
-}
+use crate::sbom;
 
 /// What to attach to every image, and the facts provenance reports (gathered once per build).
 pub struct Attach {
@@ -28,12 +22,12 @@ pub struct Attach {
 }
 
 impl Attach {
-    pub fn new(args: &crate::cli::BuildArgs, plan: &Plan, facts: &Facts) -> Attach {
+    pub fn new(plan: &Plan, facts: &Facts) -> Attach {
         let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
         let (env, root) = (facts.env(), plan.workspace_root.as_path());
         let git_commit = facts.revision(root);
         Attach {
-            what: Attestations { sbom: args.sbom, provenance: args.provenance },
+            what: plan.attestations,
             facts: BuildFacts {
                 rustc: toolchain::rustc(env, root),
                 cargo: toolchain::cargo(env, root),

@@ -30,27 +30,28 @@ pub mod provenance;
 pub mod publish;
 pub mod report;
 pub mod sbom;
+pub mod secret;
 pub mod shell;
 pub mod store;
 pub mod verify;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use cli::BuildArgs;
 use env::Env;
 pub use error::Error;
 use facts::Facts;
-use plan::Plan;
+use plan::{Plan, Request};
 use report::ImageReport;
 use shell::Shell;
 use store::staging::Staging;
 
 /// `cargo oci build`: the whole pipeline.
-pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
+pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let facts = Facts::new(env);
-    let mut plan = plan::resolve(args, &facts)?;
-    let registries = publish::settings(&plan, &args.registry, env)?;
+    let mut plan = plan::resolve(request, &facts)?;
+    let registries = registries(&plan.registry, env);
     let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
@@ -67,11 +68,11 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let attach = attest::Attach::new(args, &plan, &facts);
+    let attach = attest::Attach::new(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
     let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, &facts, shell)?;
-    if args.verify_reproducible {
+    if plan.verify_reproducible {
         verify::verify(&plan, &bases, &sets, &attach, &facts, shell)?;
     }
     let mut built = Vec::new();
@@ -81,7 +82,7 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
             shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), dir.display()));
             let writer = gc::open(dir, shell)?;
             writer.write(set, &image.tags)?;
-            if args.gc {
+            if request.gc {
                 gc::collect(&writer, shell)?;
             }
         }
@@ -96,6 +97,32 @@ pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
+}
+
+/// How registries are reached: what the plan decided, with what the environment says (the one
+/// place a plan's registry settings become the store's).
+pub fn registries(plan: &plan::RegistryPlan, env: &Env) -> Arc<store::registry::Settings> {
+    let explicit = plan.creds.as_ref().map(|c| {
+        let creds = store::registry::Credentials::Basic { username: c.username.clone(), password: c.password.clone() };
+        (c.registry.clone(), creds)
+    });
+    Arc::new(store::registry::Settings::new(
+        env,
+        explicit,
+        plan.ca_certs.clone(),
+        plan.insecure.clone(),
+        plan.chunk_size,
+    ))
+}
+
+/// [`registries`] for a command that reads or pushes images without a build plan: `--creds` go
+/// to `creds_for`.
+pub fn registries_for(
+    request: &plan::RegistryRequest,
+    env: &Env,
+    creds_for: Option<&str>,
+) -> Result<Arc<store::registry::Settings>, plan::PlanError> {
+    Ok(registries(&plan::registry::resolve(request, env, creds_for)?, env))
 }
 
 /// Packages every image of the plan (layers, configs, manifests, index) and its referrers.

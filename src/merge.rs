@@ -11,11 +11,9 @@ use crate::plan::PlanError;
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::read::read_image;
-use std::sync::Arc;
 
 use crate::oci::ImageName;
 use crate::store::registry::push::PushSet;
-use crate::store::registry::Settings;
 use crate::store::{layout, StoreError};
 use crate::Error;
 
@@ -52,7 +50,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     };
     let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
     let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
-    let settings = Arc::new(Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
+    let settings = crate::registries_for(&args.registry.to_request(), env, creds_for)?;
 
     // (platform image, its referrers, the source it came from), and the annotations every
     // source agrees on. Referrers (SBOMs, provenance) follow their manifest into the merge.

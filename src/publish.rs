@@ -8,35 +8,14 @@ use crate::env::Env;
 use crate::oci::Image;
 use crate::oci::ImageName;
 use crate::plan::outputs::push_destination;
-use crate::plan::{ImagePlan, Plan, PushPlan};
+use crate::plan::{ImagePlan, PushPlan};
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::read::read_image;
 use crate::store::registry::push::{push, PushReport, PushSet};
-use crate::store::registry::{Reference, RegistryArgs, RegistryError, Settings};
+use crate::store::registry::{Reference, RegistryError, Settings};
 use crate::store::{archive, StoreError};
 use crate::Error;
-
-/// Registry settings for a build: `--creds` applies to the registry pushed to, or to the base's
-/// registry when nothing is pushed (never to both: credentials go only where they were meant).
-pub fn settings(plan: &Plan, args: &RegistryArgs, env: &Env) -> Result<Arc<Settings>, Error> {
-    let creds_for = plan.images.first().and_then(|i| {
-        i.outputs
-            .push
-            .as_ref()
-            .map(|p| p.repository.registry.clone())
-            .or_else(|| registry_base(i).map(|r| r.registry.clone()))
-    });
-    Ok(Arc::new(Settings::new(args, env, creds_for.as_deref()).map_err(StoreError::from)?))
-}
-
-/// The first registry base of an image (blobs can be mounted from its repository).
-fn registry_base(image: &ImagePlan) -> Option<&Reference> {
-    image.base.values().find_map(|b| match b {
-        ImageName::Registry { reference } => Some(reference),
-        _ => None,
-    })
-}
 
 /// Where an image went besides its layout.
 #[derive(Debug, Default)]
@@ -63,7 +42,7 @@ pub fn deliver(
     if let Some(p) = &image.outputs.push {
         let set = PushSet::from_image_set(set);
         delivered.pushed =
-            push_set(&set, &image.name, &p.repository, &p.tags, registry_base(image), registries, shell)?;
+            push_set(&set, &image.name, &p.repository, &p.tags, image.registry_base(), registries, shell)?;
     }
     Ok(delivered)
 }
@@ -114,7 +93,7 @@ pub fn push_command(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<Ima
     let fallback: Vec<String> = source.tag().map(String::from).into_iter().collect();
     let PushPlan { repository: reference, tags } =
         push_destination(&args.reference, &args.tag, &fallback, &args.source)?;
-    let settings = Arc::new(Settings::new(&args.registry, env, Some(&reference.registry)).map_err(StoreError::from)?);
+    let settings = crate::registries_for(&args.registry.to_request(), env, Some(&reference.registry))?;
     let store = crate::store::open(&source, &settings);
     let set = PushSet::from_store(store.as_ref())?;
     let mount_from = base_of(&set);

@@ -229,6 +229,9 @@ pub(crate) mod testing {
             jobs: vec![job.clone()],
             images: Vec::new(),
             elf_check: true,
+            verify_reproducible: false,
+            attestations: crate::plan::Attestations { sbom: crate::plan::SbomFormat::Spdx, provenance: true },
+            registry: Default::default(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
         backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()

@@ -1,23 +1,24 @@
 //! Which backend builds each target, and why: the `auto` decision table.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::target::{Libc, Target};
 use super::{BackendChoice, BackendKind, CargoFlags, PlanError};
 use crate::facts::Facts;
 
-/// What the user asked for (`--backend`, later per target from Cargo.toml metadata).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// What the user asked for (`--backend`, `backend` in Cargo.toml, also per target), read by serde
+/// like every other key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendRequest {
-    /// Decide per target: cargo + rust-lld when nothing needs a C toolchain, else zig
+    /// Decide per target: cargo + rust-lld when nothing needs a C toolchain, else zig.
     #[default]
     Auto,
-    /// Plain `cargo build` (rust-lld for musl unless a linker is configured)
+    /// Plain `cargo build` (rust-lld for musl unless a linker is configured).
     Cargo,
-    /// `cargo zigbuild`: zig as C compiler and linker, glibc floors
+    /// `cargo zigbuild`: zig as C compiler and linker, glibc floors.
     Zigbuild,
-    /// `cross build`, in a container (needs docker or podman)
+    /// `cross build`, in a container (needs docker or podman).
     Cross,
 }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::BackendRequest;
 use crate::facts::Facts;
 
 /// One layer of settings: every key optional. Tables (`env`, `labels`, `annotations`) merge key by
@@ -25,7 +26,7 @@ use crate::facts::Facts;
 pub struct OciConfig {
     pub base: Option<String>,
     pub targets: Option<Vec<String>>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendRequest>,
     pub tags: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -58,7 +59,7 @@ pub struct FileSpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetConfig {
     pub base: Option<String>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendRequest>,
 }
 
 /// A permission mode: `0o640` (a TOML octal integer) or `"0640"` (a string of octal digits).

@@ -7,6 +7,8 @@ pub mod config;
 pub mod files;
 pub mod glibc;
 pub mod outputs;
+pub mod registry;
+pub mod request;
 mod resolve;
 mod settings;
 pub mod show;
@@ -23,6 +25,8 @@ pub use crate::facts::CargoFlags;
 pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
 pub use outputs::{Outputs, PushPlan};
+pub use registry::{RegistryPlan, RegistryRequest};
+pub use request::Request;
 pub use resolve::{check_tag, package_manifest, resolve};
 pub use settings::{DEFAULT_BIN_DIR, DEFAULT_TARGETS};
 pub use target::{Libc, Target};
@@ -41,6 +45,39 @@ pub struct Plan {
     pub images: Vec<ImagePlan>,
     /// Check each binary against its base before writing (`--no-elf-check` turns it off).
     pub elf_check: bool,
+    /// `--verify-reproducible`: build everything a second time and compare digests.
+    pub verify_reproducible: bool,
+    /// What is attached to every platform manifest.
+    pub attestations: Attestations,
+    /// How registries (bases, `--push`) are reached.
+    pub registry: RegistryPlan,
+}
+
+/// The referrers attached to each platform manifest (`--sbom`, `--provenance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Attestations {
+    pub sbom: SbomFormat,
+    pub provenance: bool,
+}
+
+/// `--sbom`: which document to attach to each platform manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SbomFormat {
+    Spdx,
+    Cyclonedx,
+    None,
+}
+
+impl SbomFormat {
+    /// The referrer's `artifactType` and the document's media type.
+    pub fn media_type(self) -> Option<&'static str> {
+        match self {
+            SbomFormat::Spdx => Some("application/spdx+json"),
+            SbomFormat::Cyclonedx => Some("application/vnd.cyclonedx+json"),
+            SbomFormat::None => None,
+        }
+    }
 }
 
 /// One `cargo build --target T`.
@@ -104,6 +141,15 @@ impl ImagePlan {
     /// The base `target` is built on.
     pub fn base_of(&self, target: &Target) -> &ImageName {
         self.base.get(&target.triple).expect("the plan gives every target of an image a base")
+    }
+
+    /// The first registry base of the image, by triple (its blobs can be mounted on a push to
+    /// the same registry; `--creds` goes to it when nothing is pushed).
+    pub fn registry_base(&self) -> Option<&crate::oci::Reference> {
+        self.base.values().find_map(|b| match b {
+            ImageName::Registry { reference } => Some(reference),
+            _ => None,
+        })
     }
 }
 
@@ -188,8 +234,10 @@ pub enum PlanError {
     NoBinaryInWorkspace { manifest: PathBuf },
     #[error("no image to build holds a binary named `{bin}`")]
     NoImageWithBin { bin: String, bins: Vec<String> },
-    #[error("unknown backend `{backend}` (asked for `{triple}`)")]
-    UnknownBackend { backend: String, triple: String },
+    #[error("`--creds` must be `USER:PASSWORD`")]
+    BadCreds,
+    #[error("CARGO_OCI_CHUNK_SIZE=`{value}` is not a number of bytes (at least 1024)")]
+    BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
 }
@@ -243,8 +291,9 @@ impl PlanError {
             PlanError::NoImageWithBin { bins, .. } => {
                 vec![format!("binaries that go into images: {} (`bins = [...]` decides which do)", bins.join(", "))]
             }
-            PlanError::UnknownBackend { .. } => {
-                vec!["use `auto`, `cargo`, `zigbuild` or `cross` (or leave `backend` out: auto)".into()]
+            PlanError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
+            PlanError::BadChunkSize { .. } => {
+                vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
             }
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"

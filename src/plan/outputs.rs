@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::BuildArgs;
+use super::Request;
 use crate::env::Env;
 use crate::oci::MediaFamily;
 use crate::oci::Reference;
@@ -100,7 +100,7 @@ pub fn push_destination(
 /// `fallback_tags`: the image's tags (`--tag`, else `tags` in Cargo.toml, else the version), used
 /// when the push reference names no tag.
 pub fn resolve(
-    args: &BuildArgs,
+    args: &Request,
     env: &Env,
     bins: &[String],
     fallback_tags: &[String],
@@ -115,7 +115,7 @@ pub fn resolve(
     let push = match &args.push {
         Some(r) => {
             one("push")?;
-            Some(push_destination(r, &args.tag, fallback_tags, bins.first().map_or("the image", String::as_str))?)
+            Some(push_destination(r, &args.tags, fallback_tags, bins.first().map_or("the image", String::as_str))?)
         }
         None => None,
     };
@@ -137,7 +137,7 @@ pub fn resolve(
         layout: args.output.is_some() || (push.is_none() && tar.is_none()),
         push,
         tar,
-        media_types: args.media_types.map(Into::into),
+        media_types: args.media_types,
     })
 }
 
@@ -145,7 +145,7 @@ pub fn resolve(
 mod tests {
     use super::*;
 
-    fn outputs(args: BuildArgs, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
+    fn outputs(args: Request, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
         let bins: Vec<String> = bins.iter().map(|b| b.to_string()).collect();
         resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, &["0.1.0".to_string()])
     }
@@ -153,9 +153,9 @@ mod tests {
     #[test]
     fn push_tags_come_from_the_reference_then_the_tag_flags_then_the_version() {
         let push = |r: &str, tags: &[&str]| {
-            let args = BuildArgs {
+            let args = Request {
                 push: Some(r.into()),
-                tag: tags.iter().map(|t| t.to_string()).collect(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
                 ..Default::default()
             };
             outputs(args, &["app"]).unwrap().push.unwrap()
@@ -168,16 +168,16 @@ mod tests {
 
     #[test]
     fn which_sinks_are_written() {
-        assert!(outputs(BuildArgs::default(), &["a"]).unwrap().layout);
-        let push_only = BuildArgs { push: Some("r.io/a:1".into()), ..Default::default() };
+        assert!(outputs(Request::default(), &["a"]).unwrap().layout);
+        let push_only = Request { push: Some("r.io/a:1".into()), ..Default::default() };
         assert!(!outputs(push_only.clone(), &["a"]).unwrap().layout);
-        let both = BuildArgs { output: Some("lay".into()), ..push_only.clone() };
+        let both = Request { output: Some("lay".into()), ..push_only.clone() };
         assert!(outputs(both, &["a"]).unwrap().layout);
         let e = outputs(push_only, &["a", "b"]).unwrap_err().to_string();
         assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
-        let pinned = BuildArgs { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
+        let pinned = Request { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
         assert!(outputs(pinned, &["a"]).is_err());
-        let tar_dir = BuildArgs { tar: Some("/tmp".into()), ..Default::default() };
+        let tar_dir = Request { tar: Some("/tmp".into()), ..Default::default() };
         assert!(outputs(tar_dir, &["a"]).unwrap_err().to_string().contains("is a directory"));
     }
 }

@@ -10,14 +10,13 @@ use super::config::{self, OciConfig, Origin, Section};
 use super::settings::{self, Layer, PackageContext, Settings};
 use super::{
     backend, base, BackendChoice, BackendRequest, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan,
-    PackageInfo, Plan, PlanError, Target, Unit,
+    PackageInfo, Plan, PlanError, Request, Target, Unit,
 };
-use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
 use crate::facts::Facts;
 use crate::store::layout;
 
-pub fn resolve(args: &BuildArgs, facts: &Facts) -> Result<Plan, PlanError> {
+pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let env = facts.env();
     let flags = CargoFlags {
         manifest_path: PathBuf::new(),
@@ -64,7 +63,7 @@ pub fn resolve(args: &BuildArgs, facts: &Facts) -> Result<Plan, PlanError> {
         let manifest_dir: PathBuf = package.manifest_path.parent().map(|p| p.to_path_buf().into()).unwrap_or_default();
         let revision = facts.revision(&manifest_dir);
         for bins in groups {
-            if !args.bin.is_empty() && !bins.iter().any(|b| args.bin.contains(b)) {
+            if !args.bins.is_empty() && !bins.iter().any(|b| args.bins.contains(b)) {
                 continue;
             }
             let name = if s.bins.is_some() { package.name.to_string() } else { bins[0].clone() };
@@ -72,9 +71,15 @@ pub fn resolve(args: &BuildArgs, facts: &Facts) -> Result<Plan, PlanError> {
         }
         owners.push((package, s));
     }
-    check_wanted_bins(&args.bin, &images, &packages)?;
+    check_wanted_bins(&args.bins, &images, &packages)?;
     set_outputs(&mut images, args, &target_dir, env)?;
     let jobs = jobs(&images, &owners, &flags, facts)?;
+    // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
+    // both: credentials go only where they were meant).
+    let creds_for = images.first().and_then(|i| {
+        i.outputs.push.as_ref().map(|p| &p.repository.registry).or_else(|| i.registry_base().map(|r| &r.registry))
+    });
+    let registry = super::registry::resolve(&args.registry, env, creds_for.map(String::as_str))?;
 
     Ok(Plan {
         workspace_root: meta.workspace_root.clone().into(),
@@ -84,27 +89,30 @@ pub fn resolve(args: &BuildArgs, facts: &Facts) -> Result<Plan, PlanError> {
         epoch,
         jobs,
         images,
-        elf_check: !args.no_elf_check,
+        elf_check: args.elf_check,
+        verify_reproducible: args.verify_reproducible,
+        attestations: super::Attestations { sbom: args.sbom, provenance: args.provenance },
+        registry,
     })
 }
 
 /// The command line as the top layer of settings.
-fn cli_config(args: &BuildArgs) -> OciConfig {
+fn cli_config(args: &Request) -> OciConfig {
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let table = |v: &Vec<(String, String)>| (!v.is_empty()).then(|| v.iter().cloned().collect::<BTreeMap<_, _>>());
     OciConfig {
         base: args.base.clone(),
-        targets: list(&args.target),
-        tags: list(&args.tag),
+        targets: list(&args.targets),
+        tags: list(&args.tags),
         entrypoint: list(&args.entrypoint),
         cmd: list(&args.cmd),
         env: table(&args.env),
         workdir: args.workdir.clone(),
         user: args.user.clone(),
-        exposed_ports: list(&args.port),
-        labels: table(&args.label),
-        annotations: table(&args.annotation),
-        backend: args.backend.and_then(|b| clap::ValueEnum::to_possible_value(&b)).map(|v| v.get_name().to_string()),
+        exposed_ports: list(&args.ports),
+        labels: table(&args.labels),
+        annotations: table(&args.annotations),
+        backend: args.backend,
         ..OciConfig::default()
     }
 }
@@ -157,7 +165,7 @@ fn image_plan(
 
 /// `--output DIR`: the layout itself for one image, `DIR/<image>` for several; by default
 /// `<target-dir>/oci/<image>`. Image names must differ, or their layouts would collide.
-fn set_outputs(images: &mut [ImagePlan], args: &BuildArgs, target_dir: &Path, env: &Env) -> Result<(), PlanError> {
+fn set_outputs(images: &mut [ImagePlan], args: &Request, target_dir: &Path, env: &Env) -> Result<(), PlanError> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for i in images.iter() {
         if let Some(first) = seen.insert(i.name.clone(), i.package.name.clone()) {
@@ -218,8 +226,7 @@ fn jobs(
         for unit in units {
             let (package, s) =
                 owners.iter().find(|(p, _)| p.id.repr == unit.package_id).expect("every unit has an owner");
-            let requested =
-                s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend.as_deref());
+            let requested = s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend);
             let choice = choose(&target, package, requested, flags, facts)?;
             match groups.iter_mut().find(|(c, _)| *c == choice) {
                 Some((_, us)) => us.push(unit),
@@ -237,15 +244,11 @@ fn jobs(
 fn choose(
     target: &Target,
     package: &Package,
-    requested: Option<&str>,
+    requested: Option<BackendRequest>,
     flags: &CargoFlags,
     facts: &Facts,
 ) -> Result<BackendChoice, PlanError> {
-    let request = match requested {
-        None => BackendRequest::Auto,
-        Some(r) => <BackendRequest as clap::ValueEnum>::from_str(r, true)
-            .map_err(|_| PlanError::UnknownBackend { backend: r.to_string(), triple: target.triple.clone() })?,
-    };
+    let request = requested.unwrap_or_default();
     backend::choose_backend(target, request, (package.name.as_str(), &package.id.repr), flags, facts)
 }
 
@@ -264,12 +267,12 @@ pub fn package_manifest(manifest: Option<&Path>, name: &str, facts: &Facts) -> R
 
 /// `-p` (repeatable) picks packages; `--workspace`, or a virtual manifest without `-p`, picks
 /// every member with a binary; otherwise the package of the manifest.
-fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, facts: &Facts) -> Result<Vec<&'m Package>, PlanError> {
+fn select_packages<'m>(meta: &'m Metadata, args: &Request, facts: &Facts) -> Result<Vec<&'m Package>, PlanError> {
     let members = meta.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
-    let explicit: Vec<&Package> = if !args.package.is_empty() {
+    let explicit: Vec<&Package> = if !args.packages.is_empty() {
         let mut out: Vec<&Package> = Vec::new();
-        for n in &args.package {
+        for n in &args.packages {
             let p = members
                 .iter()
                 .copied()
@@ -299,7 +302,7 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, facts: &Facts) -> R
 /// The package of the manifest cargo would pick (`--manifest-path`, else the nearest Cargo.toml
 /// above the cwd); `None` for a virtual manifest. (`cargo metadata --no-deps` has no
 /// `resolve.root` to say it.)
-fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, facts: &Facts) -> Option<&'m Package> {
+fn current_package<'m>(meta: &'m Metadata, args: &Request, facts: &Facts) -> Option<&'m Package> {
     let cwd = &facts.env().cwd;
     let real = |p: &Path| facts.path(p).ok();
     let manifest = match &args.manifest_path {

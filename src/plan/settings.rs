@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::config::{flag_of, KeyPath, OciConfig, Origin};
+use super::config::{flag_of, KeyPath, OciConfig, Origin, TargetConfig};
 use super::target::{parse_targets, UnknownTarget};
 use super::{base, files, FileCopy, ImageName, PlanError, Target};
 use crate::facts::Facts;
@@ -48,7 +48,7 @@ pub struct TargetSettings {
     pub target: Target,
     pub base: ImageName,
     /// The `backend` asked for (`None`: choose automatically).
-    pub backend: Option<String>,
+    pub backend: Option<super::BackendRequest>,
 }
 
 /// The package being configured: where it is and which binaries it has.
@@ -199,7 +199,7 @@ fn targets(layers: &[Layer], env: &crate::env::Env) -> Result<Vec<TargetSettings
         }
     };
     // Each layer's per-target tables, by the triple their key names.
-    let mut per_target: Vec<BTreeMap<String, &super::config::TargetConfig>> = Vec::new();
+    let mut per_target: Vec<BTreeMap<String, &TargetConfig>> = Vec::new();
     for l in layers {
         let mut m = BTreeMap::new();
         for (name, t) in l.config.target.iter().flatten() {
@@ -211,16 +211,7 @@ fn targets(layers: &[Layer], env: &crate::env::Env) -> Result<Vec<TargetSettings
     }
     let mut out = Vec::new();
     for target in targets {
-        let pick = |get: &dyn Fn(&OciConfig) -> Option<&String>,
-                    get_t: &dyn Fn(&super::config::TargetConfig) -> Option<&String>| {
-            layers.iter().zip(&per_target).rev().find_map(|(l, pt)| {
-                let specific = pt.get(&target.triple).and_then(|t| get_t(t)).map(|v| (v, true));
-                specific
-                    .or_else(|| get(&l.config).map(|v| (v, false)))
-                    .map(|(v, specific)| (v.clone(), &l.origin, specific))
-            })
-        };
-        let base = match pick(&|c| c.base.as_ref(), &|t| t.base.as_ref()) {
+        let base = match pick(layers, &per_target, &target.triple, |c| c.base.as_ref(), |t| t.base.as_ref()) {
             None => ImageName::Static,
             Some((b, origin, specific)) => {
                 let mut here = env.clone();
@@ -237,10 +228,26 @@ fn targets(layers: &[Layer], env: &crate::env::Env) -> Result<Vec<TargetSettings
                 }
             }
         };
-        let backend = pick(&|c| c.backend.as_ref(), &|t| t.backend.as_ref()).map(|(b, _, _)| b);
+        let backend = pick(layers, &per_target, &target.triple, |c| c.backend.as_ref(), |t| t.backend.as_ref())
+            .map(|(b, _, _)| b);
         out.push(TargetSettings { target, base, backend });
     }
     Ok(out)
+}
+
+/// The topmost layer's value of a key for `triple`: its `target.<triple>` table's, else its own;
+/// with the layer's origin and whether it came from the per-target table.
+fn pick<'a, T: Clone + 'a>(
+    layers: &'a [Layer],
+    per_target: &[BTreeMap<String, &'a TargetConfig>],
+    triple: &str,
+    get: impl Fn(&'a OciConfig) -> Option<&'a T>,
+    get_t: impl Fn(&'a TargetConfig) -> Option<&'a T>,
+) -> Option<(T, &'a Origin, bool)> {
+    layers.iter().zip(per_target).rev().find_map(|(l, pt)| {
+        let specific = pt.get(triple).and_then(|t| get_t(t)).map(|v| (v, true));
+        specific.or_else(|| get(&l.config).map(|v| (v, false))).map(|(v, specific)| (v.clone(), &l.origin, specific))
+    })
 }
 
 /// `--target ''`, `--target ,`, `targets = []`: an index with no image would be written (or
@@ -387,7 +394,7 @@ mod tests {
         let s = settings(std::slice::from_ref(&ws)).unwrap();
         let by: BTreeMap<_, _> = s.targets.iter().map(|t| (t.target.triple.as_str(), t)).collect();
         assert_eq!(by["aarch64-unknown-linux-musl"].base, ImageName::Scratch);
-        assert_eq!(by["aarch64-unknown-linux-musl"].backend.as_deref(), Some("zigbuild"));
+        assert_eq!(by["aarch64-unknown-linux-musl"].backend, Some(super::super::BackendRequest::Zigbuild));
         assert_eq!(by["x86_64-unknown-linux-musl"].base, ImageName::Static);
         assert_eq!(by["x86_64-unknown-linux-musl"].backend, None);
         // The package's general `base` beats the workspace's per-target one.

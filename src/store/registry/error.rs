@@ -48,10 +48,6 @@ pub enum RegistryError {
     PlainRealm { realm: String },
     #[error("refusing the token realm `{realm}` of {registry}: {why}")]
     BadRealm { realm: String, registry: String, why: String },
-    #[error("`--creds` must be `USER:PASSWORD`")]
-    BadCreds,
-    #[error("CARGO_OCI_CHUNK_SIZE=`{value}` is not a number of bytes (at least 1024)")]
-    BadChunkSize { value: String },
     #[error("{var}=`{value}` is not a usable proxy: {why}")]
     BadProxy { var: String, value: String, why: String },
     #[error("failed to read `{}`", path.display())]
@@ -207,10 +203,6 @@ impl RegistryError {
             )],
             RegistryError::Unauthorized { registry, .. } => {
                 vec![format!("log in with `docker login {registry}`, or pass `--creds USER:PASSWORD`")]
-            }
-            RegistryError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
-            RegistryError::BadChunkSize { .. } => {
-                vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
             }
             RegistryError::BadProxy { var, .. } => vec![format!(
                 "set it to a proxy URL such as `{var}=http://proxy.example:3128` (http or https), or unset it"
