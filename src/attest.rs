@@ -79,8 +79,9 @@ pub fn attest(
     let json_err = |what| move |source| AttestError::Json { what, image: image.name.clone(), source };
     let lock = plan.workspace_root.join("Cargo.lock");
     let checksums = sbom::lock_checksums(&lock);
-    let targets: Vec<String> = image.targets.iter().map(|t| t.triple.clone()).collect();
-    for ((target, pimg), base) in image.targets.iter().zip(&set.platforms).zip(bases) {
+    let targets: Vec<String> = image.targets.iter().map(|t| t.target.triple.clone()).collect();
+    for ((it, pimg), base) in image.targets.iter().zip(&set.platforms).zip(bases) {
+        let target = &it.target;
         let subject_name = format!("{} {}", image.name, target.platform);
         if let Some(media_type) = what.sbom.media_type() {
             let meta =
@@ -109,7 +110,7 @@ pub fn attest(
                     .map(|r| format!("--remap-path-prefix=<{}", r.replacen('=', ">=", 1))),
             );
             let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
-            let builtin = image.base_of(target).to_string();
+            let builtin = it.base.to_string();
             let statement = provenance::statement(
                 &build,
                 &Subject {

@@ -15,7 +15,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             report::emit(cmd.message_format, build(&cmd.args.to_request(), env, shell)).map(|()| true)
         }
         Command::Plan(args) => {
-            let plan = plan::resolve(&args.args.to_request(), &crate::facts::Facts::new(env))?;
+            let plan = crate::plan(&args.args.to_request(), env, shell)?;
             match args.format {
                 MessageFormat::Human => print!("{}", plan::show::human(&plan)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),

@@ -12,6 +12,8 @@ pub enum Error {
     #[error(transparent)]
     Compile(#[from] CompileError),
     #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Attest(#[from] crate::attest::AttestError),
@@ -40,6 +42,7 @@ impl Error {
         match self {
             Error::Plan(e) => e.hints(),
             Error::Compile(e) => e.hints(),
+            Error::Preflight(e) => e.hints(),
             Error::Store(e) => e.hints(),
             // Layers are staged under the target dir: a full disk shows here first.
             Error::Package { source, .. } => crate::store::disk::io_hints(source),

@@ -24,6 +24,7 @@ pub mod merge;
 pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod preflight;
 pub mod process;
 pub mod progress;
 pub mod provenance;
@@ -51,19 +52,15 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let started = Instant::now();
     let facts = Facts::new(env);
     let mut plan = plan::resolve(request, &facts)?;
+    preflight::plan_destinations(&plan)?;
     let registries = registries(&plan.registry, env);
-    let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
+    let bases = resolve_bases(&plan, &registries)?;
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
-    let inspected = check::inspect(&plan, &bases, shell)?;
-    // A base's own files say which glibc it has; a well-known base's is known when they do not.
-    let base_glibc = |image: &plan::ImagePlan, target: &plan::Target| {
-        inspected.glibc(image, target).or_else(|| plan::known_libc(image.base_of(target)).flatten())
-    };
-    for note in plan::glibc::apply_base_floors(&mut plan, &base_glibc) {
-        shell.verbose("Glibc floor", note);
-    }
+    let inspected = check::inspect(&plan, &bases, plan.elf_check, shell)?;
+    floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
+    preflight::tools(&plan, env)?;
     let artifacts = compile::compile(&plan, env, shell)?;
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
@@ -77,18 +74,9 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
-        let layout = image.outputs.layout.then(|| image.output.clone());
-        if let Some(dir) = &layout {
-            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), dir.display()));
-            let writer = gc::open(dir, shell)?;
-            writer.write(set, &image.tags)?;
-            if request.gc {
-                gc::collect(&writer, shell)?;
-            }
-        }
         let delivered = publish::deliver(image, set, &registries, shell)?;
         shell.verbose("Index", &set.root.digest);
-        let mut report = ImageReport::new(&image.name, set, layout, &image.tags);
+        let mut report = ImageReport::new(&image.name, set, delivered.layout, &image.tags);
         report.package = Some(image.package.name.clone());
         report.version = Some(image.package.version.clone());
         report.pushed = delivered.pushed;
@@ -97,6 +85,36 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
+}
+
+/// `cargo oci plan`: the plan as `build` runs it — destinations checked, and the glibc floors
+/// from the bases (which are read only when a target wants a floor).
+pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Error> {
+    let mut plan = plan::resolve(request, &Facts::new(env))?;
+    preflight::plan_destinations(&plan)?;
+    if plan.wants_base_floors() {
+        let bases = resolve_bases(&plan, &registries(&plan.registry, env))?;
+        let inspected = check::inspect(&plan, &bases, false, shell)?;
+        floors(&mut plan, &inspected, shell);
+    }
+    Ok(plan)
+}
+
+/// The base of every target of every image (`bases[i][j]`: image i, target j), resolved before
+/// anything is compiled: a base that lacks a platform fails the build before it costs anything.
+fn resolve_bases(plan: &Plan, registries: &Arc<store::registry::Settings>) -> Result<Vec<Vec<oci::BaseImage>>, Error> {
+    Ok(plan.images.iter().map(|i| package::resolve_bases(i, registries)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The plan's second step: glibc floors from what the bases have. A base's own files say which
+/// glibc it has; a well-known base's is known when they do not.
+fn floors(plan: &mut Plan, inspected: &check::Inspected, shell: &mut Shell) {
+    let base_glibc = |image: &plan::ImagePlan, t: &plan::ImageTarget| {
+        inspected.glibc(image, &t.target).or_else(|| plan::known_libc(&t.base).flatten())
+    };
+    for note in plan::glibc::apply_base_floors(plan, &base_glibc) {
+        shell.verbose("Glibc floor", note);
+    }
 }
 
 /// How registries are reached: what the plan decided, with what the environment says (the one
@@ -138,7 +156,7 @@ pub fn assemble(
     let progress = &shell.progress();
     let mut sets = Vec::new();
     for (image, bases) in plan.images.iter().zip(bases) {
-        let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
+        let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
         let inputs = package::Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
         let mut set = package::package(image, bases, &inputs)?;
@@ -153,7 +171,7 @@ fn explain_bases(plan: &Plan, bases: &[Vec<oci::BaseImage>], shell: &mut Shell) 
     for (image, bases) in plan.images.iter().zip(bases) {
         for (t, b) in image.targets.iter().zip(bases) {
             if let Some(r) = &b.reference {
-                shell.verbose("Base", format!("{} for {}: {}", r.name, t.platform, r.digest));
+                shell.verbose("Base", format!("{} for {}: {}", r.name, t.target.platform, r.digest));
             }
         }
     }
@@ -173,8 +191,8 @@ fn explain(plan: &Plan, shell: &mut Shell) {
         );
     }
     for image in &plan.images {
-        for t in &image.targets {
-            shell.verbose("Base", format!("{} for {} on {}", image.base_of(t), image.name, t.platform));
+        for t in image.targets.iter() {
+            shell.verbose("Base", format!("{} for {} on {}", t.base, image.name, t.target.platform));
         }
     }
 }

@@ -37,7 +37,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     let tags = args.tag.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
     let output = args.output.as_ref().map(|o| env.cwd.join(o));
     if let Some(o) = &output {
-        layout::check_output(o).map_err(PlanError::from)?;
+        layout::check_output(o).map_err(crate::preflight::PreflightError::from)?;
         if tags.is_empty() {
             let image = o.display().to_string();
             return Err(PlanError::from(crate::plan::outputs::OutputsError::NoTag { image }).into());

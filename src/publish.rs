@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::cli::PushArgs;
 use crate::env::Env;
-use crate::oci::Image;
 use crate::oci::ImageName;
+use crate::oci::{Destination, Image};
 use crate::plan::outputs::push_destination;
 use crate::plan::{ImagePlan, PushPlan};
 use crate::report::ImageReport;
@@ -17,16 +17,17 @@ use crate::store::registry::{Reference, RegistryError, Settings};
 use crate::store::{archive, StoreError};
 use crate::Error;
 
-/// Where an image went besides its layout.
+/// Where an image went.
 #[derive(Debug, Default)]
 pub struct Delivered {
+    pub layout: Option<std::path::PathBuf>,
     /// `REGISTRY/REPO:TAG` for each tag pushed.
     pub pushed: Vec<String>,
     /// `oci-archive:FILE:TAG`.
     pub archive: Option<String>,
 }
 
-/// Writes the image's other outputs: the oci-archive, then the registry.
+/// Writes the image to each of its destinations, in order.
 pub fn deliver(
     image: &ImagePlan,
     set: &Image,
@@ -34,15 +35,28 @@ pub fn deliver(
     shell: &mut Shell,
 ) -> Result<Delivered, Error> {
     let mut delivered = Delivered::default();
-    if let Some(tar) = &image.outputs.tar {
-        shell.status("Archiving", format!("{}:{} to {}", image.name, image.tags[0], tar.display()));
-        archive::write(tar, set, &image.tags[0])?;
-        delivered.archive = Some(format!("oci-archive:{}:{}", tar.display(), image.tags[0]));
-    }
-    if let Some(p) = &image.outputs.push {
-        let set = PushSet::from_image_set(set);
-        delivered.pushed =
-            push_set(&set, &image.name, &p.repository, &p.tags, image.registry_base(), registries, shell)?;
+    for d in &image.destinations {
+        match d {
+            Destination::Layout { path, tags, gc } => {
+                shell.status("Writing", format!("{}:{} to {}", image.name, tags.join(","), path.display()));
+                let writer = crate::gc::open(path, shell)?;
+                writer.write(set, tags)?;
+                if *gc {
+                    crate::gc::collect(&writer, shell)?;
+                }
+                delivered.layout = Some(path.clone());
+            }
+            Destination::Archive { path, tag } => {
+                shell.status("Archiving", format!("{}:{tag} to {}", image.name, path.display()));
+                archive::write(path, set, tag)?;
+                delivered.archive = Some(format!("oci-archive:{}:{tag}", path.display()));
+            }
+            Destination::Registry { repository, tags, mount_from } => {
+                let set = PushSet::from_image_set(set);
+                delivered.pushed =
+                    push_set(&set, &image.name, repository, tags, mount_from.as_ref(), registries, shell)?;
+            }
+        }
     }
     Ok(delivered)
 }

@@ -156,11 +156,8 @@ impl CompileError {
     }
 }
 
-/// Runs every job of the plan; preflights all backends before the first compile.
+/// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
-    for job in &plan.jobs {
-        backend(job.backend.kind).preflight(job, env)?;
-    }
     let mut artifacts = Artifacts::default();
     for job in &plan.jobs {
         let be = backend(job.backend.kind);

@@ -18,6 +18,6 @@ pub use blob::{Blob, Content, Layer, LazyContent};
 pub use digest::{digest_reader, Digest, HashWriter};
 pub use image::{rfc3339, BaseImage, BaseReference, ContainerConfig, Image, NotDockerCompatible, PlatformImage};
 pub use media::MediaFamily;
-pub use name::{BadName, ImageName, Reference, ReferenceError};
+pub use name::{BadName, Destination, ImageName, Reference, ReferenceError};
 pub use platform::Platform;
 pub use referrer::Referrer;

@@ -1,7 +1,7 @@
 //! Names of images: registry references as docker spells them (`alpine` →
 //! `docker.io/library/alpine:latest`, `host:port/repo:tag`, `repo@sha256:…`, `localhost/repo`), and
 //! [`ImageName`], everything cargo-oci reads an image from (`oci:DIR[:TAG]` as skopeo spells it, a
-//! registry reference, the built-in bases).
+//! registry reference, the built-in bases), and [`Destination`], everything it writes one to.
 //!
 //! Hand-written: the grammar is docker's `reference` package (a page of regexes); the crates that
 //! port it pull in async registries or regex engines we do not otherwise need.
@@ -274,6 +274,24 @@ impl fmt::Display for ImageName {
             ImageName::Registry { reference } => write!(f, "{reference}"),
         }
     }
+}
+
+/// Where an image is written, and under which tags.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Destination {
+    /// An OCI image layout directory; `gc`: afterwards, remove the blobs no tag reaches.
+    Layout { path: PathBuf, tags: Vec<String>, gc: bool },
+    /// An oci-archive (a tar of a one-tag layout, for `podman load`, `ctr images import`).
+    Archive { path: PathBuf, tag: String },
+    /// A registry repository. `mount_from`: a repository of the same registry whose blobs may be
+    /// mounted rather than uploaded (the base's, a merged source's).
+    Registry {
+        repository: Reference,
+        tags: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mount_from: Option<Reference>,
+    },
 }
 
 /// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.

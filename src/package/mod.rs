@@ -22,8 +22,8 @@ pub fn resolve_bases(
 ) -> Result<Vec<BaseImage>, StoreError> {
     let mut opened: Vec<(&ImageName, Box<dyn BaseSource>)> = Vec::new();
     let mut out = Vec::new();
-    for t in &image.targets {
-        let spec = image.base_of(t);
+    for t in image.targets.iter() {
+        let spec = &t.base;
         let i = match opened.iter().position(|(s, _)| *s == spec) {
             Some(i) => i,
             None => {
@@ -31,9 +31,9 @@ pub fn resolve_bases(
                 opened.len() - 1
             }
         };
-        let base = opened[i].1.resolve(&t.platform)?;
+        let base = opened[i].1.resolve(&t.target.platform)?;
         // `--media-types` re-types the base; a manifest never mixes the two families.
-        out.push(match image.outputs.media_types {
+        out.push(match image.media_types {
             Some(family) => base.with_media(family)?,
             None => base,
         });
@@ -66,7 +66,8 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
             .targets
             .iter()
             .zip(bases)
-            .map(|(target, base)| {
+            .map(|(t, base)| {
+                let target = &t.target;
                 s.spawn(move || -> Result<PlatformImage, Error> {
                     let failed = |source| Error::Package {
                         image: image.name.clone(),
@@ -101,7 +102,7 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
     // layout readers such as skopeo's take only OCI types from `index.json`, so a Docker manifest
     // list there could not be read back at all. Only `--media-types docker` asks for a Docker
     // manifest list, for registries that reject OCI indexes.
-    let family = image.outputs.media_types.unwrap_or(MediaFamily::Oci);
+    let family = image.media_types.unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
     Ok(Image { platforms: images, root: index, referrers: Vec::new() })

@@ -6,6 +6,7 @@ pub use base::known_libc;
 pub mod config;
 pub mod files;
 pub mod glibc;
+mod jobs;
 pub mod outputs;
 pub mod registry;
 pub mod request;
@@ -19,11 +20,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::oci::{ContainerConfig, ImageName};
+use crate::oci::{ContainerConfig, Destination, ImageName, MediaFamily, Reference};
 
 pub use crate::facts::CargoFlags;
 pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
+pub use jobs::jobs;
 pub use outputs::{Outputs, PushPlan};
 pub use registry::{RegistryPlan, RegistryRequest};
 pub use request::Request;
@@ -122,31 +124,76 @@ pub struct ImagePlan {
     pub name: String,
     pub package: PackageInfo,
     pub bins: Vec<String>,
-    pub targets: Vec<Target>,
-    /// The base of each target, by triple (`[….oci.target.<triple>] base` can differ).
-    pub base: BTreeMap<String, ImageName>,
+    /// Each target with its base and backend (`[….oci.target.<triple>]` can set both).
+    #[serde(flatten)]
+    pub targets: Targets,
     pub tags: Vec<String>,
-    /// The OCI layout directory written.
+    /// The OCI layout directory (written when `destinations` has a layout).
     pub output: PathBuf,
     pub config: ContainerConfig,
     /// Annotations on the index and on every manifest (sorted: they go into digests).
     pub annotations: BTreeMap<String, String>,
-    /// Where the image goes (layout, registry, oci-archive) and in which media types.
-    pub outputs: Outputs,
+    /// Where the image goes, in the order it is written: layout, oci-archive, registry.
+    pub destinations: Vec<Destination>,
+    /// `--media-types`; none keeps the base's family (a Docker-typed base gives Docker types).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_types: Option<MediaFamily>,
     /// Our layers on top of the base's, bottom first.
     pub layers: Vec<LayerPlan>,
 }
 
-impl ImagePlan {
-    /// The base `target` is built on.
-    pub fn base_of(&self, target: &Target) -> &ImageName {
-        self.base.get(&target.triple).expect("the plan gives every target of an image a base")
-    }
+/// One platform of an image: the target, the base it goes on and the backend that builds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageTarget {
+    pub target: Target,
+    pub base: ImageName,
+    pub backend: BackendChoice,
+}
 
+impl ImageTarget {
+    /// A target whose binaries are built elsewhere (the benchmark packages a given file): the
+    /// backend is named, never run.
+    pub fn prebuilt(target: Target, base: ImageName) -> ImageTarget {
+        let backend = BackendChoice { kind: BackendKind::Cargo, reason: "built elsewhere".into(), linker: None };
+        ImageTarget { target, base, backend }
+    }
+}
+
+/// An image's targets, in platform order. In the plan's JSON: `targets` (the targets) and `base`
+/// (each target's base, by triple); the backends are in `jobs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Targets(pub Vec<ImageTarget>);
+
+impl std::ops::Deref for Targets {
+    type Target = [ImageTarget];
+    fn deref(&self) -> &[ImageTarget] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Targets {
+    fn deref_mut(&mut self) -> &mut [ImageTarget] {
+        &mut self.0
+    }
+}
+
+impl Serialize for Targets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("targets", &self.iter().map(|t| &t.target).collect::<Vec<_>>())?;
+        m.serialize_entry("base", &self.iter().map(|t| (&t.target.triple, &t.base)).collect::<BTreeMap<_, _>>())?;
+        m.end()
+    }
+}
+
+impl ImagePlan {
     /// The first registry base of the image, by triple (its blobs can be mounted on a push to
     /// the same registry; `--creds` goes to it when nothing is pushed).
-    pub fn registry_base(&self) -> Option<&crate::oci::Reference> {
-        self.base.values().find_map(|b| match b {
+    pub fn registry_base(&self) -> Option<&Reference> {
+        let mut bases: Vec<&ImageTarget> = self.targets.iter().collect();
+        bases.sort_by(|a, b| a.target.triple.cmp(&b.target.triple));
+        bases.iter().find_map(|t| match &t.base {
             ImageName::Registry { reference } => Some(reference),
             _ => None,
         })
@@ -222,8 +269,6 @@ pub enum PlanError {
     #[error("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds")]
     BadEpoch { value: String },
     #[error(transparent)]
-    Output(#[from] crate::store::layout::OutputError),
-    #[error(transparent)]
     Reference(#[from] crate::oci::ReferenceError),
     #[error(transparent)]
     Outputs(#[from] outputs::OutputsError),
@@ -281,7 +326,6 @@ impl PlanError {
                 vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base chainguard-static`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
             }
             PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
-            PlanError::Output(e) => e.hints(),
             PlanError::Reference(e) => e.hints(),
             PlanError::Outputs(e) => e.hints(),
             PlanError::Config(e) => e.hints(),

@@ -1,15 +1,16 @@
 //! Where each image goes: the OCI layout, a registry (`--push`), an oci-archive (`--tar`), and
-//! in which media types (`--media-types`).
+//! in which media types (`--media-types`); each image's destinations, in the order they are
+//! written. Whether they can be written is `preflight`'s to check.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Request;
+use super::{ImagePlan, Request};
 use crate::env::Env;
-use crate::oci::MediaFamily;
-use crate::oci::Reference;
+use crate::oci::{Destination, MediaFamily, Reference};
 
+/// What the output flags ask for, for every image of a build.
 #[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
 pub struct Outputs {
     /// Write the OCI layout at the image's `output` (off when only pushing or archiving,
@@ -39,10 +40,6 @@ pub enum OutputsError {
     PushToDigest { reference: String },
     #[error("no tag to push `{image}` as")]
     NoTag { image: String },
-    #[error("`--tar {}` is a directory", path.display())]
-    TarIsDirectory { path: PathBuf },
-    #[error("`--tar {}`: its directory does not exist", path.display())]
-    TarNoParent { path: PathBuf },
 }
 
 impl OutputsError {
@@ -56,12 +53,6 @@ impl OutputsError {
             }
             OutputsError::PushToDigest { .. } => vec!["push to a tag: `--push REGISTRY/REPO:TAG`".into()],
             OutputsError::NoTag { .. } => vec!["name one: `cargo oci push SOURCE REGISTRY/REPO:TAG`".into()],
-            OutputsError::TarIsDirectory { path } => {
-                vec![format!("name a file: `--tar {}`", path.join("image.tar").display())]
-            }
-            OutputsError::TarNoParent { .. } => {
-                vec!["create the directory first, or name a file in an existing one".into()]
-            }
         }
     }
 }
@@ -122,14 +113,7 @@ pub fn resolve(
     let tar = match &args.tar {
         Some(t) => {
             one("tar")?;
-            let path = env.cwd.join(t);
-            if path.is_dir() {
-                return Err(OutputsError::TarIsDirectory { path }.into());
-            }
-            if !path.parent().is_some_and(|p| p.is_dir()) {
-                return Err(OutputsError::TarNoParent { path }.into());
-            }
-            Some(path)
+            Some(env.cwd.join(t))
         }
         None => None,
     };
@@ -139,6 +123,32 @@ pub fn resolve(
         tar,
         media_types: args.media_types,
     })
+}
+
+impl Outputs {
+    /// Where `image` goes: its layout (at `output`, under its tags; `gc` after writing), an
+    /// oci-archive under its first tag, a registry (mounting from its base on the same registry).
+    pub fn destinations(&self, image: &ImagePlan, gc: bool) -> Vec<Destination> {
+        let mut out = Vec::new();
+        if self.layout {
+            out.push(Destination::Layout { path: image.output.clone(), tags: image.tags.clone(), gc });
+        }
+        if let Some(path) = &self.tar {
+            out.push(Destination::Archive { path: path.clone(), tag: image.tags[0].clone() });
+        }
+        if let Some(p) = &self.push {
+            let base = image.registry_base().filter(|b| b.registry == p.repository.registry);
+            out.push(p.destination(base.cloned()));
+        }
+        out
+    }
+}
+
+impl PushPlan {
+    /// The registry destination; `mount_from` is a repository whose blobs may be mounted.
+    pub fn destination(&self, mount_from: Option<Reference>) -> Destination {
+        Destination::Registry { repository: self.repository.clone(), tags: self.tags.clone(), mount_from }
+    }
 }
 
 #[cfg(test)]
@@ -177,7 +187,5 @@ mod tests {
         assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
         let pinned = Request { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
         assert!(outputs(pinned, &["a"]).is_err());
-        let tar_dir = Request { tar: Some("/tmp".into()), ..Default::default() };
-        assert!(outputs(tar_dir, &["a"]).unwrap_err().to_string().contains("is a directory"));
     }
 }

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{Metadata, Package, TargetKind};
 
 use super::config::{self, OciConfig, Origin, Section};
+use super::outputs::Outputs;
 use super::settings::{self, Layer, PackageContext, Settings};
 use super::{
-    backend, base, BackendChoice, BackendRequest, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan,
-    PackageInfo, Plan, PlanError, Request, Target, Unit,
+    backend, base, BackendChoice, CargoFlags, ContainerConfig, ImagePlan, ImageTarget, LayerPlan, PackageInfo, Plan,
+    PlanError, Request, Target, Targets,
 };
 use crate::env::{Env, EnvVars};
 use crate::facts::Facts;
-use crate::store::layout;
 
 pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let env = facts.env();
@@ -36,8 +36,9 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let target_dir: PathBuf = meta.target_directory.clone().into();
 
     let mut images = Vec::new();
-    // (package, its settings) for every image, to plan the compile jobs.
+    // Which package's settings each image follows (an index into `owners`).
     let mut owners: Vec<(&Package, Settings)> = Vec::new();
+    let mut owner_of: Vec<usize> = Vec::new();
     for package in &packages {
         let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package, facts)?;
         let layers = [
@@ -68,18 +69,45 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
             }
             let name = if s.bins.is_some() { package.name.to_string() } else { bins[0].clone() };
             images.push(image_plan(package, name, bins, &s, &manifest_dir, revision.as_deref(), epoch));
+            owner_of.push(owners.len());
         }
         owners.push((package, s));
     }
     check_wanted_bins(&args.bins, &images, &packages)?;
-    set_outputs(&mut images, args, &target_dir, env)?;
-    let jobs = jobs(&images, &owners, &flags, facts)?;
+    check_names(&images)?;
+    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
+    let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    // Each target of each image with its base and its backend, chosen once per package and triple.
+    let mut chosen: BTreeMap<(usize, String), BackendChoice> = BTreeMap::new();
+    for (image, &owner) in images.iter_mut().zip(&owner_of) {
+        let (package, s) = &owners[owner];
+        let mut targets = Vec::new();
+        for t in &s.targets {
+            let key = (owner, t.target.triple.clone());
+            let backend = match chosen.get(&key) {
+                Some(b) => b.clone(),
+                None => {
+                    let request = t.backend.unwrap_or_default();
+                    let b =
+                        backend::choose_backend(&t.target, request, (&package.name, &package.id.repr), &flags, facts)?;
+                    chosen.insert(key, b.clone());
+                    b
+                }
+            };
+            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend });
+        }
+        image.targets = Targets(targets);
+    }
+    set_destinations(&mut images, &outputs, args, &target_dir, env);
+    let jobs = super::jobs(&images);
     // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
     // both: credentials go only where they were meant).
-    let creds_for = images.first().and_then(|i| {
-        i.outputs.push.as_ref().map(|p| &p.repository.registry).or_else(|| i.registry_base().map(|r| &r.registry))
-    });
-    let registry = super::registry::resolve(&args.registry, env, creds_for.map(String::as_str))?;
+    let creds_for = outputs
+        .push
+        .map(|p| p.repository.registry)
+        .or_else(|| images.first().and_then(|i| i.registry_base()).map(|r| r.registry.clone()));
+    let registry = super::registry::resolve(&args.registry, env, creds_for.as_deref())?;
 
     Ok(Plan {
         workspace_root: meta.workspace_root.clone().into(),
@@ -143,8 +171,7 @@ fn image_plan(
             manifest_dir: manifest_dir.to_path_buf(),
         },
         bins,
-        targets: s.targets.iter().map(|t| t.target.clone()).collect(),
-        base: s.targets.iter().map(|t| (t.target.triple.clone(), t.base.clone())).collect(),
+        targets: Targets::default(),
         tags: if s.tags.is_empty() { vec![package.version.to_string()] } else { s.tags.clone() },
         output: PathBuf::new(),
         config: ContainerConfig {
@@ -159,22 +186,25 @@ fn image_plan(
         },
         annotations,
         layers,
-        outputs: Default::default(),
+        destinations: Vec::new(),
+        media_types: None,
     }
 }
 
-/// `--output DIR`: the layout itself for one image, `DIR/<image>` for several; by default
-/// `<target-dir>/oci/<image>`. Image names must differ, or their layouts would collide.
-fn set_outputs(images: &mut [ImagePlan], args: &Request, target_dir: &Path, env: &Env) -> Result<(), PlanError> {
+/// Image names must differ, or their layouts would collide.
+fn check_names(images: &[ImagePlan]) -> Result<(), PlanError> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for i in images.iter() {
+    for i in images {
         if let Some(first) = seen.insert(i.name.clone(), i.package.name.clone()) {
             return Err(PlanError::DuplicateImage { name: i.name.clone(), first, second: i.package.name.clone() });
         }
     }
-    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
-    let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    Ok(())
+}
+
+/// Where each image goes. `--output DIR`: the layout itself for one image, `DIR/<image>` for
+/// several; by default `<target-dir>/oci/<image>`.
+fn set_destinations(images: &mut [ImagePlan], outputs: &Outputs, args: &Request, target_dir: &Path, env: &Env) {
     let several = images.len() > 1;
     for image in images.iter_mut() {
         image.output = match &args.output {
@@ -182,74 +212,9 @@ fn set_outputs(images: &mut [ImagePlan], args: &Request, target_dir: &Path, env:
             Some(dir) => env.cwd.join(dir),
             None => target_dir.join("oci").join(&image.name),
         };
-        image.outputs = outputs.clone();
-        if outputs.layout {
-            layout::check_output(&image.output)?;
-        }
+        image.destinations = outputs.destinations(image, args.gc);
+        image.media_types = outputs.media_types;
     }
-    Ok(())
-}
-
-/// One cargo invocation per target triple for every package and binary that needs it (split
-/// only if packages ask for different backends for the same triple).
-fn jobs(
-    images: &[ImagePlan],
-    owners: &[(&Package, Settings)],
-    flags: &CargoFlags,
-    facts: &Facts,
-) -> Result<Vec<CompileJob>, PlanError> {
-    let mut by_triple: BTreeMap<(String, String), (Target, Vec<Unit>)> = BTreeMap::new();
-    for image in images {
-        for t in &image.targets {
-            let key = (t.platform.to_string(), t.triple.clone());
-            let units = &mut by_triple.entry(key).or_insert_with(|| (t.clone(), Vec::new())).1;
-            match units.iter_mut().find(|u| u.package_id == image.package.id) {
-                Some(u) => {
-                    u.bins.extend(image.bins.iter().filter(|b| !u.bins.contains(b)).cloned().collect::<Vec<_>>());
-                    u.bins.sort();
-                }
-                None => units.push(Unit {
-                    package: image.package.name.clone(),
-                    package_id: image.package.id.clone(),
-                    bins: {
-                        let mut b = image.bins.clone();
-                        b.sort();
-                        b
-                    },
-                }),
-            }
-        }
-    }
-    let mut jobs: Vec<CompileJob> = Vec::new();
-    for (_, (target, units)) in by_triple {
-        let mut groups: Vec<(BackendChoice, Vec<Unit>)> = Vec::new();
-        for unit in units {
-            let (package, s) =
-                owners.iter().find(|(p, _)| p.id.repr == unit.package_id).expect("every unit has an owner");
-            let requested = s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend);
-            let choice = choose(&target, package, requested, flags, facts)?;
-            match groups.iter_mut().find(|(c, _)| *c == choice) {
-                Some((_, us)) => us.push(unit),
-                None => groups.push((choice, vec![unit])),
-            }
-        }
-        for (backend, units) in groups {
-            jobs.push(CompileJob { target: target.clone(), backend, units });
-        }
-    }
-    Ok(jobs)
-}
-
-/// The backend for one package on one target.
-fn choose(
-    target: &Target,
-    package: &Package,
-    requested: Option<BackendRequest>,
-    flags: &CargoFlags,
-    facts: &Facts,
-) -> Result<BackendChoice, PlanError> {
-    let request = requested.unwrap_or_default();
-    backend::choose_backend(target, request, (package.name.as_str(), &package.id.repr), flags, facts)
 }
 
 /// The Cargo.toml of workspace member `name` (for `init -p`).

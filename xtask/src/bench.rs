@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cargo_oci::compile::Artifacts;
 use cargo_oci::oci::{ContainerConfig, ImageName as BaseSpec};
-use cargo_oci::plan::{ImagePlan, LayerPlan, PackageInfo, Target, DEFAULT_BIN_DIR};
+use cargo_oci::plan::{ImagePlan, ImageTarget, LayerPlan, PackageInfo, Target, Targets, DEFAULT_BIN_DIR};
 use cargo_oci::store::staging::Staging;
 use sha2::Digest as _;
 
@@ -184,8 +184,8 @@ pub fn child(args: &[String]) -> Result<(), String> {
             manifest_dir: ".".into(),
         },
         bins: vec!["bench".into()],
-        base: targets.iter().map(|t| (t.triple.clone(), BaseSpec::Static)).collect(),
-        targets,
+        // Built elsewhere (the bench packages a given binary): no backend runs.
+        targets: Targets(targets.into_iter().map(|target| ImageTarget::prebuilt(target, BaseSpec::Static)).collect()),
         tags: vec!["bench".into()],
         output: out.clone(),
         config: ContainerConfig {
@@ -199,7 +199,8 @@ pub fn child(args: &[String]) -> Result<(), String> {
             bin_dir: DEFAULT_BIN_DIR.into(),
         },
         annotations: BTreeMap::new(),
-        outputs: cargo_oci::plan::Outputs { layout: true, ..Default::default() },
+        destinations: Vec::new(),
+        media_types: None,
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
