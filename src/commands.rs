@@ -6,7 +6,7 @@ use crate::env::Env;
 use crate::oci::json;
 use crate::oci::ImageName;
 use crate::shell::Shell;
-use crate::{build, diff, gc, init, inspect, merge, plan, publish, report, Error};
+use crate::{build, diff, gc, init, inspect, merge, plan, push, report, Error};
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
@@ -57,7 +57,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Push(args) => {
-            report::emit(args.message_format, publish::push_command(args, env, shell).map(|r| vec![r])).map(|()| true)
+            report::emit(args.message_format, push::push(args, env, shell).map(|r| vec![r])).map(|()| true)
         }
     }
 }

@@ -28,7 +28,7 @@ pub mod preflight;
 pub mod process;
 pub mod progress;
 pub mod provenance;
-pub mod publish;
+pub mod push;
 pub mod report;
 pub mod sbom;
 pub mod secret;
@@ -74,13 +74,11 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
-        let delivered = publish::deliver(image, set, &registries, shell)?;
+        let delivered = store::sink::write(&image.destinations, &registries, set, &image.name, shell)?;
         shell.verbose("Index", &set.root.digest);
-        let mut report = ImageReport::new(&image.name, set, delivered.layout, &image.tags);
+        let mut report = ImageReport::new(&image.name, set, &image.tags, &delivered);
         report.package = Some(image.package.name.clone());
         report.version = Some(image.package.version.clone());
-        report.pushed = delivered.pushed;
-        report.archive = delivered.archive;
         built.push(report);
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cli::MessageFormat;
 use crate::oci::Image;
 use crate::oci::{Blob, Digest};
+use crate::store::sink::Delivery;
 
 /// One image written. Every field is plain data; where the image went is `layout` (and, once
 /// pushing exists, a `pushed` list of references next to it).
@@ -63,7 +64,12 @@ pub struct ManifestReport {
 }
 
 impl ImageReport {
-    pub fn new(image: &str, set: &Image, layout: Option<PathBuf>, tags: &[String]) -> ImageReport {
+    /// What `delivered` says of `set`, written under `tags`.
+    pub fn new(image: &str, set: &Image, tags: &[String], delivered: &[Delivery]) -> ImageReport {
+        let layout = delivered.iter().find_map(|d| match d {
+            Delivery::Layout(dir) => Some(dir.clone()),
+            _ => None,
+        });
         let manifests = set
             .platforms
             .iter()
@@ -91,8 +97,17 @@ impl ImageReport {
                 .flat_map(|l| tags.iter().map(move |t| format!("oci:{}:{t}", l.display())))
                 .collect(),
             layout,
-            pushed: Vec::new(),
-            archive: None,
+            pushed: delivered
+                .iter()
+                .flat_map(|d| match d {
+                    Delivery::Pushed(refs) => refs.clone(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            archive: delivered.iter().find_map(|d| match d {
+                Delivery::Archive(a) => Some(a.clone()),
+                _ => None,
+            }),
         }
     }
 }

@@ -37,6 +37,12 @@ pub trait LazyContent: Send + Sync {
     fn source_repository(&self) -> Option<(String, String)> {
         None
     }
+    /// A file on this machine holding exactly these bytes, checked against the digest now (a
+    /// layout's blob), so a sink on the same file system can link it rather than copy it.
+    /// `Ok(None)`: the bytes are elsewhere.
+    fn local_file(&self) -> io::Result<Option<PathBuf>> {
+        Ok(None)
+    }
 }
 
 /// A blob: its descriptor's fields together with its exact bytes, so the digest in a parent can
@@ -90,6 +96,15 @@ impl Blob {
         match &self.content {
             Content::Lazy(l) => l.open_stream(),
             _ => self.open(),
+        }
+    }
+
+    /// The file holding the bytes, if they are on this machine (checked, for lazily opened ones).
+    pub fn local_file(&self) -> io::Result<Option<PathBuf>> {
+        match &self.content {
+            Content::Bytes(_) => Ok(None),
+            Content::File(p) => Ok(Some(p.to_path_buf())),
+            Content::Lazy(l) => l.local_file(),
         }
     }
 

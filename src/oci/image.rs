@@ -32,25 +32,67 @@ pub struct Image {
     pub root: Blob,
     /// In the root's order.
     pub platforms: Vec<PlatformImage>,
+    /// What else the root lists (an image read from a store: BuildKit's `unknown/unknown`
+    /// attestation manifests, entries without a platform): copied with it, never shown or merged.
+    pub attached: Vec<Attached>,
     /// SBOMs and provenance about the platform manifests (OCI 1.1 referrers, never index entries).
     pub referrers: Vec<Referrer>,
 }
 
+/// Each blob once (by digest), in the order first seen.
+fn once_each<'a>(blobs: impl Iterator<Item = &'a Blob>) -> Vec<&'a Blob> {
+    let mut out: Vec<&Blob> = Vec::new();
+    for b in blobs {
+        if !out.iter().any(|o| o.digest == b.digest) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// A manifest an index lists that is not a platform image, with the blobs it names (config
+/// first, then layers).
+#[derive(Clone, Debug)]
+pub struct Attached {
+    pub manifest: Blob,
+    pub blobs: Vec<Blob>,
+    /// It is itself an index (its children are not read: such an image cannot be copied).
+    pub nested_index: bool,
+}
+
 impl Image {
+    /// A new image: its root over `platforms`, nothing attached, no referrers yet.
+    pub fn new(root: Blob, platforms: Vec<PlatformImage>) -> Image {
+        Image { root, platforms, attached: Vec::new(), referrers: Vec::new() }
+    }
+
     /// Every blob once, in the order a sink must write them: layers, configs, manifests, the
     /// root, then the referrers' documents and manifests (their subjects exist by then).
+    /// (The order is part of an oci-archive's bytes: every layer, then every config.)
     pub fn blobs_children_first(&self) -> Vec<&Blob> {
-        let mut out: Vec<&Blob> = Vec::new();
         let layers = self.platforms.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob));
         let configs = self.platforms.iter().map(|i| &i.config);
-        let manifests = self.platforms.iter().map(|i| &i.manifest);
-        let referrers = self.referrers.iter().flat_map(|r| r.blobs.iter().chain([&r.manifest]));
-        for b in layers.chain(configs).chain(manifests).chain(std::iter::once(&self.root)).chain(referrers) {
-            if !out.iter().any(|o| o.digest == b.digest) {
-                out.push(b);
-            }
-        }
-        out
+        let attached = self.attached.iter().flat_map(|a| &a.blobs);
+        let documents = self.manifests().into_iter().chain([&self.root]).chain(self.referrer_blobs());
+        once_each(layers.chain(configs).chain(attached).chain(documents))
+    }
+
+    /// The layers and configs of every manifest under the root (platforms', then attached
+    /// manifests'), once each.
+    pub fn leaves(&self) -> Vec<&Blob> {
+        let layers = self.platforms.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob).chain([&i.config]));
+        once_each(layers.chain(self.attached.iter().flat_map(|a| &a.blobs)))
+    }
+
+    /// The manifests under the root (none when the root is the one platform's manifest).
+    pub fn manifests(&self) -> Vec<&Blob> {
+        let all = self.platforms.iter().map(|i| &i.manifest).chain(self.attached.iter().map(|a| &a.manifest));
+        all.filter(|m| m.digest != self.root.digest).collect()
+    }
+
+    /// The referrers' documents and manifests.
+    fn referrer_blobs(&self) -> impl Iterator<Item = &Blob> {
+        self.referrers.iter().flat_map(|r| r.blobs.iter().chain([&r.manifest]))
     }
 }
 

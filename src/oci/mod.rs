@@ -16,7 +16,9 @@ pub mod referrer;
 
 pub use blob::{Blob, Content, Layer, LazyContent};
 pub use digest::{digest_reader, Digest, HashWriter};
-pub use image::{rfc3339, BaseImage, BaseReference, ContainerConfig, Image, NotDockerCompatible, PlatformImage};
+pub use image::{
+    rfc3339, Attached, BaseImage, BaseReference, ContainerConfig, Image, NotDockerCompatible, PlatformImage,
+};
 pub use media::MediaFamily;
 pub use name::{BadName, Destination, ImageName, Reference, ReferenceError};
 pub use platform::Platform;

@@ -11,7 +11,7 @@ use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
 use crate::plan::{ImagePlan, LayerPlan, Target};
 use crate::progress::Progress;
 use crate::store::staging::Staging;
-use crate::store::{BaseSource, StoreError};
+use crate::store::StoreError;
 use crate::Error;
 
 /// The base of each of the image's targets (in target order), resolved before anything is
@@ -20,18 +20,18 @@ pub fn resolve_bases(
     image: &ImagePlan,
     registries: &std::sync::Arc<crate::store::registry::Settings>,
 ) -> Result<Vec<BaseImage>, StoreError> {
-    let mut opened: Vec<(&ImageName, Box<dyn BaseSource>)> = Vec::new();
+    let mut opened: Vec<(&ImageName, Box<dyn crate::store::Source>)> = Vec::new();
     let mut out = Vec::new();
     for t in image.targets.iter() {
         let spec = &t.base;
         let i = match opened.iter().position(|(s, _)| *s == spec) {
             Some(i) => i,
             None => {
-                opened.push((spec, crate::store::open_base(spec, registries)));
+                opened.push((spec, crate::store::open(spec, registries)));
                 opened.len() - 1
             }
         };
-        let base = opened[i].1.resolve(&t.target.platform)?;
+        let base = opened[i].1.base(&t.target.platform)?;
         // `--media-types` re-types the base; a manifest never mixes the two families.
         out.push(match image.media_types {
             Some(family) => base.with_media(family)?,
@@ -105,7 +105,7 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
     let family = image.media_types.unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
-    Ok(Image { platforms: images, root: index, referrers: Vec::new() })
+    Ok(Image::new(index, images))
 }
 
 /// The `files` layer, if the plan has one.

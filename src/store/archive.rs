@@ -10,9 +10,25 @@ use oci_spec::image::{ImageIndexBuilder, MediaType};
 use super::disk;
 use super::layout::REF_NAME;
 use super::lock::DirLock;
+use super::sink::{Delivery, Sink};
 use super::sweep::{self, Legacy};
 use super::StoreError;
 use crate::oci::Image;
+use crate::shell::Shell;
+
+/// `--tar FILE`: the image under one tag.
+pub struct ArchiveSink {
+    pub path: std::path::PathBuf,
+    pub tag: String,
+}
+
+impl Sink for ArchiveSink {
+    fn write(&self, image: &Image, what: &str, shell: &mut Shell) -> Result<Delivery, StoreError> {
+        shell.status("Archiving", format!("{what}:{} to {}", self.tag, self.path.display()));
+        write(&self.path, image, &self.tag)?;
+        Ok(Delivery::Archive(format!("oci-archive:{}:{}", self.path.display(), self.tag)))
+    }
+}
 
 /// One tag only: podman refuses archives whose index.json lists several images.
 pub fn write(path: &Path, set: &Image, tag: &str) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use super::sweep::{self, Legacy};
 use super::StoreError;
 use crate::oci::Image;
 use crate::oci::Referrer;
-use crate::oci::{digest_reader, Blob, Content, Digest, HashWriter};
+use crate::oci::{digest_reader, Blob, Digest, HashWriter};
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -234,7 +234,7 @@ pub fn ref_name(d: &Descriptor) -> Option<&String> {
 
 /// Puts one blob into `blobs/sha256/`. A file already there is reused only if its bytes hash to
 /// its name; one that does not (flipped bits, a truncated copy) is replaced like a missing one.
-/// A file of ours with the right mode is hard-linked; anything else is copied through a temp
+/// A local file (ours, or another layout's, checked) with the right mode is hard-linked; anything else is copied through a temp
 /// file, hashed on the way, and renamed into place, so a blob path never holds partial content.
 fn put_blob(dir: &Path, blob: &Blob) -> Result<(), StoreError> {
     let dest = dir.join(blob.digest.hex());
@@ -244,8 +244,9 @@ fn put_blob(dir: &Path, blob: &Blob) -> Result<(), StoreError> {
         }
         Ok(_) => {}
         Err(_) => {
-            if let Content::File(src) = &blob.content {
-                if linkable(src) && fs::hard_link(src.as_path(), &dest).is_ok() {
+            // A file on this machine (a staged layer, another layout's blob, checked) is linked.
+            if let Some(src) = blob.local_file().map_err(StoreError::io("read blob for", &dest))? {
+                if linkable(&src) && fs::hard_link(&src, &dest).is_ok() {
                     return disk::sync_path(&dest).map_err(StoreError::io("sync", &dest));
                 }
             }

@@ -6,10 +6,12 @@ pub mod cache;
 pub mod disk;
 pub mod gc;
 pub mod layout;
+pub mod layout_sink;
 pub mod layout_source;
 pub mod lock;
 pub mod read;
 pub mod registry;
+pub mod sink;
 pub mod source;
 pub mod staging;
 pub mod sweep;
@@ -17,14 +19,12 @@ pub mod sweep;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::oci::{BaseImage, Digest, ImageName, Platform};
+pub use source::Source;
 
-/// A place bases come from. Resolves per platform because an index base has one image each.
-pub trait BaseSource: Send + Sync {
-    fn resolve(&self, platform: &Platform) -> Result<BaseImage, StoreError>;
-}
+use crate::oci::{Digest, ImageName};
 
-pub fn open_base(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<dyn BaseSource> {
+/// The one list of sources: how each kind of name is read.
+pub fn open(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<dyn Source> {
     match name {
         ImageName::Static => Box::new(builtin::Static),
         ImageName::Scratch => Box::new(builtin::Scratch),
@@ -32,17 +32,6 @@ pub fn open_base(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<
         ImageName::Registry { reference } => {
             Box::new(registry::source::RegistryStore::new(reference.clone(), registries.clone()))
         }
-    }
-}
-
-/// Opens an image named on the command line (a layout or a registry) for reading.
-pub fn open(name: &ImageName, settings: &Arc<registry::Settings>) -> Box<dyn source::ImageStore> {
-    match name {
-        ImageName::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
-        ImageName::Registry { reference } => {
-            Box::new(registry::source::RegistryStore::new(reference.clone(), settings.clone()))
-        }
-        ImageName::Static | ImageName::Scratch => unreachable!("command-line names are layouts or registries"),
     }
 }
 
@@ -99,9 +88,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A failed `op` on `path`; an I/O error that carries a `StoreError` (a lazily opened blob
+    /// that did not match its digest) is that error.
     pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.into();
-        move |source| StoreError::Io { op, path, source }
+        move |source| {
+            if !source.get_ref().is_some_and(|e| e.is::<StoreError>()) {
+                return StoreError::Io { op, path, source };
+            }
+            let kind = source.kind();
+            match source.into_inner().map(|e| e.downcast::<StoreError>()) {
+                Some(Ok(inner)) => *inner,
+                Some(Err(other)) => StoreError::Io { op, path, source: std::io::Error::new(kind, other) },
+                None => StoreError::Io { op, path, source: kind.into() },
+            }
+        }
     }
 
     /// Bytes that do not match their descriptor: a different digest, or (the same digest) a

@@ -133,7 +133,7 @@ fn read_everything(root: &Path, seed: &Path) {
     }
     for arch in ["amd64", "arm64"] {
         let platform = Platform::new("linux", arch, None);
-        if let Ok(base) = cargo_oci::store::source::resolve(&store, &platform) {
+        if let Ok(base) = cargo_oci::store::read::base(&store, &platform) {
             let _ = cargo_oci::check::rootfs::RootFs::from_layers(&base.layers);
         }
     }

@@ -502,7 +502,7 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
     use cargo_oci::layer::{Entry, Source};
     use cargo_oci::oci::{Blob, ContainerConfig, Content, Image, Layer, MediaFamily};
     use cargo_oci::plan::Target;
-    use cargo_oci::store::BaseSource;
+    use cargo_oci::store::Source as _;
 
     let annotations: BTreeMap<String, String> =
         [("org.opencontainers.image.title".to_string(), "fake".to_string())].into();
@@ -519,7 +519,7 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
     let mut images = Vec::new();
     for arch in archs {
         let platform = Target::parse(arch).unwrap().platform;
-        let base = cargo_oci::store::builtin::Scratch.resolve(&platform).unwrap();
+        let base = cargo_oci::store::builtin::Scratch.base(&platform).unwrap();
         let body = format!("{message} for {platform}").into_bytes();
         let entries = vec![Entry::file("usr/local/bin/fake", Source::Bytes(body), 0o755)];
         let (bytes, d) = cargo_oci::layer::write(entries, 0, Vec::new()).unwrap();
@@ -544,12 +544,7 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
         images.push(cargo_oci::image::platform_image(input).unwrap());
     }
     let index = cargo_oci::image::index(&images, &annotations, MediaFamily::Oci).unwrap();
-    cargo_oci::store::layout::write(
-        layout,
-        &Image { platforms: images, root: index, referrers: Vec::new() },
-        &[tag.to_string()],
-    )
-    .unwrap();
+    cargo_oci::store::layout::write(layout, &Image::new(index, images), &[tag.to_string()]).unwrap();
 }
 
 /// The architectures an image index lists, in order.

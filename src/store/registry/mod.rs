@@ -12,6 +12,7 @@ pub mod error;
 pub mod net;
 pub mod push;
 pub mod referrers;
+pub mod sink;
 pub mod source;
 pub mod transport;
 pub mod upload;

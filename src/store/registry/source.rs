@@ -202,7 +202,7 @@ impl ImageStore for RegistryStore {
 
     /// The referrers API's answer, else the `sha256-<hex>` fallback tag's index: each artifact
     /// manifest fetched and verified, its blobs left lazy (mounted or streamed by a push).
-    fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
+    fn artifacts(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
         let listed = self.remote.repo().and_then(|repo| super::referrers::descriptors(&repo, subject));
         let mut out = Vec::new();
         for d in listed.map_err(|e| self.remote.failed(e))? {
