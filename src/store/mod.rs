@@ -128,12 +128,22 @@ impl StoreError {
         }
     }
 
+    /// Whether [`StoreError::hints`] says all there is to say about its cause too (a pull's
+    /// 404 names the image; the registry's own 404 hint would repeat it less precisely).
+    pub fn covers_cause(&self) -> bool {
+        match self {
+            StoreError::Pull { source, .. } => matches!(**source, registry::RegistryError::Status { status: 404, .. }),
+            StoreError::Registry(e) => e.covers_cause(),
+            _ => false,
+        }
+    }
+
+    /// The fixes this error knows; those of its causes are added by `error::hints`.
     pub fn hints(&self) -> Vec<String> {
         match self {
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 vec!["pick a directory you can write with `--output DIR`".into()]
             }
-            StoreError::Io { source, .. } if disk::is_disk_full(source) => disk::io_hints(source),
             StoreError::PlatformMissing { .. } => {
                 vec!["build only for the platforms the base has (`--target …`), or pick a base that has this one".into()]
             }
@@ -147,7 +157,6 @@ impl StoreError {
             StoreError::Pull { image, source } if matches!(**source, registry::RegistryError::Status { status: 404, .. }) => {
                 vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
             }
-            StoreError::Pull { source, .. } | StoreError::Push { source, .. } => source.hints(),
             StoreError::NotDockerCompatible(e) => e.hints(),
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],

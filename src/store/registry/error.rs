@@ -167,6 +167,13 @@ impl RegistryError {
         }
     }
 
+    /// Whether [`RegistryError::hints`] already stands for its cause's: cannot-reach keeps the
+    /// probe's hints except the plain-HTTP one, which would be wrong advice there.
+    pub fn covers_cause(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { .. })
+    }
+
+    /// The fixes this error knows; those of its causes are added by `error::hints`.
     pub fn hints(&self) -> Vec<String> {
         match self {
             RegistryError::Transport { source, url, proxy, .. } => {
@@ -233,10 +240,8 @@ impl RegistryError {
             RegistryError::ImmutableTag { tag, .. } => {
                 vec![format!("push under a new tag, or allow overwriting `{tag}` in the repository's settings")]
             }
-            RegistryError::PartlyPushed { source, .. } => {
-                let mut h = source.hints();
-                h.push("run the same command again: what the registry has is skipped, the rest is pushed".into());
-                h
+            RegistryError::PartlyPushed { .. } => {
+                vec!["run the same command again: what the registry has is skipped, the rest is pushed".into()]
             }
             _ => Vec::new(),
         }
