@@ -24,7 +24,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         }
         Command::Inspect(args) => {
             let name = ImageName::parse(&args.image, &env.cwd)?;
-            let settings = crate::registries_for(&args.registry.to_request(), env, name.registry())?;
+            let settings = crate::registries::for_command(&args.registry.to_request(), env, name.registry())?;
             let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
             match args.format {
                 MessageFormat::Human => print!("{}", inspect::human(&report)),
@@ -32,7 +32,9 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             }
             Ok(true)
         }
-        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
+        Command::Merge(args) => {
+            report::emit(args.message_format, merge::merge(args, env, shell).map_err(Error::from)).map(|()| true)
+        }
         Command::Init(args) => {
             init::init(args, env, shell)?;
             Ok(true)
@@ -40,7 +42,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         Command::Diff(args) => {
             let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
-            let settings = crate::registries_for(&args.registry.to_request(), env, creds_for)?;
+            let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
             match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {
                 None => {
                     println!("identical: {} and {} are the same image", args.a, args.b);

@@ -67,6 +67,7 @@ impl Error {
     fn covers_cause(&self) -> bool {
         match self {
             Error::Store(e) => e.covers_cause(),
+            Error::Merge(e) => e.covers_cause(),
             _ => false,
         }
     }
@@ -106,6 +107,9 @@ fn hints_of(e: &(dyn std::error::Error + 'static)) -> (Vec<String>, bool) {
     if let Some(e) = find::<RegistryError>(e) {
         return (e.hints(), e.covers_cause());
     }
+    if let Some(e) = find::<crate::merge::MergeError>(e) {
+        return (e.hints(), e.covers_cause());
+    }
     let lines = if let Some(e) = find::<PlanError>(e) {
         e.hints()
     } else if let Some(e) = find::<crate::plan::ConfigError>(e) {
@@ -121,8 +125,6 @@ fn hints_of(e: &(dyn std::error::Error + 'static)) -> (Vec<String>, bool) {
     } else if let Some(e) = find::<crate::store::layout::OutputError>(e) {
         e.hints()
     } else if let Some(e) = find::<crate::plan::outputs::OutputsError>(e) {
-        e.hints()
-    } else if let Some(e) = find::<crate::merge::MergeError>(e) {
         e.hints()
     } else if let Some(e) = find::<crate::init::InitError>(e) {
         e.hints()

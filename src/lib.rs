@@ -29,6 +29,7 @@ pub mod process;
 pub mod progress;
 pub mod provenance;
 pub mod push;
+pub mod registries;
 pub mod report;
 pub mod sbom;
 pub mod secret;
@@ -53,7 +54,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let facts = Facts::new(env);
     let mut plan = plan::resolve(request, &facts)?;
     preflight::plan_destinations(&plan)?;
-    let registries = registries(&plan.registry, env);
+    let registries = registries::settings(&plan.registry, env);
     let bases = resolve_bases(&plan, &registries)?;
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
@@ -68,7 +69,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let attach = attest::Attach::new(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
-    let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, &facts, shell)?;
+    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &attach, &facts, shell)?;
     if plan.verify_reproducible {
         verify::verify(&plan, &bases, &sets, &attach, &facts, shell)?;
     }
@@ -91,7 +92,7 @@ pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Err
     let mut plan = plan::resolve(request, &Facts::new(env))?;
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
-        let bases = resolve_bases(&plan, &registries(&plan.registry, env))?;
+        let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;
         let inspected = check::inspect(&plan, &bases, false, shell)?;
         floors(&mut plan, &inspected, shell);
     }
@@ -113,55 +114,6 @@ fn floors(plan: &mut Plan, inspected: &check::Inspected, shell: &mut Shell) {
     for note in plan::glibc::apply_base_floors(plan, &base_glibc) {
         shell.verbose("Glibc floor", note);
     }
-}
-
-/// How registries are reached: what the plan decided, with what the environment says (the one
-/// place a plan's registry settings become the store's).
-pub fn registries(plan: &plan::RegistryPlan, env: &Env) -> Arc<store::registry::Settings> {
-    let explicit = plan.creds.as_ref().map(|c| {
-        let creds = store::registry::Credentials::Basic { username: c.username.clone(), password: c.password.clone() };
-        (c.registry.clone(), creds)
-    });
-    Arc::new(store::registry::Settings::new(
-        env,
-        explicit,
-        plan.ca_certs.clone(),
-        plan.insecure.clone(),
-        plan.chunk_size,
-    ))
-}
-
-/// [`registries`] for a command that reads or pushes images without a build plan: `--creds` go
-/// to `creds_for`.
-pub fn registries_for(
-    request: &plan::RegistryRequest,
-    env: &Env,
-    creds_for: Option<&str>,
-) -> Result<Arc<store::registry::Settings>, plan::PlanError> {
-    Ok(registries(&plan::registry::resolve(request, env, creds_for)?, env))
-}
-
-/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
-pub fn assemble(
-    plan: &Plan,
-    bases: &[Vec<oci::BaseImage>],
-    artifacts: &compile::Artifacts,
-    staging: &Staging,
-    attach: &attest::Attach,
-    facts: &Facts,
-    shell: &mut Shell,
-) -> Result<Vec<oci::Image>, Error> {
-    let progress = &shell.progress();
-    let mut sets = Vec::new();
-    for (image, bases) in plan.images.iter().zip(bases) {
-        let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
-        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let inputs = package::Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
-        let mut set = package::package(image, bases, &inputs)?;
-        set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, facts)?;
-        sets.push(set);
-    }
-    Ok(sets)
 }
 
 /// `-v`: the digest each base resolved to, per platform.

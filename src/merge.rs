@@ -8,15 +8,24 @@ use crate::cli::MergeArgs;
 use crate::env::Env;
 use crate::oci::{Destination, Image, ImageName, MediaFamily, PlatformImage, Referrer};
 use crate::plan::PlanError;
+use crate::preflight;
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::{self, read::check_local, StoreError};
-use crate::{preflight, Error};
 
+/// Merging failed: two sources with one platform, or a stage's error (shown as it is).
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error("platform {platform} is in both `{first}` and `{second}`")]
     DuplicatePlatform { platform: String, first: String, second: String },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Name(#[from] crate::oci::BadName),
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl MergeError {
@@ -25,11 +34,20 @@ impl MergeError {
             MergeError::DuplicatePlatform { second, .. } => {
                 vec![format!("pass `--replace` to keep the later one (`{second}`), or leave one of them out")]
             }
+            MergeError::Plan(e) => e.hints(),
+            MergeError::Name(e) => e.hints(),
+            MergeError::Preflight(e) => e.hints(),
+            MergeError::Store(e) => e.hints(),
         }
+    }
+
+    /// As `StoreError::covers_cause`, for a store error shown as it is.
+    pub fn covers_cause(&self) -> bool {
+        matches!(self, MergeError::Store(e) if e.covers_cause())
     }
 }
 
-pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
+pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, MergeError> {
     let tags = args.tag.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
     let output = args.output.as_ref().map(|o| env.cwd.join(o));
     if let Some(o) = &output {
@@ -58,7 +76,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     // Everything about the destinations is checked before any source is read.
     preflight::destinations(&destinations)?;
     let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
-    let settings = crate::registries_for(&args.registry.to_request(), env, creds_for)?;
+    let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
 
     // (platform image, its referrers, the source it came from), and the annotations every
     // source agrees on. Referrers (SBOMs, provenance) follow their manifest into the merge.
@@ -88,8 +106,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
                         platform: new.platform.to_string(),
                         first: entries[i].2.clone(),
                         second: src.clone(),
-                    }
-                    .into())
+                    })
                 }
                 None => entries.push((new, referrers, src.clone())),
             }

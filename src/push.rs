@@ -15,7 +15,7 @@ pub fn push(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<ImageReport
     let source = ImageName::parse(&args.source, &env.cwd)?;
     let fallback: Vec<String> = source.tag().map(String::from).into_iter().collect();
     let to = push_destination(&args.reference, &args.tag, &fallback, &args.source)?;
-    let settings = crate::registries_for(&args.registry.to_request(), env, Some(&to.repository.registry))?;
+    let settings = crate::registries::for_command(&args.registry.to_request(), env, Some(&to.repository.registry))?;
     let store = store::open(&source, &settings);
     let mut image = store.image()?;
     if image.attached.iter().any(|a| a.nested_index) {

@@ -28,7 +28,7 @@ pub fn verify(
     again.target_dir = dir.path().join("target");
     let artifacts = compile::compile(&again, facts.env(), shell)?;
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
-    let second = crate::assemble(&again, bases, &artifacts, &staging, attach, facts, shell)?;
+    let second = crate::package::assemble(&again, bases, &artifacts, &staging, attach, facts, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(&second) {
         if a.root.digest == b.root.digest {
             shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));

@@ -8,8 +8,9 @@ use crate::image::ImageInput;
 use crate::layer::{Entry, Kind, Source};
 use crate::oci::{BaseImage, ImageName};
 use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
-use crate::plan::{ImagePlan, LayerPlan, Target};
+use crate::plan::{ImagePlan, LayerPlan, Plan, Target};
 use crate::progress::Progress;
+use crate::shell::Shell;
 use crate::store::staging::Staging;
 use crate::store::StoreError;
 use crate::Error;
@@ -39,6 +40,29 @@ pub fn resolve_bases(
         });
     }
     Ok(out)
+}
+
+/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
+pub fn assemble(
+    plan: &Plan,
+    bases: &[Vec<BaseImage>],
+    artifacts: &Artifacts,
+    staging: &Staging,
+    attach: &crate::attest::Attach,
+    facts: &crate::facts::Facts,
+    shell: &mut Shell,
+) -> Result<Vec<Image>, Error> {
+    let progress = &shell.progress();
+    let mut sets = Vec::new();
+    for (image, bases) in plan.images.iter().zip(bases) {
+        let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
+        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
+        let inputs = Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
+        let mut set = package(image, bases, &inputs)?;
+        set.referrers = crate::attest::attest(plan, image, &set, bases, &attach.facts, attach.what, facts)?;
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 /// What packaging reads besides the plan: the compiled binaries, where layers are staged, the

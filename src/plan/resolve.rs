@@ -353,6 +353,7 @@ fn annotations(p: &Package, image: &str, revision: Option<&str>, epoch: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::ImageName;
 
     #[test]
     fn tags() {
@@ -362,6 +363,40 @@ mod tests {
         for bad in ["", ".x", "-x", "a/b", "a:b", &"x".repeat(129)] {
             assert!(check_tag(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A plan from a `Request` built in code, no command line: the front end is not needed.
+    #[test]
+    fn a_request_without_argv() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = "[package]\nname = \"app\"\nversion = \"1.2.3\"\nedition = \"2021\"\n[workspace]\n\
+                        [package.metadata.oci]\nbase = \"scratch\"\n";
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+        let env = Env::from_pairs(dir.path().into(), [("SOURCE_DATE_EPOCH", "7"), ("CARGO_HOME", "/nonexistent")]);
+        let request = Request {
+            targets: vec!["aarch64".into()],
+            tags: vec!["t".into()],
+            push: Some("127.0.0.1:5000/app".into()),
+            registry: crate::plan::RegistryRequest {
+                creds: Some(crate::secret::Secret::new("u:p")),
+                ..Default::default()
+            },
+            ..Request::default()
+        };
+        let plan = resolve(&request, &Facts::new(&env)).unwrap();
+        assert_eq!(plan.epoch, 7);
+        let image = &plan.images[0];
+        assert_eq!((image.name.as_str(), image.tags.as_slice()), ("app", &["t".to_string()][..]));
+        let t = &image.targets[0];
+        assert_eq!((t.target.triple.as_str(), &t.base), ("aarch64-unknown-linux-musl", &ImageName::Scratch));
+        assert_eq!(t.backend.linker.as_deref(), Some("rust-lld"), "pure Rust: cargo with rust-lld");
+        let pushed = crate::oci::Reference::parse("127.0.0.1:5000/app").unwrap();
+        let only = crate::oci::Destination::Registry { repository: pushed, tags: vec!["t".into()], mount_from: None };
+        assert_eq!(image.destinations, [only], "--push alone writes no layout");
+        assert_eq!(plan.registry.creds.as_ref().map(|c| c.registry.as_str()), Some("127.0.0.1:5000"));
+        assert_eq!(plan.jobs.len(), 1);
     }
 
     #[test]

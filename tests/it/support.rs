@@ -498,6 +498,11 @@ pub fn run_bundle(bundle: &Path, arch: &str) -> String {
 /// A small two-platform image written through the library (scratch base, one layer of fixed
 /// bytes per platform): the same digests on every machine and toolchain, for snapshots.
 pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
+    fake_image_with(layout, tag, archs, "usr/local/bin/fake", &|platform| format!("{message} for {platform}"));
+}
+
+/// [`fake_image`] with another file (`path`, its text per platform) in the one layer.
+pub fn fake_image_with(layout: &Path, tag: &str, archs: &[&str], path: &str, body: &dyn Fn(&str) -> String) {
     use cargo_oci::image::ImageInput;
     use cargo_oci::layer::{Entry, Source};
     use cargo_oci::oci::{Blob, ContainerConfig, Content, Image, Layer, MediaFamily};
@@ -520,8 +525,8 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
     for arch in archs {
         let platform = Target::parse(arch).unwrap().platform;
         let base = cargo_oci::store::builtin::Scratch.base(&platform).unwrap();
-        let body = format!("{message} for {platform}").into_bytes();
-        let entries = vec![Entry::file("usr/local/bin/fake", Source::Bytes(body), 0o755)];
+        let body = body(&platform.to_string()).into_bytes();
+        let entries = vec![Entry::file(path, Source::Bytes(body), 0o755)];
         let (bytes, d) = cargo_oci::layer::write(entries, 0, Vec::new()).unwrap();
         let layer = Layer {
             blob: Blob {

@@ -207,7 +207,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
     let start = Instant::now();
     let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?;
     let no_env = cargo_oci::env::Env::from_pairs(".".into(), []);
-    let registries = cargo_oci::registries(&Default::default(), &no_env);
+    let registries = cargo_oci::registries::settings(&Default::default(), &no_env);
     let bases = cargo_oci::package::resolve_bases(&image, &registries).map_err(|e| e.to_string())?;
     let progress = cargo_oci::progress::Progress::hidden();
     let inputs = cargo_oci::package::Inputs {
