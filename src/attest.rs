@@ -10,38 +10,28 @@ use crate::image::referrer;
 use crate::oci::Blob;
 use crate::oci::{rfc3339, Image};
 use crate::oci::{BaseImage, Referrer};
-use crate::plan::{Attestations, SbomFormat};
+use crate::plan::SbomFormat;
 use crate::plan::{ImagePlan, Plan};
 use crate::provenance::{self, BuildFacts, Subject};
 use crate::sbom;
 
-/// What to attach to every image, and the facts provenance reports (gathered once per build).
-pub struct Attach {
-    pub what: Attestations,
-    pub facts: BuildFacts,
-}
-
-impl Attach {
-    pub fn new(plan: &Plan, facts: &Facts) -> Attach {
-        let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
-        let (env, root) = (facts.env(), plan.workspace_root.as_path());
-        let git_commit = facts.revision(root);
-        Attach {
-            what: plan.attestations,
-            facts: BuildFacts {
-                rustc: toolchain::rustc(env, root),
-                cargo: toolchain::cargo(env, root),
-                zig: zig_built.then(|| toolchain::zig(env)).flatten(),
-                profile: plan.profile.clone(),
-                features: plan.cargo.features.clone(),
-                all_features: plan.cargo.all_features,
-                no_default_features: plan.cargo.no_default_features,
-                rustflags: Vec::new(),
-                cargo_lock: facts.cargo_lock(root),
-                git_dirty: git_commit.as_ref().and_then(|_| crate::facts::git::dirty(root)),
-                git_commit,
-            },
-        }
+/// The facts provenance reports, gathered once per build.
+pub fn build_facts(plan: &Plan, facts: &Facts) -> BuildFacts {
+    let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
+    let (env, root) = (facts.env(), plan.workspace_root.as_path());
+    let git_commit = facts.revision(root);
+    BuildFacts {
+        rustc: toolchain::rustc(env, root),
+        cargo: toolchain::cargo(env, root),
+        zig: zig_built.then(|| toolchain::zig(env)).flatten(),
+        profile: plan.profile.clone(),
+        features: plan.cargo.features.clone(),
+        all_features: plan.cargo.all_features,
+        no_default_features: plan.cargo.no_default_features,
+        rustflags: Vec::new(),
+        cargo_lock: facts.cargo_lock(root),
+        git_dirty: git_commit.as_ref().and_then(|_| crate::facts::git::dirty(root)),
+        git_commit,
     }
 }
 
@@ -70,9 +60,9 @@ pub fn attest(
     set: &Image,
     bases: &[BaseImage],
     build: &BuildFacts,
-    what: Attestations,
     facts: &Facts,
 ) -> Result<Vec<Referrer>, AttestError> {
+    let what = plan.attestations;
     let mut out = Vec::new();
     let created = rfc3339(plan.epoch);
     let annotations = BTreeMap::from([("org.opencontainers.image.created".to_string(), created.clone())]);

@@ -1,10 +1,15 @@
 //! cargo-oci: build multi-platform OCI images of Rust crates.
 //!
-//! The pipeline, top to bottom ([`build`]): **plan** (cargo metadata + Cargo.toml settings + flags
-//! → plain data) → bases resolved and inspected → **compile** (one cargo run per target, through a
-//! backend) → ELF check → **layer** (deterministic tar.gz) → **image** (config, manifest, index:
-//! pure functions) + referrers (SBOM, provenance) → **store** (layout, registry, oci-archive).
-//! The other subcommands are in `commands`.
+//! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
+//! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
+//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
+//! target, through a backend) → ELF check → **package**: **layer** (deterministic tar.gz) +
+//! **image** (config, manifest, index: pure functions) + referrers (SBOM, provenance) → **store**
+//! sinks, one per destination of the plan (layout, oci-archive, registry).
+//!
+//! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
+//! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
+//! this pipeline and `commands` on top. The other subcommands are in `commands`.
 
 pub mod attest;
 pub mod check;
@@ -66,12 +71,12 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let attach = attest::Attach::new(&plan, &facts);
+    let build = attest::build_facts(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
-    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &attach, &facts, shell)?;
+    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
     if plan.verify_reproducible {
-        verify::verify(&plan, &bases, &sets, &attach, &facts, shell)?;
+        verify::verify(&plan, &bases, &sets, &build, &facts, shell)?;
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {

@@ -1,11 +1,11 @@
 //! `--verify-reproducible`: build everything again in a fresh target dir and compare digests; on a
 //! mismatch, explain the first difference with the `diff` engine.
 
-use crate::attest::Attach;
 use crate::facts::Facts;
 use crate::oci::BaseImage;
 use crate::oci::Image;
 use crate::plan::Plan;
+use crate::provenance::BuildFacts;
 use crate::shell::Shell;
 use crate::store::layout_source::LayoutStore;
 use crate::store::staging::Staging;
@@ -16,7 +16,7 @@ pub fn verify(
     plan: &Plan,
     bases: &[Vec<BaseImage>],
     first: &[Image],
-    attach: &Attach,
+    build: &BuildFacts,
     facts: &Facts,
     shell: &mut Shell,
 ) -> Result<(), Error> {
@@ -28,7 +28,7 @@ pub fn verify(
     again.target_dir = dir.path().join("target");
     let artifacts = compile::compile(&again, facts.env(), shell)?;
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
-    let second = crate::package::assemble(&again, bases, &artifacts, &staging, attach, facts, shell)?;
+    let second = crate::package::assemble(&again, bases, &artifacts, &staging, build, facts, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(&second) {
         if a.root.digest == b.root.digest {
             shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));

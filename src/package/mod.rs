@@ -1,5 +1,6 @@
-//! Layer + image stage for one image: the files layer (once), each platform's binary layer on
-//! that platform's base, then the index.
+//! Layer + image stage: each image's bases, its files layer (once), each platform's binary layer
+//! on that platform's base, then the index; and with the attestations ([`assemble`]) every image
+//! of the plan, ready for the sinks.
 
 pub mod files;
 
@@ -48,7 +49,7 @@ pub fn assemble(
     bases: &[Vec<BaseImage>],
     artifacts: &Artifacts,
     staging: &Staging,
-    attach: &crate::attest::Attach,
+    build: &crate::provenance::BuildFacts,
     facts: &crate::facts::Facts,
     shell: &mut Shell,
 ) -> Result<Vec<Image>, Error> {
@@ -59,7 +60,7 @@ pub fn assemble(
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
         let inputs = Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
         let mut set = package(image, bases, &inputs)?;
-        set.referrers = crate::attest::attest(plan, image, &set, bases, &attach.facts, attach.what, facts)?;
+        set.referrers = crate::attest::attest(plan, image, &set, bases, build, facts)?;
         sets.push(set);
     }
     Ok(sets)

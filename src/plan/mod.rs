@@ -1,4 +1,9 @@
-//! The plan: everything a build will do, decided up front as plain data (printable, snapshot-able).
+//! The plan: everything a build will do, decided up front as plain data (printable by `cargo oci
+//! plan`, snapshot-tested): which images, bins and targets, each target's base and backend, the
+//! compile jobs, each image's destinations, the attestations, the registry settings, the checks.
+//! `resolve` makes it from a [`Request`] and the `facts` (no I/O of its own);
+//! `glibc::apply_base_floors` is its second, pure step once the bases are read. Imports `oci`,
+//! `facts`, `layer` and the utilities; never `cli` or `store`.
 
 mod backend;
 mod base;

@@ -1,5 +1,6 @@
-//! Turns CLI arguments, the environment, `cargo metadata` and the `[*.metadata.oci]` settings into
-//! a [`Plan`], strictly: which packages, which images, which targets and backends, which outputs.
+//! Turns a [`Request`], the environment and the facts (`cargo metadata`, the `[*.metadata.oci]`
+//! settings, git) into a [`Plan`], strictly: which packages, which images, which targets with
+//! which bases and backends, which destinations and settings. Reads nothing itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

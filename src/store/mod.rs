@@ -1,4 +1,8 @@
-//! Where bytes live: sources of bases (built-in, scratch, layouts) and sinks for images (layouts).
+//! Where bytes live, grouped by place as go-containerregistry does (`layout`, `remote`,
+//! `tarball`): an OCI layout directory, a registry, an oci-archive, the built-in bases, the blob
+//! cache. Images are read through [`Source`] ([`open`] is the one list of sources) and written
+//! through `sink::Sink` (`sink::open` is the one list of sinks). Imports `oci`, `layer` and the
+//! utilities; never `plan`.
 
 pub mod archive;
 pub mod builtin;

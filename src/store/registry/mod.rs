@@ -1,4 +1,5 @@
-//! Registries as a base source and as a sink (the distribution API over HTTP(S)).
+//! Registries as a source (`source`) and a sink (`sink`, `push`): the distribution API over
+//! HTTP(S), every request through one path (`transport`).
 //!
 //! HTTP stack: `ureq` 3 with rustls, blocking. Our pipeline is synchronous, and a blocking client
 //! streams a request body from any `Read` (a file, or another registry's response) with a known

@@ -1,4 +1,5 @@
-//! The registry sink, children always before parents: blobs (skipped when present, mounted from
+//! Pushing an image to a registry repository (what `sink::RegistrySink` runs), children always
+//! before parents: blobs (skipped when present, mounted from
 //! the base's repository, else uploaded: see `upload`), then manifests by digest, then the
 //! referrers (SBOMs, provenance) by digest, then the root under each tag, then — on registries
 //! without the referrers API — the `sha256-<digest>` tags that list the referrers. A tag never
