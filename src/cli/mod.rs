@@ -14,17 +14,36 @@ use crate::shell::ColorChoice;
 /// Cargo runs `cargo-oci oci <args>`; the outer enum eats that `oci`.
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", styles = clap_cargo_styles())]
-pub enum CargoCli {
+enum CargoCli {
     /// Build multi-platform OCI images of Rust crates, without Docker or emulation.
-    #[command(version, propagate_version = true)]
-    Oci(OciCli),
+    ///
+    /// Without a command, the flags are `build`'s (as `cargo fmt` is `cargo fmt`):
+    /// `cargo oci --target x86_64,aarch64` is `cargo oci build --target x86_64,aarch64`.
+    #[command(
+        version,
+        propagate_version = true,
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        override_usage = "cargo oci [BUILD OPTIONS]\n       cargo oci <COMMAND> [OPTIONS]"
+    )]
+    Oci(OciArgs),
 }
 
+/// The command line as clap reads it: a subcommand, or `build`'s flags without one.
 #[derive(Debug, Args)]
-pub struct OciCli {
+struct OciArgs {
     #[command(subcommand)]
-    pub command: Command,
+    command: Option<Command>,
     #[command(flatten)]
+    build: BuildCmd,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// The parsed command line: always a command (`build` when none was named).
+#[derive(Debug)]
+pub struct OciCli {
+    pub command: Command,
     pub global: GlobalArgs,
 }
 
@@ -182,7 +201,7 @@ pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
         args.insert(1, "oci".into());
     }
     let CargoCli::Oci(cli) = CargoCli::try_parse_from(args)?;
-    Ok(cli)
+    Ok(OciCli { command: cli.command.unwrap_or(Command::Build(cli.build)), global: cli.global })
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub enum OutputsError {
     PushToDigest { reference: String },
     #[error("no tag to push `{image}` as")]
     NoTag { image: String },
+    /// `--push=false`, `--push true`: a habit from flags that take booleans (buildx's
+    /// `--push`, `--load`); taken as a reference it would push to `docker.io/library/false`.
+    #[error("`--{flag}` takes {takes}, not `{value}`")]
+    Boolean { flag: &'static str, takes: &'static str, value: String },
 }
 
 impl OutputsError {
@@ -53,6 +57,15 @@ impl OutputsError {
             }
             OutputsError::PushToDigest { .. } => vec!["push to a tag: `--push REGISTRY/REPO:TAG`".into()],
             OutputsError::NoTag { .. } => vec!["name one: `cargo oci push SOURCE REGISTRY/REPO:TAG`".into()],
+            OutputsError::Boolean { flag, .. } if *flag == "load" => {
+                vec!["leave `--load` out to not load; `--load` alone loads into whichever engine answers, \
+                 `--load=docker|podman|containerd` into that one"
+                    .into()]
+            }
+            OutputsError::Boolean { flag, .. } => vec![format!(
+                "leave `--{flag}` out to not push; to push, name where: `--{flag} REGISTRY/REPO:TAG`, \
+                 or `--repository REGISTRY/PREFIX` for every image"
+            )],
         }
     }
 }
@@ -65,6 +78,7 @@ pub fn push_destination(
     fallback: &[String],
     what: &str,
 ) -> Result<PushPlan, super::PlanError> {
+    refuse_boolean("push", "an image reference `REGISTRY/REPO[:TAG]`", reference)?;
     let parsed = Reference::parse(reference.strip_prefix("docker://").unwrap_or(reference))?;
     if parsed.digest.is_some() {
         return Err(OutputsError::PushToDigest { reference: reference.into() }.into());
@@ -85,6 +99,16 @@ pub fn push_destination(
         return Err(OutputsError::NoTag { image: what.into() }.into());
     }
     Ok(PushPlan { repository: Reference { tag: None, ..parsed }, tags })
+}
+
+/// Refuses `true`/`false` (and their usual spellings) where a flag takes a name.
+pub fn refuse_boolean(flag: &'static str, takes: &'static str, value: &str) -> Result<(), OutputsError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "false" | "yes" | "no" | "on" | "off" | "0" | "1" => {
+            Err(OutputsError::Boolean { flag, takes, value: value.into() })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Resolves the output flags for the images (`bins`: their names).
@@ -187,5 +211,9 @@ mod tests {
         assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
         let pinned = Request { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
         assert!(outputs(pinned, &["a"]).is_err());
+        for no in ["false", "true", "FALSE", "0"] {
+            let e = outputs(Request { push: Some(no.into()), ..Default::default() }, &["a"]).unwrap_err().to_string();
+            assert_eq!(e, format!("`--push` takes an image reference `REGISTRY/REPO[:TAG]`, not `{no}`"));
+        }
     }
 }

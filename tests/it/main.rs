@@ -8,6 +8,7 @@ mod config;
 mod cross;
 mod diff;
 mod errors;
+mod habits;
 mod init;
 mod inspect;
 mod integrity;

@@ -1,0 +1,32 @@
+//! The habits users bring from cargo, docker buildx and ko (issue 13): `cargo oci` without a
+//! command is `build`, boolean spellings of `--push`/`--load` are refused.
+
+use crate::support::*;
+
+#[test]
+fn bare_cargo_oci_is_build() {
+    let p = Project::bin("bare", "hi");
+    let run = p.oci(&["--target", "x86_64", "--tag", "t1", "-q"]).success();
+    let line = run.stdout();
+    assert!(line.starts_with("oci:") && line.contains("/target/oci/bare:t1@sha256:"), "{line}");
+    assert_eq!(validate_layout(&p.path().join("target/oci/bare"), "t1").len(), 1);
+    // The subcommands keep working, and help names both forms.
+    let help = p.oci(&["--help"]).success().stdout();
+    assert!(help.contains("cargo oci [BUILD OPTIONS]") && help.contains("cargo oci <COMMAND>"), "{help}");
+    assert!(help.contains("--target <LIST>") && help.contains("  plan "), "{help}");
+    let plan = p.oci(&["plan", "--target", "x86_64"]).success().stdout();
+    assert!(plan.contains("x86_64-unknown-linux-musl"), "{plan}");
+}
+
+#[test]
+fn boolean_push_is_refused() {
+    let p = Project::bin("nopush", "x");
+    for args in [&["--push=false"][..], &["build", "--push", "true"]] {
+        let run = p.oci(args).failure();
+        let (err, hints) = run.error_and_hints();
+        let value = if args.len() == 1 { "false" } else { "true" };
+        assert_eq!(err, format!("error: `--push` takes an image reference `REGISTRY/REPO[:TAG]`, not `{value}`"));
+        assert!(hints[0].contains("leave `--push` out to not push"), "{hints:?}");
+        assert!(!p.path().join("target/oci").exists(), "nothing written");
+    }
+}
