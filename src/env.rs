@@ -73,6 +73,9 @@ impl EnvVars {
     /// The user name that goes with `GITHUB_TOKEN` (any name works on ghcr.io).
     pub const GITHUB_ACTOR: &'static str = "GITHUB_ACTOR";
 
+    /// Where the Docker Engine listens (`unix:///PATH`), for `--load=docker`; as docker's CLI reads it.
+    pub const DOCKER_HOST: &'static str = "DOCKER_HOST";
+
     /// `CARGO_TARGET_<TRIPLE>_LINKER`: the user's linker for a target.
     pub fn target_linker(triple: &str) -> String {
         format!("CARGO_TARGET_{}_LINKER", triple_env(triple))

@@ -140,7 +140,9 @@ pub struct BuildArgs {
     /// no layout is written unless `--output` is given
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
-    /// Also write an oci-archive (a tar of a one-tag layout) for `podman load`, `ctr images import`
+    /// Write an archive that `docker load` (both image stores), `podman load`, `ctr images import`
+    /// and skopeo (`oci-archive:FILE`) load under the image's name (the `--push` reference, else
+    /// `<image>:<tag>`); no layout is written unless `--output` is given
     #[arg(long, value_name = "FILE")]
     pub tar: Option<PathBuf>,
     /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
@@ -149,6 +151,11 @@ pub struct BuildArgs {
     pub media_types: Option<MediaTypes>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Load the image into the local engine: `docker` (its API on `DOCKER_HOST`, else
+    /// /var/run/docker.sock), `podman`, `containerd` (`ctr images import`); alone: the first that
+    /// answers. No layout is written unless `--output` is given
+    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto")]
+    pub load: Option<String>,
 }
 
 impl BuildArgs {
@@ -189,6 +196,7 @@ impl BuildArgs {
             tar: self.tar.clone(),
             media_types: self.media_types.map(Into::into),
             registry: self.registry.to_request(),
+            load: self.load.clone(),
         }
     }
 }

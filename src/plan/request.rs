@@ -56,6 +56,8 @@ pub struct Request {
     pub tar: Option<PathBuf>,
     pub media_types: Option<MediaFamily>,
     pub registry: RegistryRequest,
+    /// `--load[=ENGINE]` as typed (`auto` when bare): `docker`, `podman`, `containerd`, `auto`.
+    pub load: Option<String>,
 }
 
 impl Default for Request {
@@ -95,6 +97,7 @@ impl Default for Request {
             tar: None,
             media_types: None,
             registry: RegistryRequest::default(),
+            load: None,
         }
     }
 }

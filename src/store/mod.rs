@@ -8,10 +8,12 @@ pub mod archive;
 pub mod builtin;
 pub mod cache;
 pub mod disk;
+pub mod docker_api;
 pub mod gc;
 pub mod layout;
 pub mod layout_sink;
 pub mod layout_source;
+pub mod load;
 pub mod lock;
 pub mod read;
 pub mod registry;
@@ -81,6 +83,8 @@ pub enum StoreError {
         #[source]
         source: Box<registry::RegistryError>,
     },
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
     #[error(transparent)]
     NotDockerCompatible(#[from] crate::oci::NotDockerCompatible),
     #[error("failed to encode {what} as JSON")]
@@ -162,6 +166,7 @@ impl StoreError {
                 vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
             }
             StoreError::NotDockerCompatible(e) => e.hints(),
+            StoreError::Load(e) => e.hints(),
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`".into()],

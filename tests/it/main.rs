@@ -13,6 +13,7 @@ mod init;
 mod inspect;
 mod integrity;
 mod layout_support;
+mod load;
 mod merge;
 mod plan;
 mod progress;
