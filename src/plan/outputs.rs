@@ -212,11 +212,10 @@ impl Outputs {
             out.push(Destination::Layout { path: image.output.clone(), tags: image.tags.clone(), gc });
         }
         if let Some(path) = &self.tar {
-            out.push(Destination::Archive {
-                path: path.clone(),
-                tag: image.tags[0].clone(),
-                name: self.local_name(image),
-            });
+            // Under the name's tag, so skopeo's `oci-archive:FILE:TAG` and the engines agree.
+            let name = self.local_name(image);
+            let tag = name.reference.tag.clone().unwrap_or_else(|| image.tags[0].clone());
+            out.push(Destination::Archive { path: path.clone(), tag, name });
         }
         if let Some(l) = &self.load {
             let (engine, docker_socket) = (l.engine, l.docker_socket.clone());

@@ -30,3 +30,29 @@ fn boolean_push_is_refused() {
         assert!(!p.path().join("target/oci").exists(), "nothing written");
     }
 }
+
+/// Human `plan` names every output: the layout, each pushed reference, the archive and its
+/// name, the engine (podman: no daemon to ask, so the plan runs anywhere).
+#[test]
+fn plan_shows_every_output() {
+    let p = Project::bin("outs", "x");
+    let args = [
+        "plan",
+        "--target",
+        "x86_64",
+        "--output",
+        "lay",
+        "--gc",
+        "--push",
+        "127.0.0.1:5000/team/outs:1",
+        "-t",
+        "extra",
+        "--tar",
+        "outs.tar",
+        "--load=podman",
+    ];
+    let run = p.oci(&args).success();
+    let out = run.stdout();
+    let image = &out[out.find("\nimage ").expect("an image section")..];
+    p.insta().bind(|| insta::assert_snapshot!("plan_outputs_human", image));
+}
