@@ -29,6 +29,7 @@ pub mod merge;
 pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod platforms;
 pub mod preflight;
 pub mod process;
 pub mod progress;
@@ -57,7 +58,8 @@ use store::staging::Staging;
 pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let facts = Facts::new(env);
-    let mut plan = plan::resolve(request, &facts)?;
+    let expanded = platforms::expand_all(request, &facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
     let bases = resolve_bases(&plan, &registries)?;
@@ -94,7 +96,9 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
 /// `cargo oci plan`: the plan as `build` runs it — destinations checked, and the glibc floors
 /// from the bases (which are read only when a target wants a floor).
 pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Error> {
-    let mut plan = plan::resolve(request, &Facts::new(env))?;
+    let facts = Facts::new(env);
+    let expanded = platforms::expand_all(request, &facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
         let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;

@@ -156,6 +156,11 @@ pub struct BuildArgs {
     /// answers. No layout is written unless `--output` is given
     #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto")]
     pub load: Option<String>,
+    /// Platforms, as docker buildx and ko spell them: `linux/amd64,linux/arm64`, `linux/arm/v7`
+    /// (musl targets; the same list as `--target`), or `all`: every platform of the base's index
+    /// that has a Rust target
+    #[arg(long, value_name = "LIST")]
+    pub platform: Vec<String>,
 }
 
 impl BuildArgs {
@@ -166,7 +171,7 @@ impl BuildArgs {
             packages: self.package.clone(),
             workspace: self.workspace,
             bins: self.bin.clone(),
-            targets: self.target.clone(),
+            targets: self.target.iter().chain(&self.platform).cloned().collect(),
             profile: self.profile.clone(),
             features: self.features.clone(),
             all_features: self.all_features,

@@ -56,3 +56,38 @@ fn plan_shows_every_output() {
     let image = &out[out.find("\nimage ").expect("an image section")..];
     p.insta().bind(|| insta::assert_snapshot!("plan_outputs_human", image));
 }
+
+/// `--platform` takes buildx's and ko's spelling; `all` is every platform of the base that has
+/// a Rust target; a platform the base lacks is an error, never dropped (ko#582).
+#[test]
+fn platform_lists_and_all() {
+    let p = Project::bin("plat", "plat");
+    let base = p.path().join("base");
+    fake_image(&base, "b", &["amd64", "arm64"], "base");
+    let from = format!("oci:{}:b", base.display());
+    let archs = |tag: &str| {
+        let index = blob_json(&p.path().join("target/oci/plat"), &index_digest(&p.path().join("target/oci/plat"), tag));
+        index_archs(&index).into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    p.oci(&["--platform", "linux/amd64,linux/arm64", "--base", &from, "-t", "two", "-q"]).success();
+    assert_eq!(archs("two"), ["amd64", "arm64"]);
+    let run = p.oci(&["--platform", "all", "--base", &from, "-t", "all", "-v"]).success();
+    assert_eq!(archs("all"), ["amd64", "arm64"]);
+    assert!(run.stderr().contains("has linux/amd64, linux/arm64 (`all`)"), "{}", run.stderr());
+    let run = p.oci(&["--platform", "linux/amd64,linux/arm/v7", "--base", &from, "-t", "v7"]).failure();
+    let (err, _) = run.error_and_hints();
+    assert!(err.contains("has no image for linux/arm/v7"), "{err}");
+    assert!(!run.stderr().contains("Compiling"), "refused before building: {}", run.stderr());
+}
+
+/// The digest of the index that `tag` names in a layout.
+fn index_digest(layout: &std::path::Path, tag: &str) -> String {
+    let index = read_json(&layout.join("index.json"));
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no tag {tag}: {index}"));
+    entry["digest"].as_str().unwrap().to_string()
+}
