@@ -73,6 +73,8 @@ impl EnvVars {
     /// The user name that goes with `GITHUB_TOKEN` (any name works on ghcr.io).
     pub const GITHUB_ACTOR: &'static str = "GITHUB_ACTOR";
 
+    /// `--repository`: the prefix every image is pushed under (ko's `KO_DOCKER_REPO`).
+    pub const CARGO_OCI_REPOSITORY: &'static str = "CARGO_OCI_REPOSITORY";
     /// Where the Docker Engine listens (`unix:///PATH`), for `--load=docker`; as docker's CLI reads it.
     pub const DOCKER_HOST: &'static str = "DOCKER_HOST";
 

@@ -161,6 +161,10 @@ pub struct BuildArgs {
     /// that has a Rust target
     #[arg(long, value_name = "LIST")]
     pub platform: Vec<String>,
+    /// Push every image of the run to `REGISTRY/PREFIX/<image>`, tagged with each tag (ko's
+    /// `KO_DOCKER_REPO`) [default: `CARGO_OCI_REPOSITORY`, else `repository` from Cargo.toml]
+    #[arg(long, value_name = "REGISTRY/PREFIX")]
+    pub repository: Option<String>,
 }
 
 impl BuildArgs {
@@ -202,6 +206,7 @@ impl BuildArgs {
             media_types: self.media_types.map(Into::into),
             registry: self.registry.to_request(),
             load: self.load.clone(),
+            repository: self.repository.clone(),
         }
     }
 }

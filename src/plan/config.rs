@@ -39,6 +39,8 @@ pub struct OciConfig {
     pub bin_dir: Option<String>,
     pub files: Option<Vec<FileSpec>>,
     pub bins: Option<Vec<String>>,
+    /// `REGISTRY/PREFIX`: every image is pushed to `PREFIX/<image>` (ko's `KO_DOCKER_REPO`).
+    pub repository: Option<String>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
 }
@@ -124,6 +126,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("bin-dir", r#"bin-dir = "/usr/local/bin""#),
     ("files", r#"files = [{ src = "config/app.toml", dest = "/etc/app/app.toml", mode = 0o644 }]"#),
     ("bins", r#"bins = ["api", "worker"]"#),
+    ("repository", r#"repository = "ghcr.io/org""#),
     ("target", r#"target.aarch64-unknown-linux-musl = { base = "scratch" }"#),
     ("src", r#"src = "config/app.toml""#),
     ("dest", r#"dest = "/etc/app/app.toml""#),
@@ -251,6 +254,7 @@ pub fn flag_of(key: &str) -> &'static str {
         "tags" => "--tag",
         "targets" => "--target",
         "bins" => "--bin",
+        "repository" => "--repository",
         _ => "--base",
     }
 }

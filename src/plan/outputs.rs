@@ -26,6 +26,9 @@ pub struct Outputs {
     pub media_types: Option<MediaFamily>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadPlan>,
+    /// `--output` was given: the layout is written even when the image is pushed.
+    #[serde(skip)]
+    pub output: bool,
 }
 
 /// `--load[=ENGINE]`: which engine, and where Docker's API is asked.
@@ -176,6 +179,7 @@ pub fn resolve(
         tar,
         media_types: args.media_types,
         load,
+        output: args.output.is_some(),
     })
 }
 
@@ -205,55 +209,60 @@ fn docker_socket(env: &Env) -> Result<PathBuf, OutputsError> {
 impl Outputs {
     /// Where `image` goes: its layout (at `output`, under its tags; `gc` after writing), an
     /// oci-archive under its first tag, a local engine, a registry (mounting from its base on
-    /// the same registry).
-    pub fn destinations(&self, image: &ImagePlan, gc: bool) -> Vec<Destination> {
+    /// the same registry). `repository`: the image's `PREFIX/<image>` (`--repository`), pushed
+    /// under every tag unless `--push` names where this image goes.
+    pub fn destinations(&self, image: &ImagePlan, gc: bool, repository: Option<&Reference>) -> Vec<Destination> {
+        let push = self
+            .push
+            .clone()
+            .or_else(|| repository.map(|r| PushPlan { repository: r.clone(), tags: image.tags.clone() }));
         let mut out = Vec::new();
-        if self.layout {
+        if self.layout && (self.output || self.push.is_some() || push.is_none()) {
             out.push(Destination::Layout { path: image.output.clone(), tags: image.tags.clone(), gc });
         }
         if let Some(path) = &self.tar {
             // Under the name's tag, so skopeo's `oci-archive:FILE:TAG` and the engines agree.
-            let name = self.local_name(image);
+            let name = local_name(image, push.as_ref());
             let tag = name.reference.tag.clone().unwrap_or_else(|| image.tags[0].clone());
             out.push(Destination::Archive { path: path.clone(), tag, name });
         }
         if let Some(l) = &self.load {
             let (engine, docker_socket) = (l.engine, l.docker_socket.clone());
-            out.push(Destination::Load { engine, name: self.local_name(image), docker_socket });
+            out.push(Destination::Load { engine, name: local_name(image, push.as_ref()), docker_socket });
         }
-        if let Some(p) = &self.push {
+        if let Some(p) = &push {
             let base = image.registry_base().filter(|b| b.registry == p.repository.registry);
             out.push(p.destination(base.cloned()));
         }
         out
     }
+}
 
-    /// The name `image` gets in a local engine: the push reference (with its first tag) if
-    /// there is one, else `<image>:<tag>` (Docker Hub's namespace, as `docker build -t` names
-    /// it). The docker-archive platform: the host's, when the image has it, else its first — an
-    /// engine that keeps one platform per name runs the host's.
-    pub fn local_name(&self, image: &ImagePlan) -> LocalName {
-        let tag = &image.tags[0];
-        let reference = match &self.push {
-            Some(p) => p.repository.with_tag(p.tags.first().unwrap_or(tag)),
-            None => {
-                let repo = image.name.to_ascii_lowercase();
-                Reference::parse(&format!("{repo}:{tag}")).unwrap_or(Reference {
-                    registry: crate::oci::name::DOCKER_HUB.into(),
-                    repository: format!("library/{repo}"),
-                    tag: Some(tag.clone()),
-                    digest: None,
-                })
-            }
-        };
-        let host = super::target::Target::parse(std::env::consts::ARCH).ok().map(|t| t.platform);
-        let platforms: Vec<&Platform> = image.targets.iter().map(|t| &t.target.platform).collect();
-        let platform = host
-            .filter(|h| platforms.iter().any(|p| p.matches(h)))
-            .or_else(|| platforms.first().map(|p| (*p).clone()))
-            .unwrap_or_else(|| Platform::new("linux", "amd64", None));
-        LocalName { reference, platform }
-    }
+/// The name `image` gets in a local engine: the push reference (with its first tag) if
+/// there is one, else `<image>:<tag>` (Docker Hub's namespace, as `docker build -t` names
+/// it). The docker-archive platform: the host's, when the image has it, else its first — an
+/// engine that keeps one platform per name runs the host's.
+pub fn local_name(image: &ImagePlan, push: Option<&PushPlan>) -> LocalName {
+    let tag = &image.tags[0];
+    let reference = match push {
+        Some(p) => p.repository.with_tag(p.tags.first().unwrap_or(tag)),
+        None => {
+            let repo = image.name.to_ascii_lowercase();
+            Reference::parse(&format!("{repo}:{tag}")).unwrap_or(Reference {
+                registry: crate::oci::name::DOCKER_HUB.into(),
+                repository: format!("library/{repo}"),
+                tag: Some(tag.clone()),
+                digest: None,
+            })
+        }
+    };
+    let host = super::target::Target::parse(std::env::consts::ARCH).ok().map(|t| t.platform);
+    let platforms: Vec<&Platform> = image.targets.iter().map(|t| &t.target.platform).collect();
+    let platform = host
+        .filter(|h| platforms.iter().any(|p| p.matches(h)))
+        .or_else(|| platforms.first().map(|p| (*p).clone()))
+        .unwrap_or_else(|| Platform::new("linux", "amd64", None));
+    LocalName { reference, platform }
 }
 
 impl PushPlan {

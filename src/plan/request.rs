@@ -58,6 +58,8 @@ pub struct Request {
     pub registry: RegistryRequest,
     /// `--load[=ENGINE]` as typed (`auto` when bare): `docker`, `podman`, `containerd`, `auto`.
     pub load: Option<String>,
+    /// `--repository REGISTRY/PREFIX`: every image pushed to `PREFIX/<image>`.
+    pub repository: Option<String>,
 }
 
 impl Default for Request {
@@ -98,6 +100,7 @@ impl Default for Request {
             media_types: None,
             registry: RegistryRequest::default(),
             load: None,
+            repository: None,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Settings {
     pub annotations: BTreeMap<String, String>,
     pub bin_dir: String,
     pub files: Vec<FileCopy>,
+    /// `repository`: the prefix every image of the package is pushed under, and who set it.
+    pub repository: Option<(String, Origin)>,
 }
 
 /// One target and what it is built on and with.
@@ -182,6 +184,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         annotations: plain(merged(layers, |c| c.annotations.as_ref())),
         bin_dir,
         files,
+        repository: top(layers, |c| c.repository.as_ref()).map(|(r, o)| (r.clone(), o.clone())),
     })
 }
 

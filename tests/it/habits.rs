@@ -91,3 +91,48 @@ fn index_digest(layout: &std::path::Path, tag: &str) -> String {
         .unwrap_or_else(|| panic!("no tag {tag}: {index}"));
     entry["digest"].as_str().unwrap().to_string()
 }
+
+/// `--repository` (ko's `KO_DOCKER_REPO`) pushes every image of a workspace in one run, to
+/// `PREFIX/<image>:<tag>`; the flag beats `CARGO_OCI_REPOSITORY`, which beats Cargo.toml.
+#[test]
+fn repository_pushes_every_image_of_a_workspace() {
+    use crate::registry_support::{registry_and, Kind};
+    let Some((reg, _work)) = registry_and(Kind::Plain, &["skopeo"]) else { return };
+    let h = reg.host();
+    let p = Project::fixture("ws");
+    let manifest = p.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text =
+        text.replace("[workspace.metadata.oci]\n", &format!("[workspace.metadata.oci]\nrepository = \"{h}/cfg\"\n"));
+    std::fs::write(&manifest, text).unwrap();
+    let digest_of = |reference: &str| {
+        let out = tool("skopeo", &["inspect", "--tls-verify=false", "--raw", &format!("docker://{reference}")]);
+        format!("sha256:{}", sha256_hex(&out.out.stdout))
+    };
+    let build = |args: &[&str], vars: &[(String, String)]| -> Vec<String> {
+        let mut full = vec!["--target", "x86_64", "--sbom", "none", "--provenance", "false", "-q"];
+        full.extend_from_slice(args);
+        p.oci_env(&full, vars).success().stdout().lines().map(String::from).collect()
+    };
+    let from_env = [("CARGO_OCI_REPOSITORY".to_string(), format!("{h}/team/"))];
+    for (args, vars, prefix) in [
+        (&["-t", "one", "-t", "two"][..], &[][..], format!("{h}/cfg")),
+        (&["-t", "one", "-t", "two"], &from_env[..], format!("{h}/team")),
+        (&["-t", "one", "-t", "two", "--repository", &format!("{h}/flag")], &from_env[..], format!("{h}/flag")),
+    ] {
+        let lines = build(args, vars);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for (line, image) in lines.iter().zip(["api", "worker"]) {
+            let (pushed, digest) = line.rsplit_once('@').unwrap();
+            assert_eq!(pushed, format!("{prefix}/{image}:one"));
+            assert_eq!(digest_of(&format!("{prefix}/{image}:one")), digest);
+            assert_eq!(digest_of(&format!("{prefix}/{image}:two")), digest);
+        }
+    }
+    assert!(!p.path().join("target/oci/api").exists(), "pushing writes no layout unless --output is given");
+
+    let run = p.oci(&["plan", "--repository", &format!("{h}/team:1")]).failure();
+    let (err, hints) = run.error_and_hints();
+    assert!(err.contains(&format!("`{h}/team:1` is not a repository prefix")), "{err}");
+    assert!(hints[0].contains("ghcr.io/org"), "{hints:?}");
+}
