@@ -16,7 +16,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         }
         Command::Plan(args) => {
             let plan = crate::plan(&args.args.to_request(), env, shell)?;
-            match args.format {
+            match args.message_format {
                 MessageFormat::Human => print!("{}", plan::show::human(&plan)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
             }
@@ -26,7 +26,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             let name = ImageName::parse(&args.image, &env.cwd)?;
             let settings = crate::registries::for_command(&args.registry.to_request(), env, name.registry())?;
             let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
-            match args.format {
+            match args.message_format {
                 MessageFormat::Human => print!("{}", inspect::human(&report)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
             }

@@ -33,6 +33,10 @@ impl EnvVars {
     pub const RUSTUP_HOME: &'static str = "RUSTUP_HOME";
     /// cargo's colour choice (`auto`, `always`, `never`), honoured like cargo does.
     pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";
+    /// cargo's progress bar: `auto`, `always`, `never`; when set, we leave it to cargo.
+    pub const CARGO_TERM_PROGRESS_WHEN: &'static str = "CARGO_TERM_PROGRESS_WHEN";
+    /// The progress bar's width, which cargo needs when it is not writing to the terminal.
+    pub const CARGO_TERM_PROGRESS_WIDTH: &'static str = "CARGO_TERM_PROGRESS_WIDTH";
     /// Any value turns colour off (no-color.org).
     pub const NO_COLOR: &'static str = "NO_COLOR";
     /// Docker's config directory: `config.json` with `auths`, `credHelpers`, `credsStore`.

@@ -53,6 +53,9 @@ pub struct BuildArgs {
     /// Cargo profile to build with
     #[arg(long, value_name = "NAME", default_value = "release")]
     pub profile: String,
+    /// Build with the release profile: the default already (accepted as cargo spells it)
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
     /// Space or comma separated list of features to activate
     #[arg(short = 'F', long, value_name = "FEATURES")]
     pub features: Vec<String>,
@@ -165,6 +168,13 @@ pub struct BuildArgs {
     /// `KO_DOCKER_REPO`) [default: `CARGO_OCI_REPOSITORY`, else `repository` from Cargo.toml]
     #[arg(long, value_name = "REGISTRY/PREFIX")]
     pub repository: Option<String>,
+    /// Directory for all generated artifacts, as cargo's `--target-dir`
+    /// [default: cargo's target directory]
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Override a cargo configuration value, as cargo's `--config KEY=VALUE` (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
 }
 
 impl BuildArgs {
@@ -207,6 +217,8 @@ impl BuildArgs {
             registry: self.registry.to_request(),
             load: self.load.clone(),
             repository: self.repository.clone(),
+            target_dir: self.target_dir.clone(),
+            cargo_config: self.config.clone(),
         }
     }
 }

@@ -52,9 +52,9 @@ pub struct GlobalArgs {
     /// Print nothing but results and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say what is decided and why (backends, bases, digests)
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Say what is decided and why (backends, bases, digests); `-vv` also makes cargo verbose
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Coloring: auto, always, never
     #[arg(long, global = true, value_name = "WHEN")]
     pub color: Option<ColorChoice>,
@@ -103,7 +103,7 @@ pub struct PushArgs {
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
     /// `human` (one `REF:TAG@DIGEST` line) or `json` (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -125,7 +125,7 @@ pub struct BuildCmd {
     pub args: BuildArgs,
     /// How results go to stdout: `human` (one `oci:DIR:TAG@DIGEST` line per image) or `json`
     /// (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
 
@@ -134,8 +134,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub args: BuildArgs,
     /// `human` or `json` (the plan as data)
-    #[arg(long, visible_alias = "message-format", value_name = "FMT", value_enum, default_value = "human")]
-    pub format: MessageFormat,
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -143,8 +143,8 @@ pub struct InspectArgs {
     /// The image: `oci:DIR[:TAG]` or `REGISTRY/REPO[:TAG][@sha256:…]`
     pub image: String,
     /// `human` or `json`
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
-    pub format: MessageFormat,
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -170,7 +170,7 @@ pub struct MergeArgs {
     #[arg(long)]
     pub replace: bool,
     /// `human` or `json` (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
 
@@ -187,9 +187,9 @@ pub struct InitArgs {
 fn clap_cargo_styles() -> clap::builder::Styles {
     use anstyle::{AnsiColor, Effects};
     clap::builder::Styles::styled()
-        .header(AnsiColor::Green.on_default().effects(Effects::BOLD))
-        .usage(AnsiColor::Green.on_default().effects(Effects::BOLD))
-        .literal(AnsiColor::Cyan.on_default().effects(Effects::BOLD))
+        .header(AnsiColor::BrightGreen.on_default().effects(Effects::BOLD))
+        .usage(AnsiColor::BrightGreen.on_default().effects(Effects::BOLD))
+        .literal(AnsiColor::BrightCyan.on_default().effects(Effects::BOLD))
         .placeholder(AnsiColor::Cyan.on_default())
 }
 

@@ -44,7 +44,10 @@ pub struct JobContext<'a> {
     pub job: &'a CompileJob,
     pub env: &'a Env,
     pub quiet: bool,
+    /// `-vv`: cargo's own `--verbose`.
     pub verbose: bool,
+    /// Our stderr shows colour: cargo's should too (`--color always`; it writes into a pipe).
+    pub color: bool,
 }
 
 impl JobContext<'_> {
@@ -76,6 +79,9 @@ impl JobContext<'_> {
         }
         if self.verbose {
             a.push("--verbose".into());
+        }
+        if self.color {
+            a.extend(["--color".to_string(), "always".into()]);
         }
         a
     }
@@ -164,8 +170,10 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         if be.needs_local_std() {
             rustup::ensure_target(&job.target.triple, env, shell)?;
         }
-        let ctx = JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: shell.is_verbose() };
-        let cmd = be.command(&ctx);
+        let very_verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
+        let ctx =
+            JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: very_verbose, color: shell.is_colored() };
+        let cmd = with_progress_bar(be.command(&ctx), shell.terminal_width(), env);
         shell.verbose("Running", &cmd);
         let triple = &job.target.triple;
         cmd.stream(|line| record(&mut artifacts, line, triple), false)
@@ -183,6 +191,23 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         }
     }
     Ok(artifacts)
+}
+
+/// Cargo draws its progress bar only on a terminal, and its stderr is our pipe (we keep its
+/// tail for errors): on a terminal of `width` columns, ask for the bar anyway, unless the user's
+/// own `CARGO_TERM_PROGRESS_*` say otherwise (cargo reads those itself).
+fn with_progress_bar(cmd: crate::process::Cmd, width: Option<u16>, env: &Env) -> crate::process::Cmd {
+    use crate::env::EnvVars;
+    match width {
+        Some(w) if env.get(EnvVars::CARGO_TERM_PROGRESS_WHEN).is_none() => {
+            let cmd = cmd.env(EnvVars::CARGO_TERM_PROGRESS_WHEN, "always");
+            match env.get(EnvVars::CARGO_TERM_PROGRESS_WIDTH) {
+                Some(_) => cmd,
+                None => cmd.env(EnvVars::CARGO_TERM_PROGRESS_WIDTH, w.to_string()),
+            }
+        }
+        _ => cmd,
+    }
 }
 
 /// Records an executable from one line of cargo's JSON output (other lines are ignored).
@@ -231,6 +256,7 @@ pub(crate) mod testing {
             registry: Default::default(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
-        backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()
+        let ctx = JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false, color: false };
+        backend(kind).command(&ctx).to_string()
     }
 }

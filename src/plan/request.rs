@@ -60,6 +60,10 @@ pub struct Request {
     pub load: Option<String>,
     /// `--repository REGISTRY/PREFIX`: every image pushed to `PREFIX/<image>`.
     pub repository: Option<String>,
+    /// `--target-dir DIR` (relative to the cwd): cargo's, and where layouts go by default.
+    pub target_dir: Option<PathBuf>,
+    /// `--config KEY=VALUE`, passed to every cargo run.
+    pub cargo_config: Vec<String>,
 }
 
 impl Default for Request {
@@ -101,6 +105,8 @@ impl Default for Request {
             registry: RegistryRequest::default(),
             load: None,
             repository: None,
+            target_dir: None,
+            cargo_config: Vec::new(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         locked: args.locked,
         frozen: args.frozen,
         offline: args.offline,
+        config: args.cargo_config.clone(),
     };
     let meta = facts.metadata(args.manifest_path.as_deref(), &flags, None)?;
     let epoch = source_date_epoch(env, meta.workspace_root.as_std_path(), facts)?;
@@ -35,7 +36,10 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let packages = select_packages(&meta, args, facts)?;
     let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace, facts)?;
     let cli = Layer { config: cli_config(args, env), origin: Origin::CommandLine };
-    let target_dir: PathBuf = meta.target_directory.clone().into();
+    let target_dir: PathBuf = match &args.target_dir {
+        Some(dir) => env.cwd.join(dir),
+        None => meta.target_directory.clone().into(),
+    };
 
     let mut images = Vec::new();
     // Which package's settings each image follows (an index into `owners`).

@@ -136,3 +136,80 @@ fn repository_pushes_every_image_of_a_workspace() {
     assert!(err.contains(&format!("`{h}/team:1` is not a repository prefix")), "{err}");
     assert!(hints[0].contains("ghcr.io/org"), "{hints:?}");
 }
+
+/// cargo's own flags are accepted as cargo spells them: `--release` (the default profile),
+/// `--target-dir`, `--config KEY=VALUE` (passed to cargo), `--message-format` on every command
+/// that prints results (`--format` a hidden alias).
+#[test]
+fn cargo_flags_as_cargo_spells_them() {
+    let p = Project::bin("flags", "flags");
+    let run = p
+        .oci(&[
+            "--release",
+            "--target",
+            "x86_64",
+            "--target-dir",
+            "elsewhere",
+            "--config",
+            "profile.release.opt-level=1",
+            "--message-format",
+            "json",
+            "-v",
+        ])
+        .success();
+    let running = run.stderr().lines().find(|l| l.contains("Running") && l.contains("cargo build")).map(String::from);
+    let running = running.unwrap_or_else(|| panic!("{}", run.stderr()));
+    assert!(running.contains("--config profile.release.opt-level=1"), "{running}");
+    assert!(running.contains(&format!("--target-dir {}", p.path().join("elsewhere").display())), "{running}");
+    let line: serde_json::Value = serde_json::from_str(run.stdout().lines().next().unwrap()).unwrap();
+    let layout = p.path().join("elsewhere/oci/flags");
+    assert_eq!(line["layout"], layout.display().to_string());
+    assert!(p.path().join("elsewhere/x86_64-unknown-linux-musl/release/flags").is_file());
+
+    let image = format!("oci:{}:0.1.0", layout.display());
+    for cmd in [&["inspect", &image][..], &["plan", "--target", "x86_64"]] {
+        for flag in ["--message-format", "--format"] {
+            let mut args = cmd.to_vec();
+            args.extend([flag, "json"]);
+            let out = p.oci(&args).success().stdout();
+            serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"));
+        }
+    }
+    let out = p.oci(&["build", "--target", "x86_64", "--target-dir", "elsewhere", "--format", "json"]).success();
+    assert!(out.stdout().starts_with("{\"image\""), "{}", out.stdout());
+    let (err, _) = p.oci(&["--release", "--profile", "dev"]).failure().error_and_hints();
+    assert!(err.contains("'--release' cannot be used with '--profile <NAME>'"), "{err}");
+}
+
+/// On a terminal, cargo's progress bar and colours reach the user although cargo writes into
+/// our pipe (checked loosely, under `script`, which gives the command a pseudo-terminal); `-v`
+/// is our "why" lines only, `-vv` also cargo's `--verbose`.
+#[test]
+fn cargo_progress_and_colour_reach_a_terminal() {
+    if !have("script") {
+        return;
+    }
+    // A build script that takes a while: cargo draws its bar after half a second.
+    let p = Project::bin("slowbuild", "x")
+        .file("build.rs", "fn main() { std::thread::sleep(std::time::Duration::from_millis(1500)); }\n");
+    let on_a_terminal = |args: &str| {
+        let line = format!("{} oci --target x86_64 {args}", env!("CARGO_BIN_EXE_cargo-oci"));
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &line, "/dev/null"]).current_dir(p.path()).env("CARGO_TARGET_DIR", p.path().join("target"));
+        c.env_remove("NO_COLOR").env_remove("CARGO_TERM_COLOR").env_remove("CARGO_TERM_PROGRESS_WHEN");
+        c.env("TERM", "xterm");
+        Run::of(c).success().stdout()
+    };
+    let out = on_a_terminal("--color always --tag one");
+    assert!(out.contains("Building") && out.contains("] 0/"), "cargo's progress bar: {out:?}");
+    assert!(out.contains("\u{1b}[1m\u{1b}[92m   Compiling"), "cargo's colours: {out:?}");
+    assert!(out.contains("\u{1b}[1m\u{1b}[92m   Packaging"), "ours, in cargo's palette: {out:?}");
+    let out = on_a_terminal("--color never --tag two");
+    assert!(!out.contains("\u{1b}[1m"), "no colour with --color never: {out:?}");
+
+    let run = p.oci(&["--target", "x86_64", "--tag", "v", "-v"]).success();
+    assert!(run.stderr().contains("Running") && !run.stderr().contains("Running `"), "{}", run.stderr());
+    std::fs::write(p.path().join("src/main.rs"), "fn main() { println!(\"changed\"); }\n").unwrap();
+    let run = p.oci(&["--target", "x86_64", "--tag", "vv", "-vv"]).success();
+    assert!(run.stderr().contains("Running `"), "cargo's own verbose lines with -vv: {}", run.stderr());
+}

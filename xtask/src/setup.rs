@@ -19,6 +19,7 @@ const APT: &[&str] = &[
     "containerd",        // `ctr images import` reads our oci-archives
     "docker.io",         // a real Docker Engine (classic image store) that `docker load`s our archives
     "buildah",           // builds the two-platform registry base independently of us
+    "bsdutils",          // `script`: a pseudo-terminal for the progress-bar test
     "util-linux",        // setpriv (read outputs as another uid), unshare (a tiny tmpfs: a full disk)
     "jq",
     "tar",
