@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{Message, TargetKind};
 
 use crate::env::Env;
+use crate::facts::cdeps::SystemLib;
 use crate::plan::{BackendKind, CompileJob, Plan};
 use crate::process::{Cmd, ProcessError};
 use crate::shell::Shell;
@@ -130,6 +131,8 @@ pub enum CompileError {
         triple: String,
         #[source]
         source: ProcessError,
+        /// What the build links from the system (see `CompileJob::system_libs`): the likely cause.
+        system_libs: Vec<SystemLib>,
     },
     #[error("cargo built for `{triple}` but reported no executable for binary `{bin}` of `{package}`")]
     MissingArtifact { package: String, bin: String, triple: String },
@@ -145,7 +148,8 @@ impl CompileError {
                     "run `rustup target add {triple}` (or install the std for this target with your toolchain manager)"
                 )]
             }
-            CompileError::Build { triple, source } => {
+            CompileError::Build { system_libs, .. } if !system_libs.is_empty() => system_lib_hints(system_libs),
+            CompileError::Build { triple, source, .. } => {
                 let text = source.to_string();
                 let cc_missing = text.contains("failed to find tool")
                     || text.contains("ToolNotFound")
@@ -162,6 +166,35 @@ impl CompileError {
     }
 }
 
+/// The two ways out when a cross build needs the target's own library: do without it (rustls
+/// for OpenSSL), or build it from source with the crate (OpenSSL's `vendored` feature).
+fn system_lib_hints(libs: &[SystemLib]) -> Vec<String> {
+    let mut hints = Vec::new();
+    if let Some(lib) = libs.iter().find(|l| l.openssl) {
+        hints.push(format!(
+            "{} links OpenSSL; use rustls instead, e.g. for reqwest in Cargo.toml: \
+             `reqwest = {{ version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }}` \
+             (`cargo tree -i openssl-sys` shows who pulls it in)",
+            lib.package
+        ));
+        hints.push(
+            "or build OpenSSL from source for the target: add to [dependencies] in Cargo.toml \
+             `openssl = { version = \"0.10\", features = [\"vendored\"] }`"
+                .into(),
+        );
+    }
+    for lib in libs.iter().filter(|l| !l.openssl) {
+        let name = lib.package.split(' ').next().unwrap_or(&lib.package);
+        hints.push(format!(
+            "{} looks for a system library with pkg-config; build it from source with the crate's own \
+             feature if it has one (often `vendored`, `bundled` or `static`: `{name} = {{ version = \"*\", features = [\"bundled\"] }}`), \
+             or drop the dependency for this target",
+            lib.package
+        ));
+    }
+    hints
+}
+
 /// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
     let mut artifacts = Artifacts::default();
@@ -176,8 +209,14 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         let cmd = with_progress_bar(be.command(&ctx), shell.terminal_width(), env);
         shell.verbose("Running", &cmd);
         let triple = &job.target.triple;
-        cmd.stream(|line| record(&mut artifacts, line, triple), false)
-            .map_err(|source| CompileError::Build { triple: triple.clone(), source })?;
+        for lib in &job.system_libs {
+            shell.warn(format!("{lib} is compiled for {triple}: a cross build finds no such library for it"));
+        }
+        cmd.stream(|line| record(&mut artifacts, line, triple), false).map_err(|source| CompileError::Build {
+            triple: triple.clone(),
+            source,
+            system_libs: job.system_libs.clone(),
+        })?;
         for u in &job.units {
             for b in &u.bins {
                 if artifacts.get(&u.package_id, b, triple).is_none() {
@@ -236,6 +275,7 @@ pub(crate) mod testing {
                 package_id: "app-id".into(),
                 bins: vec!["app".into(), "tool".into()],
             }],
+            system_libs: Vec::new(),
         };
         let plan = Plan {
             workspace_root: "/src/app".into(),

@@ -20,6 +20,7 @@ pub struct CargoFlags {
     pub frozen: bool,
     pub offline: bool,
     /// `--config KEY=VALUE` overrides, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<String>,
 }
 

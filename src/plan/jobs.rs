@@ -39,7 +39,7 @@ pub fn jobs(images: &[ImagePlan]) -> Vec<CompileJob> {
             }
         }
         for (backend, units) in groups {
-            jobs.push(CompileJob { target: target.clone(), backend, units });
+            jobs.push(CompileJob { target: target.clone(), backend, units, system_libs: Vec::new() });
         }
     }
     jobs

@@ -94,6 +94,11 @@ pub struct CompileJob {
     pub backend: BackendChoice,
     /// The packages and their binaries this job builds.
     pub units: Vec<Unit>,
+    /// What it links from the system it is built on, which a cross build cannot find (openssl-sys
+    /// without `vendored`, pkg-config probes): named in `plan`, warned of, and the fixes hinted
+    /// when the build fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system_libs: Vec<crate::facts::cdeps::SystemLib>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

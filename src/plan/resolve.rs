@@ -15,6 +15,7 @@ use super::{
     PlanError, Request, Target, Targets,
 };
 use crate::env::{Env, EnvVars};
+use crate::facts::cdeps::SystemLib;
 use crate::facts::Facts;
 use crate::oci::Reference;
 
@@ -109,7 +110,10 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         image.targets = Targets(targets);
     }
     set_destinations(&mut images, &outputs, &repositories, args, &target_dir, env);
-    let jobs = super::jobs(&images);
+    let mut jobs = super::jobs(&images);
+    for job in &mut jobs {
+        job.system_libs = system_libs(job, &flags, facts)?;
+    }
     // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
     // both: credentials go only where they were meant).
     let creds_for = outputs
@@ -132,6 +136,23 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         attestations: super::Attestations { sbom: args.sbom, provenance: args.provenance },
         registry,
     })
+}
+
+/// The system libraries `job`'s packages link, when it cross-compiles (the host's own gnu triple
+/// finds the host's libraries, as a plain `cargo build` does).
+fn system_libs(job: &super::CompileJob, flags: &CargoFlags, facts: &Facts) -> Result<Vec<SystemLib>, PlanError> {
+    if job.target.triple == format!("{}-unknown-linux-gnu", std::env::consts::ARCH) {
+        return Ok(Vec::new());
+    }
+    let mut all = Vec::new();
+    for u in &job.units {
+        for lib in facts.system_libs(flags, &u.package_id, &job.target.triple)? {
+            if !all.contains(&lib) {
+                all.push(lib);
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// `PREFIX/<image>` when `repository` is set (`--repository`, `CARGO_OCI_REPOSITORY`, Cargo.toml).

@@ -30,6 +30,9 @@ pub fn human(plan: &Plan) -> String {
         for u in &job.units {
             let _ = writeln!(o, "    {}: {}", u.package, u.bins.join(", "));
         }
+        for lib in &job.system_libs {
+            let _ = writeln!(o, "    needs the target's own library, which no cross C compiler brings: {lib}");
+        }
     }
     for image in &plan.images {
         image_text(&mut o, image, &plan.workspace_root);

@@ -213,3 +213,37 @@ fn cargo_progress_and_colour_reach_a_terminal() {
     let run = p.oci(&["--target", "x86_64", "--tag", "vv", "-vv"]).success();
     assert!(run.stderr().contains("Running `"), "cargo's own verbose lines with -vv: {}", run.stderr());
 }
+
+/// openssl-sys (reqwest's default TLS) cross-compiled: `plan` names it, the build warns, and
+/// when the build fails (openssl-sys's build script finds no OpenSSL for aarch64) the hint gives
+/// both fixes with the exact Cargo.toml lines. Uses the real openssl-sys from the crates registry.
+#[test]
+fn openssl_sys_for_another_target_is_named_and_hinted() {
+    let p = Project::empty()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"tls\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nopenssl-sys = \"0.9\"\n[workspace]\n",
+        )
+        .file("src/main.rs", "fn main() { println!(\"{}\", openssl_sys::OPENSSL_VERSION_NUMBER); }\n");
+    let plan = p.oci(&["plan", "--target", "aarch64"]).success().stdout();
+    assert!(
+        plan.contains("needs the target's own library, which no cross C compiler brings: openssl-sys 0.9.")
+            && plan.contains("(links the system's OpenSSL: no `vendored` feature)"),
+        "{plan}"
+    );
+    if !have("cargo-zigbuild") {
+        return;
+    }
+    let run = p.oci(&["--target", "aarch64"]).failure();
+    let stderr = run.stderr();
+    // cargo's own `error:` lines come first; ours is the last.
+    let err = stderr.lines().filter(|l| l.starts_with("error:")).next_back().unwrap_or_default();
+    let hints: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hint:")).collect();
+    assert_eq!(err, "error: failed to compile for `aarch64-unknown-linux-musl`");
+    assert!(run.stderr().contains("warning: openssl-sys 0.9."), "{}", run.stderr());
+    assert!(
+        hints[0].contains(r#"`reqwest = { version = "0.12", default-features = false, features = ["rustls-tls"] }`"#),
+        "{hints:?}"
+    );
+    assert!(hints[1].contains(r#"`openssl = { version = "0.10", features = ["vendored"] }`"#), "{hints:?}");
+}
