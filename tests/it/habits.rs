@@ -237,7 +237,7 @@ fn openssl_sys_for_another_target_is_named_and_hinted() {
     let run = p.oci(&["--target", "aarch64"]).failure();
     let stderr = run.stderr();
     // cargo's own `error:` lines come first; ours is the last.
-    let err = stderr.lines().filter(|l| l.starts_with("error:")).next_back().unwrap_or_default();
+    let err = stderr.lines().rfind(|l| l.starts_with("error:")).unwrap_or_default();
     let hints: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hint:")).collect();
     assert_eq!(err, "error: failed to compile for `aarch64-unknown-linux-musl`");
     assert!(run.stderr().contains("warning: openssl-sys 0.9."), "{}", run.stderr());
