@@ -4,7 +4,6 @@
 use crate::cli::{Command, MessageFormat, OciCli};
 use crate::env::Env;
 use crate::oci::json;
-use crate::oci::ImageName;
 use crate::shell::Shell;
 use crate::{build, diff, gc, init, inspect, merge, plan, push, report, Error};
 
@@ -23,7 +22,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Inspect(args) => {
-            let name = ImageName::parse(&args.image, &env.cwd)?;
+            let name = crate::store::name_from_arg(&args.image, &env.cwd)?;
             let settings = crate::registries::for_command(&args.registry.to_request(), env, name.registry())?;
             let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
             match args.message_format {
@@ -40,7 +39,8 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Diff(args) => {
-            let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
+            let (a, b) =
+                (crate::store::name_from_arg(&args.a, &env.cwd)?, crate::store::name_from_arg(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
             let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
             match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {

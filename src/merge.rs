@@ -60,7 +60,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
         Some(r) => Some(crate::plan::outputs::push_destination(r, &tags, &[], "the merged image")?),
         None => None,
     };
-    let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
+    let names = args.sources.iter().map(|s| crate::store::name_from_arg(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
     let mut destinations = Vec::new();
     if let Some(o) = &output {
         destinations.push(Destination::Layout { path: o.clone(), tags: tags.clone(), gc: false });

@@ -247,3 +247,22 @@ fn openssl_sys_for_another_target_is_named_and_hinted() {
     );
     assert!(hints[1].contains(r#"`openssl = { version = "0.10", features = ["vendored"] }`"#), "{hints:?}");
 }
+
+/// `inspect`, `diff`, `merge` read a path to a local layout as that layout (not a Docker Hub
+/// image), and their hints name their own arguments, not `--base`.
+#[test]
+fn bare_layout_paths_and_hints_of_the_image_commands() {
+    let p = Project::bin("bare2", "x");
+    fake_image(&p.path().join("lay"), "t1", &["amd64"], "one");
+    let shown = p.oci(&["inspect", "lay:t1"]).success().stdout();
+    assert!(shown.contains("linux/amd64"), "{shown}");
+    let shown = p.oci(&["inspect", "--message-format", "json", "lay"]).success().stdout();
+    assert!(shown.contains("\"linux/amd64\""), "{shown}");
+    let same = p.oci(&["diff", "lay:t1", "oci:lay:t1"]).success().stdout();
+    assert!(same.starts_with("identical"), "{same}");
+    let run = p.oci(&["inspect", "lay:nope"]).failure();
+    let (err, hints) = run.error_and_hints();
+    assert!(err.contains("has no tag `nope`"), "{err}");
+    assert_eq!(hints, [format!("hint: name one: `oci:{}:t1`", p.path().join("lay").display())]);
+    assert!(p.oci(&["merge", "lay:t1", "-o", "merged", "-t", "m"]).success().stdout().contains("merged:m@"));
+}
