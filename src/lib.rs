@@ -70,6 +70,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
     let artifacts = compile::compile(&plan, env, shell)?;
+    check::strip::say_after_build(&plan, &artifacts, shell);
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
@@ -105,6 +106,7 @@ pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Err
         let inspected = check::inspect(&plan, &bases, false, shell)?;
         floors(&mut plan, &inspected, shell);
     }
+    check::strip::say_from_earlier_build(&plan, shell);
     Ok(plan)
 }
 

@@ -175,6 +175,15 @@ pub struct BuildArgs {
     /// Override a cargo configuration value, as cargo's `--config KEY=VALUE` (repeatable)
     #[arg(long, value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Strip the binaries (passed to cargo as the profile's `strip`): alone or `true` leaves out
+    /// debug info and symbols, `debuginfo` only debug info, `false` nothing
+    /// [default: `strip` from Cargo.toml, else the profile's]
+    #[arg(long, value_name = "WHAT", num_args = 0..=1, default_missing_value = "true", value_parser = strip_value)]
+    pub strip: Option<crate::plan::strip::Strip>,
+}
+
+fn strip_value(s: &str) -> Result<crate::plan::strip::Strip, String> {
+    crate::plan::strip::Strip::parse(s).ok_or_else(|| "expected true, false, debuginfo or symbols".to_string())
 }
 
 impl BuildArgs {
@@ -219,6 +228,7 @@ impl BuildArgs {
             repository: self.repository.clone(),
             target_dir: self.target_dir.clone(),
             cargo_config: self.config.clone(),
+            strip: self.strip,
         }
     }
 }

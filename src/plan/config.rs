@@ -41,6 +41,8 @@ pub struct OciConfig {
     pub bins: Option<Vec<String>>,
     /// `REGISTRY/PREFIX`: every image is pushed to `PREFIX/<image>` (ko's `KO_DOCKER_REPO`).
     pub repository: Option<String>,
+    /// What cargo strips from the binaries (`true`, `false`, `"debuginfo"`).
+    pub strip: Option<super::strip::Strip>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
 }
@@ -127,6 +129,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("files", r#"files = [{ src = "config/app.toml", dest = "/etc/app/app.toml", mode = 0o644 }]"#),
     ("bins", r#"bins = ["api", "worker"]"#),
     ("repository", r#"repository = "ghcr.io/org""#),
+    ("strip", r#"strip = true"#),
     ("target", r#"target.aarch64-unknown-linux-musl = { base = "scratch" }"#),
     ("src", r#"src = "config/app.toml""#),
     ("dest", r#"dest = "/etc/app/app.toml""#),
@@ -255,6 +258,7 @@ pub fn flag_of(key: &str) -> &'static str {
         "targets" => "--target",
         "bins" => "--bin",
         "repository" => "--repository",
+        "strip" => "--strip",
         _ => "--base",
     }
 }

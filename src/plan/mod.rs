@@ -18,6 +18,7 @@ pub mod request;
 mod resolve;
 mod settings;
 pub mod show;
+pub mod strip;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -295,6 +296,8 @@ pub enum PlanError {
     BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
+    #[error("packages `{first}` and `{second}` set different `strip` values, and cargo builds them in one run")]
+    StripDiffers { first: String, second: String },
 }
 
 impl PlanError {
@@ -352,6 +355,9 @@ impl PlanError {
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"
             )],
+            PlanError::StripDiffers { .. } => {
+                vec!["set `strip` once, in [workspace.metadata.oci], or build them separately with `-p`".into()]
+            }
         }
     }
 }

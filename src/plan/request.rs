@@ -64,6 +64,8 @@ pub struct Request {
     pub target_dir: Option<PathBuf>,
     /// `--config KEY=VALUE`, passed to every cargo run.
     pub cargo_config: Vec<String>,
+    /// `--strip[=VALUE]`.
+    pub strip: Option<super::strip::Strip>,
 }
 
 impl Default for Request {
@@ -107,6 +109,7 @@ impl Default for Request {
             repository: None,
             target_dir: None,
             cargo_config: Vec::new(),
+            strip: None,
         }
     }
 }

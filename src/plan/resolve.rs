@@ -84,6 +84,10 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         owners.push((package, s));
     }
     check_wanted_bins(&args.bins, &images, &packages)?;
+    let mut flags = flags;
+    if let Some(strip) = one_strip(&owners)? {
+        flags.config.push(strip.cargo_config(&args.profile));
+    }
     check_names(&images)?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
@@ -155,6 +159,16 @@ fn system_libs(job: &super::CompileJob, flags: &CargoFlags, facts: &Facts) -> Re
     Ok(all)
 }
 
+/// The `strip` of the build: cargo runs once per target for every package, with one profile.
+fn one_strip(owners: &[(&Package, Settings)]) -> Result<Option<super::strip::Strip>, PlanError> {
+    let mut set = owners.iter().filter_map(|(p, s)| s.strip.map(|v| (p.name.to_string(), v)));
+    let Some((first, value)) = set.next() else { return Ok(None) };
+    match set.find(|(_, v)| *v != value) {
+        Some((second, _)) => Err(PlanError::StripDiffers { first, second }),
+        None => Ok(Some(value)),
+    }
+}
+
 /// `PREFIX/<image>` when `repository` is set (`--repository`, `CARGO_OCI_REPOSITORY`, Cargo.toml).
 fn repository_of(s: &Settings, image: &str) -> Result<Option<Reference>, PlanError> {
     let Some((prefix, origin)) = &s.repository else { return Ok(None) };
@@ -190,6 +204,7 @@ fn cli_config(args: &Request, env: &Env) -> OciConfig {
         annotations: table(&args.annotations),
         backend: args.backend,
         // The variable stands in for the flag, above Cargo.toml (as ko's `KO_DOCKER_REPO`).
+        strip: args.strip,
         repository: args.repository.clone().or_else(|| env.get(EnvVars::CARGO_OCI_REPOSITORY).map(String::from)),
         ..OciConfig::default()
     }

@@ -42,6 +42,8 @@ pub struct Settings {
     pub files: Vec<FileCopy>,
     /// `repository`: the prefix every image of the package is pushed under, and who set it.
     pub repository: Option<(String, Origin)>,
+    /// `strip`: passed to cargo for the profile (one value for the whole build).
+    pub strip: Option<super::strip::Strip>,
 }
 
 /// One target and what it is built on and with.
@@ -185,6 +187,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         bin_dir,
         files,
         repository: top(layers, |c| c.repository.as_ref()).map(|(r, o)| (r.clone(), o.clone())),
+        strip: top(layers, |c| c.strip.as_ref()).map(|(s, _)| *s),
     })
 }
 

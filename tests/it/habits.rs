@@ -266,3 +266,34 @@ fn bare_layout_paths_and_hints_of_the_image_commands() {
     assert_eq!(hints, [format!("hint: name one: `oci:{}:t1`", p.path().join("lay").display())]);
     assert!(p.oci(&["merge", "lay:t1", "-o", "merged", "-t", "m"]).success().stdout().contains("merged:m@"));
 }
+
+/// A binary with debug info and no `strip`: `build` and `plan` say what stripping would save;
+/// `--strip` (or `strip = true`) reaches cargo as the profile's strip and the image shrinks.
+#[test]
+fn strip_is_passed_to_cargo_and_its_savings_are_said() {
+    let p = Project::bin("dbg", "dbg");
+    let manifest = p.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap() + "\n[profile.release]\ndebug = true\n";
+    std::fs::write(&manifest, text).unwrap();
+    let size = |run: &Run| -> u64 {
+        let line: serde_json::Value = serde_json::from_str(run.stdout().lines().next().unwrap()).unwrap();
+        line["manifests"][0]["total_size"].as_u64().unwrap()
+    };
+    let note = "carries ";
+    let fat = p.oci(&["--target", "x86_64", "-t", "fat", "--message-format", "json"]).success();
+    let said =
+        fat.stderr().lines().find(|l| l.contains(note)).map(String::from).unwrap_or_else(|| panic!("{}", fat.stderr()));
+    assert!(said.contains("Note dbg for linux/amd64") && said.contains("MB of debug info and symbols"), "{said}");
+    let planned = p.oci(&["plan", "--target", "x86_64"]).success();
+    assert!(planned.stderr().contains(note), "plan says it too, from the earlier build: {}", planned.stderr());
+
+    let thin = p.oci(&["--target", "x86_64", "-t", "thin", "--strip", "--message-format", "json", "-v"]).success();
+    assert!(thin.stderr().contains("--config profile.release.strip=true"), "{}", thin.stderr());
+    assert!(!thin.stderr().contains(note), "{}", thin.stderr());
+    assert!(size(&thin) * 2 < size(&fat), "stripped {} vs {}", size(&thin), size(&fat));
+    // The same from Cargo.toml; `debuginfo` keeps the symbols.
+    let text = std::fs::read_to_string(&manifest).unwrap() + "\n[package.metadata.oci]\nstrip = \"debuginfo\"\n";
+    std::fs::write(&manifest, text).unwrap();
+    let run = p.oci(&["--target", "x86_64", "-t", "cfg", "-v"]).success();
+    assert!(run.stderr().contains("--config 'profile.release.strip=\"debuginfo\"'"), "{}", run.stderr());
+}
