@@ -217,7 +217,8 @@ impl Outputs {
             .clone()
             .or_else(|| repository.map(|r| PushPlan { repository: r.clone(), tags: image.tags.clone() }));
         let mut out = Vec::new();
-        if self.layout && (self.output || self.push.is_some() || push.is_none()) {
+        // A push by `repository` replaces the layout as `--push` does, unless `--output` is given.
+        if self.layout && (self.output || push.is_none()) {
             out.push(Destination::Layout { path: image.output.clone(), tags: image.tags.clone(), gc });
         }
         if let Some(path) = &self.tar {
