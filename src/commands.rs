@@ -43,16 +43,17 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
                 (crate::store::name_from_arg(&args.a, &env.cwd)?, crate::store::name_from_arg(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
             let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
-            match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {
-                None => {
-                    println!("identical: {} and {} are the same image", args.a, args.b);
-                    Ok(true)
+            let difference =
+                diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())?;
+            match (args.message_format, &difference) {
+                (MessageFormat::Json, d) => {
+                    let v = serde_json::json!({ "identical": d.is_none(), "difference": d });
+                    println!("{}", String::from_utf8(json::to_vec(&v).expect("plain JSON")).expect("JSON is UTF-8"));
                 }
-                Some(d) => {
-                    println!("{d}");
-                    Ok(false)
-                }
+                (MessageFormat::Human, None) => println!("identical: {} and {} are the same image", args.a, args.b),
+                (MessageFormat::Human, Some(d)) => println!("{d}"),
             }
+            Ok(difference.is_none())
         }
         Command::Gc(args) => {
             gc::gc(args, env, shell)?;

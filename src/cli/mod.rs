@@ -117,6 +117,9 @@ pub struct DiffArgs {
     pub b: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// `human` (one line) or `json` (`{"identical": …, "difference": …}`)
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Args, Clone)]

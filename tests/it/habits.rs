@@ -297,3 +297,18 @@ fn strip_is_passed_to_cargo_and_its_savings_are_said() {
     let run = p.oci(&["--target", "x86_64", "-t", "cfg", "-v"]).success();
     assert!(run.stderr().contains("--config 'profile.release.strip=\"debuginfo\"'"), "{}", run.stderr());
 }
+
+/// `diff` prints its answer as JSON too, with the same flag as every other command.
+#[test]
+fn diff_speaks_json() {
+    let p = Project::bin("dj", "x");
+    fake_image(&p.path().join("a"), "t", &["amd64"], "one");
+    fake_image(&p.path().join("b"), "t", &["amd64"], "two");
+    let same = p.oci(&["diff", "--message-format", "json", "a:t", "a:t"]).success().stdout();
+    assert_eq!(same.trim(), r#"{"difference":null,"identical":true}"#);
+    let run = p.oci(&["diff", "--message-format", "json", "a:t", "b:t"]);
+    assert_eq!(run.out.status.code(), Some(1), "images that differ: exit 1, as in human form");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["identical"], false);
+    assert!(v["difference"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+}
