@@ -219,7 +219,7 @@ fn entries(store: &dyn ImageStore, d: &Value) -> Result<Vec<TarEntry>, StoreErro
         size: size(d),
         content: store.layer(&media_type, &digest, size(d))?,
     };
-    let read = || read_entries(crate::layer::open_tar(blob.open()?)?);
+    let read = || read_entries(crate::layer::read::open(&blob.media_type, blob.open()?)?);
     read().map_err(StoreError::io("read layer", digest.to_string()))
 }
 
