@@ -101,7 +101,8 @@ impl<W: Write> GzEncoder<W> {
         self.pending.push_back(if self.threads == 1 {
             Pending::Done(deflate_block(level, &dict, &input, last))
         } else {
-            Pending::Running(std::thread::spawn(move || deflate_block(level, &dict, &input, last)))
+            let spawned = std::thread::Builder::new().name("gzip".into());
+            Pending::Running(spawned.spawn(move || deflate_block(level, &dict, &input, last))?)
         });
         Ok(())
     }
