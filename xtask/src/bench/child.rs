@@ -22,12 +22,12 @@ pub struct ChildRun {
     pub rss_kb: u64,
 }
 
-/// Packages `bin` for `platforms` (1: amd64, 2: + arm64) into layout `out` in a fresh process;
-/// `sync: false` skips every fsync (to measure what durability costs).
-pub fn run(bin: &Path, platforms: usize, out: &Path, sync: bool) -> Result<ChildRun, String> {
+/// Packages `bins[0]` for amd64 (and `bins[1]` for arm64 if `platforms` is 2) into layout `out` in
+/// a fresh process; `sync: false` skips every fsync (to measure what durability costs).
+pub fn run(bins: [&Path; 2], platforms: usize, out: &Path, sync: bool) -> Result<ChildRun, String> {
     let text = me(&[
         "bench-child",
-        &bin.display().to_string(),
+        &format!("{},{}", bins[0].display(), bins[1].display()),
         &platforms.to_string(),
         &out.display().to_string(),
         if sync { "sync" } else { "nosync" },
@@ -58,16 +58,17 @@ fn field(text: &str, key: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("no `{key}` in bench child output: {text}"))
 }
 
-/// `bench-child BIN N OUT sync|nosync`: package BIN as the binary of an amd64 (+ arm64 if N = 2)
-/// image into layout OUT, twice.
+/// `bench-child AMD64_BIN,ARM64_BIN N OUT sync|nosync`: package the binaries of an amd64 (+ arm64
+/// if N = 2) image into layout OUT, twice.
 pub fn child(args: &[String]) -> Result<(), String> {
-    let [bin, n, out, sync] = args else { return Err("bench-child BIN N OUT sync|nosync".into()) };
+    let [bins, n, out, sync] = args else { return Err("bench-child AMD64_BIN,ARM64_BIN N OUT sync|nosync".into()) };
+    let bins: Vec<&str> = bins.split(',').collect();
     cargo_oci::store::disk::set_sync(sync == "sync");
     let out = PathBuf::from(out);
     let n: usize = n.parse().map_err(|_| "N must be 1 or 2")?;
     let targets: Vec<Target> = ["x86_64", "aarch64"].iter().take(n).map(|t| Target::parse(t).unwrap()).collect();
     let mut artifacts = Artifacts::default();
-    for t in &targets {
+    for (t, bin) in targets.iter().zip(bins.iter().cycle()) {
         artifacts.insert("bench", "bench", &t.triple, PathBuf::from(bin));
     }
     let image = ImagePlan {

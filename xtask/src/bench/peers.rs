@@ -54,7 +54,7 @@ pub fn timed_rss(c: &Command) -> Result<(f64, u64), String> {
 /// buildah's way to the same 2-platform layout: from scratch, copy, commit, per platform; then a
 /// manifest list pushed with `--all` into an OCI layout (gzip layers). Its own storage (vfs) in
 /// `work`, so nothing of the machine's is touched and every run starts empty.
-pub fn buildah_package(bin: &Path, work: &Path) -> Result<f64, String> {
+pub fn buildah_package(bins: [&Path; 2], work: &Path) -> Result<f64, String> {
     let store = |c: &mut Command| {
         c.arg("--storage-driver=vfs").arg("--root").arg(work.join("root")).arg("--runroot").arg(work.join("runroot"));
     };
@@ -67,10 +67,10 @@ pub fn buildah_package(bin: &Path, work: &Path) -> Result<f64, String> {
         }
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let bin = bin.display().to_string();
     let out = format!("oci:{}:bench", work.join("lay").display());
     let start = Instant::now();
-    for arch in ["amd64", "arm64"] {
+    for (arch, bin) in ["amd64", "arm64"].into_iter().zip(bins) {
+        let bin = bin.display().to_string();
         let c = buildah(&["from", "--name", &format!("bench-{arch}"), "scratch"])?;
         buildah(&["copy", &c, &bin, "/usr/local/bin/bench"])?;
         buildah(&["config", "--arch", arch, "--os", "linux", "--entrypoint", r#"["/usr/local/bin/bench"]"#, &c])?;
