@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 pub use compress::{Compression, Encoder, GZIP_LEVEL, ZSTD_LEVEL};
 
-use crate::blob::{Digest, HashWriter};
+use crate::oci::{Digest, HashWriter};
 
 /// The media type of layers written with the default compression (gzip).
-pub const MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_TYPE: &str = crate::oci::media::OCI_LAYER_GZIP;
 
 /// What a tar entry holds.
 #[derive(Clone, Debug)]
