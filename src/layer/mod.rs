@@ -3,6 +3,7 @@
 
 mod compress;
 mod gzip;
+pub mod key;
 pub mod read;
 mod zstd;
 
@@ -14,6 +15,9 @@ use std::path::PathBuf;
 pub use compress::{Compression, Encoder, GZIP_LEVEL, ZSTD_LEVEL};
 
 use crate::oci::{Digest, HashWriter};
+
+/// The digest and size of one file's content, as it went into a layer.
+pub type Content = (Digest, u64);
 
 /// The media type of layers written with the default compression (gzip).
 pub const MEDIA_TYPE: &str = crate::oci::media::OCI_LAYER_GZIP;
@@ -109,6 +113,12 @@ pub fn write_as<W: Write>(
     out: W,
     read: &dyn Fn(u64),
 ) -> io::Result<(W, Digests)> {
+    write_prepared(&prepare(entries)?, mtime, compression, out, read).map(|(w, d, _)| (w, d))
+}
+
+/// The entries a layer holds, in the order it holds them: paths normalised, sorted, missing
+/// parents added as `0755 root:root`, a later entry for a path replacing an earlier one.
+pub fn prepare(entries: Vec<Entry>) -> io::Result<Vec<Entry>> {
     let mut by_path: BTreeMap<String, Entry> = BTreeMap::new();
     for mut e in entries {
         e.path = normalize(&e.path).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
@@ -122,18 +132,37 @@ pub fn write_as<W: Write>(
         }
         by_path.insert(e.path.clone(), e);
     }
+    Ok(by_path.into_values().collect())
+}
 
+/// Writes entries [`prepare`]d before; also returns each file's content digest and size as it
+/// was read while writing (what the layer cache keys on: the bytes really packaged, even if a
+/// file changed since it was hashed for the lookup).
+pub fn write_prepared<W: Write>(
+    entries: &[Entry],
+    mtime: u64,
+    compression: Compression,
+    out: W,
+    read: &dyn Fn(u64),
+) -> io::Result<(W, Digests, Vec<Content>)> {
     let blob = HashWriter::new(out);
     let mut tar = tar::Builder::new(HashWriter::new(compression.encoder(blob)?));
-    for e in by_path.values() {
-        append(&mut tar, e, mtime, read)?;
+    let mut contents = Vec::new();
+    for e in entries {
+        contents.extend(append(&mut tar, e, mtime, read)?);
     }
     let (encoder, diff_id, _) = tar.into_inner()?.finish();
     let (out, digest, size) = encoder.finish()?.finish();
-    Ok((out, Digests { diff_id, digest, size }))
+    Ok((out, Digests { diff_id, digest, size }, contents))
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn Fn(u64)) -> io::Result<()> {
+/// Appends one entry; for a file, returns its content's digest and size.
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    e: &Entry,
+    mtime: u64,
+    read: &dyn Fn(u64),
+) -> io::Result<Option<Content>> {
     let mut h = tar::Header::new_ustar();
     h.set_mtime(mtime);
     h.set_uid(e.uid);
@@ -143,17 +172,18 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn
         Kind::Dir => {
             h.set_entry_type(tar::EntryType::Directory);
             h.set_size(0);
-            tar.append_data(&mut h, format!("{}/", e.path), io::empty())
+            tar.append_data(&mut h, format!("{}/", e.path), io::empty()).map(|()| None)
         }
         Kind::Symlink(target) => {
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
-            tar.append_link(&mut h, &e.path, target)
+            tar.append_link(&mut h, &e.path, target).map(|()| None)
         }
         Kind::File(Source::Bytes(b)) => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(b.len() as u64);
-            tar.append_data(&mut h, &e.path, &b[..])
+            tar.append_data(&mut h, &e.path, &b[..])?;
+            Ok(Some((Digest::of(b), b.len() as u64)))
         }
         Kind::File(Source::Path(p)) => {
             let f = File::open(p)
@@ -162,26 +192,28 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(size);
             // `take` + the count check keep the archive valid if the file changes while we read.
-            let mut r = CountingReader { inner: f.take(size), n: 0, report: read };
+            let mut r = CountingReader { inner: f.take(size), hash: HashWriter::new(io::sink()), report: read };
             tar.append_data(&mut h, &e.path, &mut r)?;
-            if r.n != size {
+            let (_, digest, n) = r.hash.finish();
+            if n != size {
                 return Err(io::Error::other(format!("{} changed size while being packaged", p.display())));
             }
-            Ok(())
+            Ok(Some((digest, n)))
         }
     }
 }
 
+/// Counts (for the progress bar) and hashes (for the layer cache key) a file on its way in.
 struct CountingReader<'a, R> {
     inner: R,
-    n: u64,
+    hash: HashWriter<io::Sink>,
     report: &'a dyn Fn(u64),
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.n += n as u64;
+        self.hash.write_all(&buf[..n])?;
         (self.report)(n as u64);
         Ok(n)
     }
@@ -200,10 +232,22 @@ pub fn write_file_as(
     file: File,
     read: &dyn Fn(u64),
 ) -> io::Result<Digests> {
-    let (w, digests) = write_as(entries, mtime, compression, BufWriter::with_capacity(256 * 1024, file), read)?;
+    write_file_prepared(&prepare(entries)?, mtime, compression, file, read).map(|(d, _)| d)
+}
+
+/// [`write_prepared`] into a file (buffered), syncing it before returning.
+pub fn write_file_prepared(
+    entries: &[Entry],
+    mtime: u64,
+    compression: Compression,
+    file: File,
+    read: &dyn Fn(u64),
+) -> io::Result<(Digests, Vec<Content>)> {
+    let out = BufWriter::with_capacity(256 * 1024, file);
+    let (w, digests, contents) = write_prepared(entries, mtime, compression, out, read)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok(digests)
+    Ok((digests, contents))
 }
 
 #[cfg(test)]

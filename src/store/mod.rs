@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod cache;
 pub mod disk;
 pub mod gc;
+pub mod layer_cache;
 pub mod layout;
 pub mod layout_sink;
 pub mod layout_source;

@@ -11,6 +11,7 @@ mod errors;
 mod init;
 mod inspect;
 mod integrity;
+mod layer_cache;
 mod layout_support;
 mod merge;
 mod plan;

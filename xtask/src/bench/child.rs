@@ -101,8 +101,12 @@ pub fn child(args: &[String]) -> Result<(), String> {
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    // A layer cache of this run's own: the first packaging is cold, the second finds its layers.
+    let cache_dir = out.with_extension("layer-cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
     let package_and_write = || -> Result<f64, String> {
-        let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?;
+        let cache = cargo_oci::store::layer_cache::LayerCache::open(&cache_dir).map_err(|e| e.to_string())?;
+        let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?.with_cache(cache, vec![out.clone()]);
         let no_env = cargo_oci::env::Env::from_pairs(".".into(), []);
         let registries = cargo_oci::registries::settings(&Default::default(), &no_env);
         let bases = cargo_oci::package::resolve_bases(&image, &registries).map_err(|e| e.to_string())?;
@@ -113,6 +117,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
             epoch: 0,
             profile: "release",
             progress: &progress,
+            compression: Default::default(),
         };
         let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
         let writing = Instant::now();
