@@ -67,11 +67,17 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
-    let artifacts = compile::compile(&plan, env, shell)?;
+    // The toolchain versions and git state for provenance are asked while cargo runs: they do
+    // not depend on what it builds, and each is a process start a no-op build would wait for.
+    let (artifacts, build) = std::thread::scope(|s| {
+        let build = s.spawn(|| attest::build_facts(&plan, &facts));
+        let artifacts = compile::compile(&plan, env, shell);
+        (artifacts, build.join().expect("the build facts thread panicked"))
+    });
+    let artifacts = artifacts?;
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let build = attest::build_facts(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = staging(&plan, &oci_dir)?;
     let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;

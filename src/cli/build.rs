@@ -149,6 +149,11 @@ pub struct BuildArgs {
     pub media_types: Option<MediaTypes>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Layer compression: `gzip[:1-9]` (read everywhere) or `zstd[:LEVEL]` (smaller and faster;
+    /// containerd ≥ 1.5, Docker ≥ 23 with the containerd store, podman, CRI-O)
+    /// [default: `compression` from Cargo.toml, else gzip:9]
+    #[arg(long, value_name = "ALGO[:LEVEL]", value_parser = clap::value_parser!(crate::layer::Compression))]
+    pub compression: Option<crate::layer::Compression>,
 }
 
 impl BuildArgs {
@@ -189,6 +194,7 @@ impl BuildArgs {
             tar: self.tar.clone(),
             media_types: self.media_types.map(Into::into),
             registry: self.registry.to_request(),
+            compression: self.compression,
         }
     }
 }

@@ -159,10 +159,11 @@ impl CompileError {
 /// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
     let mut artifacts = Artifacts::default();
+    let mut sysroot = None;
     for job in &plan.jobs {
         let be = backend(job.backend.kind);
         if be.needs_local_std() {
-            rustup::ensure_target(&job.target.triple, env, shell)?;
+            rustup::ensure_target(&job.target.triple, env, shell, &mut sysroot)?;
         }
         let ctx = JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: shell.is_verbose() };
         let cmd = be.command(&ctx);

@@ -16,6 +16,7 @@ pub const GZIP_LEVEL: u32 = 9;
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// A layer compression: what [`Compression::encoder`] writes and what a layer cache must key on.
+/// Written and read as its name (`gzip:9`, `zstd:3`), in Cargo.toml and in plans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Compression {
     /// gzip (RFC 1952) in one member, deflated in parallel blocks (see `gzip.rs`); level 1–9.
@@ -31,6 +32,10 @@ impl Default for Compression {
 }
 
 impl Compression {
+    pub fn is_gzip(self) -> bool {
+        matches!(self, Compression::Gzip { .. })
+    }
+
     /// The OCI layer media type of a tar compressed this way.
     pub fn media_type(self) -> &'static str {
         match self {
@@ -115,6 +120,19 @@ impl FromStr for Compression {
             },
             other => Err(format!("unknown compression `{other}`: use `gzip[:LEVEL]` or `zstd[:LEVEL]`")),
         }
+    }
+}
+
+impl serde::Serialize for Compression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Compression, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -70,7 +70,7 @@ pub fn assemble(
             epoch: plan.epoch,
             profile: &plan.profile,
             progress,
-            compression: Compression::default(),
+            compression: image.compression,
         };
         let before = staging.counts();
         let mut set = package(image, bases, &inputs)?;

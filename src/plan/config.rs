@@ -39,6 +39,8 @@ pub struct OciConfig {
     pub bin_dir: Option<String>,
     pub files: Option<Vec<FileSpec>>,
     pub bins: Option<Vec<String>>,
+    /// `compression = "zstd"`: how our layers are compressed (`gzip[:LEVEL]`, `zstd[:LEVEL]`).
+    pub compression: Option<crate::layer::Compression>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
 }
@@ -124,6 +126,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("bin-dir", r#"bin-dir = "/usr/local/bin""#),
     ("files", r#"files = [{ src = "config/app.toml", dest = "/etc/app/app.toml", mode = 0o644 }]"#),
     ("bins", r#"bins = ["api", "worker"]"#),
+    ("compression", r#"compression = "zstd:3""#),
     ("target", r#"target.aarch64-unknown-linux-musl = { base = "scratch" }"#),
     ("src", r#"src = "config/app.toml""#),
     ("dest", r#"dest = "/etc/app/app.toml""#),

@@ -145,6 +145,8 @@ pub struct ImagePlan {
     pub media_types: Option<MediaFamily>,
     /// Our layers on top of the base's, bottom first.
     pub layers: Vec<LayerPlan>,
+    /// How our layers are compressed (`--compression`, `compression`; base layers keep theirs).
+    pub compression: crate::layer::Compression,
 }
 
 /// One platform of an image: the target, the base it goes on and the backend that builds it.
@@ -290,6 +292,8 @@ pub enum PlanError {
     BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
+    #[error("`{image}` cannot have {compression} layers in Docker manifests (`--media-types docker`): Docker's media types have no zstd layer")]
+    ZstdInDocker { image: String, compression: String },
 }
 
 impl PlanError {
@@ -347,6 +351,9 @@ impl PlanError {
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"
             )],
+            PlanError::ZstdInDocker { .. } => vec![
+                "use `--compression gzip` with `--media-types docker`, or drop `--media-types docker` (OCI manifests carry zstd layers)".into(),
+            ],
         }
     }
 }

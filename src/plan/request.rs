@@ -56,6 +56,8 @@ pub struct Request {
     pub tar: Option<PathBuf>,
     pub media_types: Option<MediaFamily>,
     pub registry: RegistryRequest,
+    /// `--compression gzip|zstd[:LEVEL]`.
+    pub compression: Option<crate::layer::Compression>,
 }
 
 impl Default for Request {
@@ -95,6 +97,7 @@ impl Default for Request {
             tar: None,
             media_types: None,
             registry: RegistryRequest::default(),
+            compression: None,
         }
     }
 }

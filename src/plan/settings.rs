@@ -40,6 +40,8 @@ pub struct Settings {
     pub annotations: BTreeMap<String, String>,
     pub bin_dir: String,
     pub files: Vec<FileCopy>,
+    /// How our layers are compressed (gzip unless a layer says otherwise).
+    pub compression: crate::layer::Compression,
 }
 
 /// One target and what it is built on and with.
@@ -182,6 +184,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         annotations: plain(merged(layers, |c| c.annotations.as_ref())),
         bin_dir,
         files,
+        compression: top(layers, |c| c.compression.as_ref()).map(|(c, _)| *c).unwrap_or_default(),
     })
 }
 

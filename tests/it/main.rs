@@ -3,6 +3,7 @@
 mod attest;
 mod base_layout;
 mod build;
+mod compression;
 mod concurrency;
 mod config;
 mod cross;

@@ -459,6 +459,14 @@ pub fn podman(storage: &Path, args: &[&str]) -> Run {
     Run::of(c)
 }
 
+/// `podman run --rm IMAGE --once` (the hello example's answer-and-exit), with private storage in `work`.
+pub fn podman_run_once(work: &Path, image: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend(PODMAN_ULIMITS);
+    args.extend([image, "--once"]);
+    podman(work, &args).success().stdout()
+}
+
 pub const PODMAN_ULIMITS: [&str; 4] = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
 /// Unpacks one platform of `layout:tag` into an OCI runtime bundle (config.json + rootfs).

@@ -99,6 +99,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
         destinations: Vec::new(),
         media_types: None,
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
+        compression: Default::default(),
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     // A layer cache of this run's own: the first packaging is cold, the second finds its layers.
@@ -117,7 +118,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
             epoch: 0,
             profile: "release",
             progress: &progress,
-            compression: Default::default(),
+            compression: image.compression,
         };
         let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
         let writing = Instant::now();
