@@ -213,6 +213,10 @@ pub struct RegistryArgs {
     /// loopback hosts are always allowed
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
+    /// Jobs at once: blobs and manifests transferred in parallel (default 4), and for a build
+    /// also cargo's `-j N`
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
 }
 
 impl RegistryArgs {
@@ -221,6 +225,7 @@ impl RegistryArgs {
             creds: self.creds.as_deref().map(Secret::new),
             ca_certs: self.ca_cert.clone(),
             insecure: self.insecure_registry.clone(),
+            jobs: self.jobs,
         }
     }
 }

@@ -71,6 +71,10 @@ impl JobContext<'_> {
             }
         }
         a.extend(crate::facts::feature_args(&self.plan.cargo));
+        // `-j N` is one flag for the whole build: cargo's jobs and the transfers at once.
+        if let Some(jobs) = self.plan.registry.jobs {
+            a.extend(["-j".to_string(), jobs.to_string()]);
+        }
         if self.quiet {
             a.push("--quiet".into());
         }

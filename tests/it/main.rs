@@ -20,6 +20,7 @@ mod progress;
 mod registry;
 mod registry_env;
 mod registry_field;
+mod registry_parallel;
 mod registry_proxy;
 mod registry_publish;
 mod registry_support;
