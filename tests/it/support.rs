@@ -459,6 +459,19 @@ pub fn podman(storage: &Path, args: &[&str]) -> Run {
     Run::of(c)
 }
 
+/// `size` bytes of xorshift noise from `seed`: content no compressor shrinks, cheap to make.
+pub fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// `podman run --rm IMAGE --once` (the hello example's answer-and-exit), with private storage in `work`.
 pub fn podman_run_once(work: &Path, image: &str) -> String {
     let mut args = vec!["run", "--rm"];

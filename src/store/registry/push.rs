@@ -35,6 +35,7 @@ pub fn push(
     tags: &[String],
     mount_from: Option<&Reference>,
     settings: &Arc<Settings>,
+    progress: &crate::progress::Progress,
 ) -> Result<PushReport, RegistryError> {
     if target.digest.is_some() {
         return Err(RegistryError::PushToDigest { reference: target.to_string() });
@@ -59,7 +60,7 @@ pub fn push(
     let jobs = settings.jobs.max(1);
     for one in each_concurrently(&blobs, jobs, |blob| {
         let mut one = PushReport::default();
-        push_blob(&repo, blob, mount.as_deref(), &mut one).map(|()| one)
+        push_blob(&repo, blob, mount.as_deref(), progress, &mut one).map(|()| one)
     })? {
         report.add(one);
     }
@@ -137,12 +138,22 @@ fn each_concurrently<T: Sync, R: Send>(
 }
 
 /// A blob the repository lacks is mounted or uploaded.
-fn push_blob(repo: &Repo, blob: &Blob, mount: Option<&str>, report: &mut PushReport) -> Result<(), RegistryError> {
+fn push_blob(
+    repo: &Repo,
+    blob: &Blob,
+    mount: Option<&str>,
+    progress: &crate::progress::Progress,
+    report: &mut PushReport,
+) -> Result<(), RegistryError> {
     if exists(repo, "blobs", &blob.digest, None)? {
         report.present += 1;
         return Ok(());
     }
-    let done = upload(repo, blob, mount)?;
+    let bar = progress.transfer("Uploading", format!("{}…", &blob.digest.as_str()[..19]), blob.size);
+    bar.tick(); // drawn at once: on a fast link the upload may end before the first redraw
+    let done = upload(repo, blob, mount, &bar);
+    bar.finish_and_clear();
+    let done = done?;
     if done.mounted {
         report.mounted += 1;
     } else {
