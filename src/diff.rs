@@ -214,7 +214,7 @@ fn entries(store: &dyn Source, layers: &[Layer], d: &Value) -> Result<Vec<TarEnt
             why: format!("layer {digest} is not in its manifest"),
         });
     };
-    let read = || read_entries(crate::layer::open_tar(layer.blob.open()?)?);
+    let read = || read_entries(crate::layer::read::open(&layer.blob.media_type, layer.blob.open()?)?);
     read().map_err(StoreError::io("read layer", digest.to_string()))
 }
 

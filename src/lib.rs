@@ -69,29 +69,57 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
-    let artifacts = compile::compile(&plan, env, shell)?;
+    // The toolchain versions and git state for provenance are asked while cargo runs: they do
+    // not depend on what it builds, and each is a process start a no-op build would wait for.
+    let (artifacts, build) = std::thread::scope(|s| {
+        let build = s.spawn(|| attest::build_facts(&plan, &facts));
+        let artifacts = compile::compile(&plan, env, shell);
+        (artifacts, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let artifacts = artifacts?;
     check::strip::say_after_build(&plan, &artifacts, shell);
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let build = attest::build_facts(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
-    let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
+    let staging = staging(&plan, &oci_dir)?;
     let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
     if plan.verify_reproducible {
-        verify::verify(&plan, &bases, &sets, &build, &facts, shell)?;
+        let images: Vec<oci::Image> = sets.iter().map(|p| p.image.clone()).collect();
+        verify::verify(&plan, &bases, &images, &build, &facts, shell)?;
     }
     let mut built = Vec::new();
-    for (image, set) in plan.images.iter().zip(&sets) {
+    for (image, packaged) in plan.images.iter().zip(&sets) {
+        let set = &packaged.image;
         let delivered = store::sink::write(&image.destinations, &registries, set, &image.name, shell)?;
         shell.verbose("Index", &set.root.digest);
         let mut report = ImageReport::new(&image.name, set, &image.tags, &delivered);
         report.package = Some(image.package.name.clone());
         report.version = Some(image.package.version.clone());
+        report.layers = Some(packaged.layers);
         built.push(report);
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
+}
+
+/// The staging directory in `<target-dir>/oci`, with the layer cache beside it (see
+/// `store::layer_cache` for why there); the output layouts may stand in for a lost cached blob.
+fn staging(plan: &Plan, oci_dir: &std::path::Path) -> Result<Staging, Error> {
+    let staging = Staging::new(oci_dir).map_err(store::StoreError::io("create a staging directory in", oci_dir))?;
+    let cache_dir = oci_dir.join(".layer-cache");
+    let cache = store::layer_cache::LayerCache::open(&cache_dir)
+        .map_err(store::StoreError::io("open the layer cache", &cache_dir))?;
+    let layouts = plan
+        .images
+        .iter()
+        .flat_map(|i| &i.destinations)
+        .filter_map(|d| match d {
+            oci::Destination::Layout { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(staging.with_cache(cache, layouts))
 }
 
 /// `cargo oci plan`: the plan as `build` runs it — destinations checked, and the glibc floors

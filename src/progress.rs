@@ -5,6 +5,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Below this many bytes a layer compresses in well under a second: no bar.
 pub const MIN_BYTES: u64 = 16 << 20;
+/// Below this many bytes a transfer is over before a bar would tell anything.
+pub const MIN_TRANSFER_BYTES: u64 = 1 << 20;
 
 /// Hands out bars; a hidden one whenever bars are off. Cheap to clone, usable from any thread.
 #[derive(Clone)]
@@ -24,7 +26,16 @@ impl Progress {
 
     /// A bar for a step over `total` bytes, labelled like a status line (`Compressing api …`).
     pub fn bytes(&self, verb: &str, what: String, total: u64) -> ProgressBar {
-        let Some(multi) = self.multi.as_ref().filter(|_| total >= MIN_BYTES) else {
+        self.bar(verb, what, total, MIN_BYTES)
+    }
+
+    /// A bar for one blob going over the network (`Uploading sha256:… `), sizes in KiB/MiB.
+    pub fn transfer(&self, verb: &str, what: String, total: u64) -> ProgressBar {
+        self.bar(verb, what, total, MIN_TRANSFER_BYTES)
+    }
+
+    fn bar(&self, verb: &str, what: String, total: u64, min: u64) -> ProgressBar {
+        let Some(multi) = self.multi.as_ref().filter(|_| total >= min) else {
             return ProgressBar::hidden();
         };
         let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
@@ -42,5 +53,7 @@ mod tests {
     fn bars_only_when_on_and_large() {
         assert!(Progress::hidden().bytes("Compressing", "x".into(), u64::MAX).is_hidden());
         assert!(Progress::new(true).bytes("Compressing", "x".into(), MIN_BYTES - 1).is_hidden());
+        assert!(Progress::new(true).transfer("Uploading", "x".into(), MIN_TRANSFER_BYTES - 1).is_hidden());
+        assert!(Progress::hidden().transfer("Uploading", "x".into(), u64::MAX).is_hidden());
     }
 }

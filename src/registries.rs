@@ -15,7 +15,11 @@ pub fn settings(plan: &RegistryPlan, env: &Env) -> Arc<Settings> {
         let creds = Credentials::Basic { username: c.username.clone(), password: c.password.clone() };
         (c.registry.clone(), creds)
     });
-    Arc::new(Settings::new(env, explicit, plan.ca_certs.clone(), plan.insecure.clone(), plan.chunk_size))
+    let mut settings = Settings::new(env, explicit, plan.ca_certs.clone(), plan.insecure.clone(), plan.chunk_size);
+    if let Some(jobs) = plan.jobs {
+        settings.jobs = jobs as usize;
+    }
+    Arc::new(settings)
 }
 
 /// [`settings`] for a command that reads or pushes images without a build plan: `--creds` go

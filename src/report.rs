@@ -10,6 +10,7 @@ use crate::cli::MessageFormat;
 use crate::oci::Image;
 use crate::oci::{Blob, Digest};
 use crate::store::sink::Delivery;
+use crate::store::staging::LayerCounts;
 
 /// One image written. Every field is plain data; where the image went is `layout` (and, once
 /// pushing exists, a `pushed` list of references next to it).
@@ -39,6 +40,9 @@ pub struct ImageReport {
     /// `docker-daemon:NAME`, `containers-storage:NAME` or `containerd:NAME` (`--load`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loaded: Option<String>,
+    /// Layers this build compressed, and those reused from the layer cache (`build` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<LayerCounts>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -115,6 +119,7 @@ impl ImageReport {
                 Delivery::Loaded(a) => Some(a.clone()),
                 _ => None,
             }),
+            layers: None,
         }
     }
 }

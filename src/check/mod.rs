@@ -300,7 +300,7 @@ mod tests {
 
     fn base(entries: &[(&str, &str)], glibc: Option<&str>) -> BaseFacts {
         let mut files = RootFs::default();
-        files.add_layer(&tar(entries)[..]).unwrap();
+        files.add_layer("application/vnd.oci.image.layer.v1.tar", &tar(entries)[..]).unwrap();
         let glibc = glibc.map(|v| BaseGlibc { version: GlibcVersion::parse(v).unwrap(), from: "test".into() });
         BaseFacts { name: "oci:/b:t".into(), files, glibc }
     }

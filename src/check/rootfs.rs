@@ -38,15 +38,15 @@ impl RootFs {
         let mut fs = RootFs::default();
         for layer in layers {
             let what = |e: io::Error| io::Error::new(e.kind(), format!("layer {}: {e}", layer.blob.digest));
-            fs.add_layer(layer.blob.open().map_err(what)?).map_err(what)?;
+            fs.add_layer(&layer.blob.media_type, layer.blob.open().map_err(what)?).map_err(what)?;
         }
         Ok(fs)
     }
 
-    /// One layer: a tar, gzip'd or not. Whiteouts (`.wh.name`, `.wh..wh..opq`) remove what the
-    /// layers below had; entries of this layer are added after them.
-    pub fn add_layer(&mut self, raw: impl Read) -> io::Result<()> {
-        let mut archive = tar::Archive::new(crate::layer::open_tar(raw)?);
+    /// One layer of `media_type` (a tar, plain, gzip'd or zstd'd). Whiteouts (`.wh.name`,
+    /// `.wh..wh..opq`) remove what the layers below had; entries of this layer are added after them.
+    pub fn add_layer(&mut self, media_type: &str, raw: impl Read) -> io::Result<()> {
+        let mut archive = tar::Archive::new(crate::layer::read::open(media_type, raw)?);
         let mut added: Vec<(String, Node)> = Vec::new();
         for entry in archive.entries()? {
             let mut entry = entry?;
@@ -207,6 +207,10 @@ pub(crate) mod tests {
         b.into_inner().unwrap()
     }
 
+    const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+    const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    const ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
     fn gz(bytes: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -218,6 +222,7 @@ pub(crate) mod tests {
     fn symlinks_absolute_relative_and_through_directories() {
         let mut fs = RootFs::default();
         fs.add_layer(
+            GZIP,
             &gz(&tar(&[
                 ("usr/lib/aarch64-linux-gnu/libc.so.6", "file:LIBC"),
                 ("usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", "file:ld"),
@@ -246,6 +251,7 @@ pub(crate) mod tests {
     fn whiteouts_and_hardlinks_across_layers() {
         let mut fs = RootFs::default();
         fs.add_layer(
+            TAR,
             &tar(&[
                 ("lib/libc.so.6", "file:old"),
                 ("lib/libgone.so.1", "file:x"),
@@ -254,16 +260,15 @@ pub(crate) mod tests {
             ])[..],
         )
         .unwrap();
-        fs.add_layer(
-            &gz(&tar(&[
-                ("lib/.wh.libgone.so.1", "file:"),
-                ("opt/app/.wh..wh..opq", "file:"),
-                ("opt/app/c", "file:c"),
-                ("lib/libc.so.6", "file:new"),
-                ("lib/libc-hard.so", "hard:lib/libc.so.6"),
-            ]))[..],
-        )
-        .unwrap();
+        // The upper layer zstd'd, as `skopeo copy --dest-compress-format zstd` writes them.
+        let upper = tar(&[
+            ("lib/.wh.libgone.so.1", "file:"),
+            ("opt/app/.wh..wh..opq", "file:"),
+            ("opt/app/c", "file:c"),
+            ("lib/libc.so.6", "file:new"),
+            ("lib/libc-hard.so", "hard:lib/libc.so.6"),
+        ]);
+        fs.add_layer(ZSTD, &zstd::encode_all(&upper[..], 3).unwrap()[..]).unwrap();
         assert!(!fs.is_file("/lib/libgone.so.1"));
         assert_eq!(fs.list("/opt/app"), ["c"], "the opaque directory hides the lower layer's files only");
         assert!(fs.is_file("/lib/libc-hard.so"));

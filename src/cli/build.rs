@@ -180,6 +180,11 @@ pub struct BuildArgs {
     /// [default: `strip` from Cargo.toml, else the profile's]
     #[arg(long, value_name = "WHAT", num_args = 0..=1, default_missing_value = "true", value_parser = strip_value)]
     pub strip: Option<crate::plan::strip::Strip>,
+    /// Layer compression: `gzip[:1-9]` (read everywhere) or `zstd[:LEVEL]` (smaller and faster;
+    /// containerd ≥ 1.5, Docker ≥ 23 with the containerd store, podman, CRI-O)
+    /// [default: `compression` from Cargo.toml, else gzip:9]
+    #[arg(long, value_name = "ALGO[:LEVEL]", value_parser = clap::value_parser!(crate::layer::Compression))]
+    pub compression: Option<crate::layer::Compression>,
 }
 
 fn strip_value(s: &str) -> Result<crate::plan::strip::Strip, String> {
@@ -229,6 +234,7 @@ impl BuildArgs {
             target_dir: self.target_dir.clone(),
             cargo_config: self.config.clone(),
             strip: self.strip,
+            compression: self.compression,
         }
     }
 }
@@ -247,6 +253,10 @@ pub struct RegistryArgs {
     /// loopback hosts are always allowed
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
+    /// Jobs at once: blobs and manifests transferred in parallel (default 4), and for a build
+    /// also cargo's `-j N`
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
 }
 
 impl RegistryArgs {
@@ -255,6 +265,7 @@ impl RegistryArgs {
             creds: self.creds.as_deref().map(Secret::new),
             ca_certs: self.ca_cert.clone(),
             insecure: self.insecure_registry.clone(),
+            jobs: self.jobs,
         }
     }
 }

@@ -75,6 +75,10 @@ impl JobContext<'_> {
             }
         }
         a.extend(crate::facts::feature_args(&self.plan.cargo));
+        // `-j N` is one flag for the whole build: cargo's jobs and the transfers at once.
+        if let Some(jobs) = self.plan.registry.jobs {
+            a.extend(["-j".to_string(), jobs.to_string()]);
+        }
         if self.quiet {
             a.push("--quiet".into());
         }
@@ -198,10 +202,11 @@ fn system_lib_hints(libs: &[SystemLib]) -> Vec<String> {
 /// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
     let mut artifacts = Artifacts::default();
+    let mut sysroot = None;
     for job in &plan.jobs {
         let be = backend(job.backend.kind);
         if be.needs_local_std() {
-            rustup::ensure_target(&job.target.triple, env, shell)?;
+            rustup::ensure_target(&job.target.triple, env, shell, &mut sysroot)?;
         }
         let very_verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
         let ctx =

@@ -7,10 +7,25 @@ use crate::env::Env;
 use crate::process::Cmd;
 use crate::shell::Shell;
 
-pub fn ensure_target(triple: &str, env: &Env, shell: &mut Shell) -> Result<(), CompileError> {
-    let out =
-        Cmd::new(env.rustc()).args(["--print", "sysroot"]).cwd(&env.cwd).output().map_err(CompileError::Sysroot)?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out).trim());
+/// Installs the std of `triple` unless the sysroot has it; `sysroot` keeps rustc's answer for
+/// the next target (asking costs a process start, through rustup's proxy).
+pub fn ensure_target(
+    triple: &str,
+    env: &Env,
+    shell: &mut Shell,
+    sysroot: &mut Option<PathBuf>,
+) -> Result<(), CompileError> {
+    let sysroot = match sysroot {
+        Some(s) => s,
+        None => {
+            let out = Cmd::new(env.rustc())
+                .args(["--print", "sysroot"])
+                .cwd(&env.cwd)
+                .output()
+                .map_err(CompileError::Sysroot)?;
+            sysroot.insert(PathBuf::from(String::from_utf8_lossy(&out).trim()))
+        }
+    };
     if sysroot.join("lib/rustlib").join(triple).join("lib").is_dir() {
         return Ok(());
     }

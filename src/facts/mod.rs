@@ -27,6 +27,8 @@ use crate::oci::Digest;
 pub struct Facts {
     env: Env,
     metadata: Mutex<BTreeMap<String, Metadata>>,
+    /// `git rev-parse HEAD` per directory: the plan and the provenance both ask.
+    revisions: Mutex<BTreeMap<PathBuf, Option<String>>>,
 }
 
 /// What a path in the settings is on disk.
@@ -40,7 +42,7 @@ pub struct PathFacts {
 
 impl Facts {
     pub fn new(env: &Env) -> Facts {
-        Facts { env: env.clone(), metadata: Mutex::default() }
+        Facts { env: env.clone(), metadata: Mutex::default(), revisions: Mutex::default() }
     }
 
     pub fn env(&self) -> &Env {
@@ -61,6 +63,34 @@ impl Facts {
         let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
         self.metadata.lock().expect("metadata cache lock").insert(key, meta.clone());
         Ok(meta)
+    }
+
+    /// Asks `cargo metadata` for each of `platforms` at once (one thread each) and keeps the
+    /// answers, so the questions [`Facts::c_builds`] and the SBOM ask one after another cost one
+    /// cargo run's time, not one per target. Failures are not kept: the later question reports them.
+    pub fn prefetch_metadata(&self, flags: &CargoFlags, platforms: &[&str]) {
+        let manifest = Some(flags.manifest_path.as_path());
+        let missing: Vec<&str> = {
+            let cache = self.metadata.lock().expect("metadata cache lock");
+            platforms
+                .iter()
+                .copied()
+                .filter(|p| !cache.contains_key(&cargo::key(&self.env, manifest, flags, Some(p))))
+                .collect()
+        };
+        if missing.len() < 2 {
+            return; // nothing to overlap
+        }
+        std::thread::scope(|s| {
+            for p in missing {
+                s.spawn(move || {
+                    if let Ok(meta) = cargo::metadata(&self.env, manifest, flags, Some(p)) {
+                        let key = cargo::key(&self.env, manifest, flags, Some(p));
+                        self.metadata.lock().expect("metadata cache lock").insert(key, meta);
+                    }
+                });
+            }
+        });
     }
 
     /// The packages compiled for `triple` into `package` that build C code (see
@@ -94,7 +124,12 @@ impl Facts {
 
     /// The commit `dir` is checked out at.
     pub fn revision(&self, dir: &Path) -> Option<String> {
-        git::revision(dir)
+        if let Some(r) = self.revisions.lock().expect("revision cache lock").get(dir) {
+            return r.clone();
+        }
+        let r = git::revision(dir);
+        self.revisions.lock().expect("revision cache lock").insert(dir.to_path_buf(), r.clone());
+        r
     }
 
     /// The text of a file the settings live in (a Cargo.toml).

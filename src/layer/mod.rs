@@ -1,20 +1,25 @@
-//! Deterministic layers: sorted tar entries with explicit parents and fixed metadata, gzip'd in one
-//! streaming pass that yields the diff_id and the blob digest together.
+//! Deterministic layers: sorted tar entries with explicit parents and fixed metadata, compressed
+//! in one streaming pass that yields the diff_id and the blob digest together.
+
+mod compress;
+mod gzip;
+pub mod key;
+pub mod read;
+mod zstd;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use flate2::{Compression, GzBuilder};
+pub use compress::{Compression, Encoder, GZIP_LEVEL, ZSTD_LEVEL};
 
 use crate::oci::{Digest, HashWriter};
 
-/// The gzip level. Pinned with the deflate implementation (see Cargo.toml): the compressed bytes,
-/// and so every layer digest, depend on both.
-pub const GZIP_LEVEL: u32 = 6;
-/// The gzip header's OS byte: 255 = "unknown", so the host OS never leaks into the bytes.
-const GZIP_OS_UNKNOWN: u8 = 255;
+/// The digest and size of one file's content, as it went into a layer.
+pub type Content = (Digest, u64);
+
+/// The media type of layers written with the default compression (gzip).
 pub const MEDIA_TYPE: &str = crate::oci::media::OCI_LAYER_GZIP;
 
 /// What a tar entry holds.
@@ -79,7 +84,7 @@ pub fn normalize(path: &str) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
-/// Writes `entries` as a deterministic tar.gz into `out`.
+/// Writes `entries` as a deterministic tar.gz into `out` (the default [`Compression`]).
 ///
 /// Entries are sorted by path; missing parent directories are added as `0755 root:root`; every
 /// header gets `mtime`, no user/group names and ustar format. A later entry for the same path
@@ -96,6 +101,24 @@ pub fn write_reporting<W: Write>(
     out: W,
     read: &dyn Fn(u64),
 ) -> io::Result<(W, Digests)> {
+    write_as(entries, mtime, Compression::default(), out, read)
+}
+
+/// [`write_reporting`] with a chosen compression (its media type is [`Compression::media_type`]).
+/// One pass: tar → hash (diff_id) → compress → hash (digest) → `out`.
+pub fn write_as<W: Write>(
+    entries: Vec<Entry>,
+    mtime: u64,
+    compression: Compression,
+    out: W,
+    read: &dyn Fn(u64),
+) -> io::Result<(W, Digests)> {
+    write_prepared(&prepare(entries)?, mtime, compression, out, read).map(|(w, d, _)| (w, d))
+}
+
+/// The entries a layer holds, in the order it holds them: paths normalised, sorted, missing
+/// parents added as `0755 root:root`, a later entry for a path replacing an earlier one.
+pub fn prepare(entries: Vec<Entry>) -> io::Result<Vec<Entry>> {
     let mut by_path: BTreeMap<String, Entry> = BTreeMap::new();
     for mut e in entries {
         e.path = normalize(&e.path).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
@@ -109,19 +132,37 @@ pub fn write_reporting<W: Write>(
         }
         by_path.insert(e.path.clone(), e);
     }
-
-    let blob = HashWriter::new(out);
-    let gz = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(blob, Compression::new(GZIP_LEVEL));
-    let mut tar = tar::Builder::new(HashWriter::new(gz));
-    for e in by_path.values() {
-        append(&mut tar, e, mtime, read)?;
-    }
-    let (gz, diff_id, _) = tar.into_inner()?.finish();
-    let (out, digest, size) = gz.finish()?.finish();
-    Ok((out, Digests { diff_id, digest, size }))
+    Ok(by_path.into_values().collect())
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn Fn(u64)) -> io::Result<()> {
+/// Writes entries [`prepare`]d before; also returns each file's content digest and size as it
+/// was read while writing (what the layer cache keys on: the bytes really packaged, even if a
+/// file changed since it was hashed for the lookup).
+pub fn write_prepared<W: Write>(
+    entries: &[Entry],
+    mtime: u64,
+    compression: Compression,
+    out: W,
+    read: &dyn Fn(u64),
+) -> io::Result<(W, Digests, Vec<Content>)> {
+    let blob = HashWriter::new(out);
+    let mut tar = tar::Builder::new(HashWriter::new(compression.encoder(blob)?));
+    let mut contents = Vec::new();
+    for e in entries {
+        contents.extend(append(&mut tar, e, mtime, read)?);
+    }
+    let (encoder, diff_id, _) = tar.into_inner()?.finish();
+    let (out, digest, size) = encoder.finish()?.finish();
+    Ok((out, Digests { diff_id, digest, size }, contents))
+}
+
+/// Appends one entry; for a file, returns its content's digest and size.
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    e: &Entry,
+    mtime: u64,
+    read: &dyn Fn(u64),
+) -> io::Result<Option<Content>> {
     let mut h = tar::Header::new_ustar();
     h.set_mtime(mtime);
     h.set_uid(e.uid);
@@ -131,17 +172,18 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn
         Kind::Dir => {
             h.set_entry_type(tar::EntryType::Directory);
             h.set_size(0);
-            tar.append_data(&mut h, format!("{}/", e.path), io::empty())
+            tar.append_data(&mut h, format!("{}/", e.path), io::empty()).map(|()| None)
         }
         Kind::Symlink(target) => {
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
-            tar.append_link(&mut h, &e.path, target)
+            tar.append_link(&mut h, &e.path, target).map(|()| None)
         }
         Kind::File(Source::Bytes(b)) => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(b.len() as u64);
-            tar.append_data(&mut h, &e.path, &b[..])
+            tar.append_data(&mut h, &e.path, &b[..])?;
+            Ok(Some((Digest::of(b), b.len() as u64)))
         }
         Kind::File(Source::Path(p)) => {
             let f = File::open(p)
@@ -150,51 +192,62 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: &dyn
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(size);
             // `take` + the count check keep the archive valid if the file changes while we read.
-            let mut r = CountingReader { inner: f.take(size), n: 0, report: read };
+            let mut r = CountingReader { inner: f.take(size), hash: HashWriter::new(io::sink()), report: read };
             tar.append_data(&mut h, &e.path, &mut r)?;
-            if r.n != size {
+            let (_, digest, n) = r.hash.finish();
+            if n != size {
                 return Err(io::Error::other(format!("{} changed size while being packaged", p.display())));
             }
-            Ok(())
+            Ok(Some((digest, n)))
         }
     }
 }
 
+/// Counts (for the progress bar) and hashes (for the layer cache key) a file on its way in.
 struct CountingReader<'a, R> {
     inner: R,
-    n: u64,
+    hash: HashWriter<io::Sink>,
     report: &'a dyn Fn(u64),
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.n += n as u64;
+        self.hash.write_all(&buf[..n])?;
         (self.report)(n as u64);
         Ok(n)
     }
 }
 
-/// A layer's bytes as a tar stream, whatever its media type says: gzip is recognised by its
-/// magic bytes, a plain tar passes through, zstd is refused (no reader for it yet).
-pub fn open_tar<'a>(raw: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
-    let mut raw = std::io::BufReader::new(raw);
-    let magic = std::io::BufRead::fill_buf(&mut raw)?;
-    Ok(match magic {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(raw)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "zstd-compressed layers cannot be read yet"))
-        }
-        _ => Box::new(raw),
-    })
-}
-
 /// Writes a layer straight into a file (buffered), syncing it before returning.
 pub fn write_file(entries: Vec<Entry>, mtime: u64, file: File, read: &dyn Fn(u64)) -> io::Result<Digests> {
-    let (w, digests) = write_reporting(entries, mtime, BufWriter::with_capacity(256 * 1024, file), read)?;
+    write_file_as(entries, mtime, Compression::default(), file, read)
+}
+
+/// [`write_file`] with a chosen compression.
+pub fn write_file_as(
+    entries: Vec<Entry>,
+    mtime: u64,
+    compression: Compression,
+    file: File,
+    read: &dyn Fn(u64),
+) -> io::Result<Digests> {
+    write_file_prepared(&prepare(entries)?, mtime, compression, file, read).map(|(d, _)| d)
+}
+
+/// [`write_prepared`] into a file (buffered), syncing it before returning.
+pub fn write_file_prepared(
+    entries: &[Entry],
+    mtime: u64,
+    compression: Compression,
+    file: File,
+    read: &dyn Fn(u64),
+) -> io::Result<(Digests, Vec<Content>)> {
+    let out = BufWriter::with_capacity(256 * 1024, file);
+    let (w, digests, contents) = write_prepared(entries, mtime, compression, out, read)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok(digests)
+    Ok((digests, contents))
 }
 
 #[cfg(test)]
@@ -209,21 +262,61 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn golden_digests() {
-        // If this changes, every image digest users have changes: only on purpose, with a note.
-        let (bytes, d) = write(sample(), 0, Vec::new()).unwrap();
+    /// A layer of several compression blocks: a 1 MB pseudo-binary (repeats and noise) beside the
+    /// small files, so the golden digests cover blocks primed with the one before.
+    fn sample_big() -> Vec<Entry> {
+        let bin = gzip::tests::sample(1_000_000);
+        let mut entries = sample();
+        entries.push(Entry::file("/usr/local/bin/big", Source::Bytes(bin), 0o755));
+        entries
+    }
+
+    fn digests(entries: Vec<Entry>, compression: Compression) -> Digests {
+        let (bytes, d) = write_as(entries, 0, compression, Vec::new(), &|_| {}).unwrap();
         assert_eq!(d.size, bytes.len() as u64);
         assert_eq!(d.digest, Digest::of(&bytes));
-        assert_eq!(d.diff_id.as_str(), "sha256:fdd7a62c4d5ff60d355cb5b0e58e7cce997c88a875ab8e191f6eb1740046c617");
-        assert_eq!(d.digest.as_str(), "sha256:c9868b36727d281ad82aea03199a4ce5af4cb5049099034e3bb9807ad0ad288a");
+        d
+    }
+
+    #[test]
+    fn golden_digests() {
+        // If one of these changes, every image digest users have changes: only on purpose, with a
+        // note in README ("Compression"). The compressors are pinned in Cargo.toml for this.
+        let small = digests(sample(), Compression::default());
+        assert_eq!(small, write(sample(), 0, Vec::new()).unwrap().1, "the default is what `write` uses");
+        assert_eq!(small.diff_id.as_str(), "sha256:fdd7a62c4d5ff60d355cb5b0e58e7cce997c88a875ab8e191f6eb1740046c617");
+        assert_eq!(small.digest.as_str(), "sha256:1ed6b9d3533d11fb0bf381b4af1d9f688710d26baa84854cce77efa4bd64e319");
+        let big_gzip = digests(sample_big(), Compression::default());
+        let big_zstd = digests(sample_big(), Compression::Zstd { level: ZSTD_LEVEL });
+        let big_gzip6 = digests(sample_big(), Compression::Gzip { level: 6 });
+        assert_eq!(big_gzip.diff_id, big_zstd.diff_id, "the tar is the same whatever compresses it");
+        assert_eq!(
+            big_gzip.diff_id.as_str(),
+            "sha256:7cb055d8fb22b1ee816d0385c1d6cd58356761175790b248d477a5ef76722df2"
+        );
+        assert_eq!(big_gzip.digest.as_str(), "sha256:8230cf2b150040969ad8791f407eb5b4c250f1fa4a98e035b3e289c45ca78fa2");
+        assert_eq!(
+            big_gzip6.digest.as_str(),
+            "sha256:8d4ae6489c2cfc69ffba20873beda8658f6406dce9bf475cdf5c8a11654b8f71"
+        );
+        assert_eq!(big_zstd.digest.as_str(), "sha256:f42b9dfe49d226555d7ffd7dfe7c05a3ee07bf1b6f5a3785860fdff4e93b3f62");
+    }
+
+    #[test]
+    fn every_compression_reads_back_through_the_layer_reader() {
+        for c in [Compression::default(), Compression::Gzip { level: 1 }, Compression::Zstd { level: 3 }] {
+            let (bytes, d) = write_as(sample_big(), 0, c, Vec::new(), &|_| {}).unwrap();
+            let mut tar = Vec::new();
+            read::open(c.media_type(), &bytes[..]).unwrap().read_to_end(&mut tar).unwrap();
+            assert_eq!(Digest::of(&tar), d.diff_id, "{c}");
+        }
     }
 
     #[test]
     fn gzip_header_is_fixed() {
         let (bytes, _) = write(sample(), 1_700_000_000, Vec::new()).unwrap();
-        // magic, CM=deflate, FLG=0, MTIME=0, XFL=0 (level 6), OS=255
-        assert_eq!(&bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        // magic, CM=deflate, FLG=0, MTIME=0, XFL=2 (level 9), OS=255
+        assert_eq!(&bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
     }
 
     #[test]

@@ -6,13 +6,13 @@ pub mod files;
 
 use crate::compile::Artifacts;
 use crate::image::ImageInput;
-use crate::layer::{Entry, Kind, Source};
+use crate::layer::{Compression, Entry, Kind, Source};
 use crate::oci::{BaseImage, ImageName};
 use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
 use crate::plan::{ImagePlan, LayerPlan, Plan, Target};
 use crate::progress::Progress;
 use crate::shell::Shell;
-use crate::store::staging::Staging;
+use crate::store::staging::{LayerCounts, Staging};
 use crate::store::StoreError;
 use crate::Error;
 
@@ -43,6 +43,12 @@ pub fn resolve_bases(
     Ok(out)
 }
 
+/// One image packaged, and how many of its layers had to be compressed.
+pub struct Packaged {
+    pub image: Image,
+    pub layers: LayerCounts,
+}
+
 /// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
 pub fn assemble(
     plan: &Plan,
@@ -52,16 +58,29 @@ pub fn assemble(
     build: &crate::provenance::BuildFacts,
     facts: &crate::facts::Facts,
     shell: &mut Shell,
-) -> Result<Vec<Image>, Error> {
+) -> Result<Vec<Packaged>, Error> {
     let progress = &shell.progress();
     let mut sets = Vec::new();
     for (image, bases) in plan.images.iter().zip(bases) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let inputs = Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
+        let inputs = Inputs {
+            artifacts,
+            staging,
+            epoch: plan.epoch,
+            profile: &plan.profile,
+            progress,
+            compression: image.compression,
+        };
+        let before = staging.counts();
         let mut set = package(image, bases, &inputs)?;
+        let layers = staging.counts() - before;
+        shell.verbose(
+            "Layers",
+            format!("{}: {} compressed, {} reused from the layer cache", image.name, layers.compressed, layers.reused),
+        );
         set.referrers = crate::attest::attest(plan, image, &set, bases, build, facts)?;
-        sets.push(set);
+        sets.push(Packaged { image: set, layers });
     }
     Ok(sets)
 }
@@ -74,6 +93,7 @@ pub struct Inputs<'a> {
     pub epoch: u64,
     pub profile: &'a str,
     pub progress: &'a Progress,
+    pub compression: Compression,
 }
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the
@@ -180,7 +200,7 @@ fn compress(entries: Vec<Entry>, what: String, created_by: String, inputs: &Inpu
         .sum();
     let bar = inputs.progress.bytes("Compressing", what, total);
     bar.tick(); // drawn at once, not only after the first chunk
-    let layer = inputs.staging.layer(entries, inputs.epoch, created_by, &|n| bar.inc(n));
+    let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &|n| bar.inc(n));
     bar.finish_and_clear();
     layer
 }

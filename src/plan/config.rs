@@ -43,6 +43,8 @@ pub struct OciConfig {
     pub repository: Option<String>,
     /// What cargo strips from the binaries (`true`, `false`, `"debuginfo"`).
     pub strip: Option<super::strip::Strip>,
+    /// `compression = "zstd"`: how our layers are compressed (`gzip[:LEVEL]`, `zstd[:LEVEL]`).
+    pub compression: Option<crate::layer::Compression>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
 }
@@ -130,6 +132,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("bins", r#"bins = ["api", "worker"]"#),
     ("repository", r#"repository = "ghcr.io/org""#),
     ("strip", r#"strip = true"#),
+    ("compression", r#"compression = "zstd:3""#),
     ("target", r#"target.aarch64-unknown-linux-musl = { base = "scratch" }"#),
     ("src", r#"src = "config/app.toml""#),
     ("dest", r#"dest = "/etc/app/app.toml""#),

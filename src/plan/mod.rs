@@ -151,6 +151,8 @@ pub struct ImagePlan {
     pub media_types: Option<MediaFamily>,
     /// Our layers on top of the base's, bottom first.
     pub layers: Vec<LayerPlan>,
+    /// How our layers are compressed (`--compression`, `compression`; base layers keep theirs).
+    pub compression: crate::layer::Compression,
 }
 
 /// One platform of an image: the target, the base it goes on and the backend that builds it.
@@ -298,6 +300,8 @@ pub enum PlanError {
     DuplicateImage { name: String, first: String, second: String },
     #[error("packages `{first}` and `{second}` set different `strip` values, and cargo builds them in one run")]
     StripDiffers { first: String, second: String },
+    #[error("`{image}` cannot have {compression} layers in Docker manifests (`--media-types docker`): Docker's media types have no zstd layer")]
+    ZstdInDocker { image: String, compression: String },
 }
 
 impl PlanError {
@@ -358,6 +362,9 @@ impl PlanError {
             PlanError::StripDiffers { .. } => {
                 vec!["set `strip` once, in [workspace.metadata.oci], or build them separately with `-p`".into()]
             }
+            PlanError::ZstdInDocker { .. } => vec![
+                "use `--compression gzip` with `--media-types docker`, or drop `--media-types docker` (OCI manifests carry zstd layers)".into(),
+            ],
         }
     }
 }

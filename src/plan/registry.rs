@@ -19,6 +19,8 @@ pub struct RegistryRequest {
     pub ca_certs: Vec<PathBuf>,
     /// `--insecure-registry HOST[:PORT]`.
     pub insecure: Vec<String>,
+    /// `-j N`.
+    pub jobs: Option<u32>,
 }
 
 /// The registry settings a command runs with.
@@ -33,6 +35,9 @@ pub struct RegistryPlan {
     /// chunked only when the registry refuses a large body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<u64>,
+    /// `-j N`: transfers at once (and cargo's jobs, for a build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<u32>,
 }
 
 /// `--creds`, and the one registry it goes to (printed: the registry only).
@@ -69,6 +74,7 @@ pub fn resolve(request: &RegistryRequest, env: &Env, creds_for: Option<&str>) ->
         ca_certs: request.ca_certs.iter().map(|p| env.cwd.join(p)).collect(),
         insecure: request.insecure.clone(),
         chunk_size,
+        jobs: request.jobs,
     })
 }
 

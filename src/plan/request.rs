@@ -66,6 +66,8 @@ pub struct Request {
     pub cargo_config: Vec<String>,
     /// `--strip[=VALUE]`.
     pub strip: Option<super::strip::Strip>,
+    /// `--compression gzip|zstd[:LEVEL]`.
+    pub compression: Option<crate::layer::Compression>,
 }
 
 impl Default for Request {
@@ -110,6 +112,7 @@ impl Default for Request {
             target_dir: None,
             cargo_config: Vec::new(),
             strip: None,
+            compression: None,
         }
     }
 }

@@ -92,6 +92,10 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
     let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    // The backend choice and the SBOM ask cargo for each triple's dependency graph: all at once.
+    let triples: std::collections::BTreeSet<&str> =
+        owners.iter().flat_map(|(_, s)| s.targets.iter().map(|t| t.target.triple.as_str())).collect();
+    facts.prefetch_metadata(&flags, &triples.into_iter().collect::<Vec<_>>());
     // Each target of each image with its base and its backend, chosen once per package and triple.
     let mut chosen: BTreeMap<(usize, String), BackendChoice> = BTreeMap::new();
     for (image, &owner) in images.iter_mut().zip(&owner_of) {
@@ -114,6 +118,7 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         image.targets = Targets(targets);
     }
     set_destinations(&mut images, &outputs, &repositories, args, &target_dir, env);
+    check_compression(&images)?;
     let mut jobs = super::jobs(&images);
     for job in &mut jobs {
         job.system_libs = system_libs(job, &flags, facts)?;
@@ -206,6 +211,7 @@ fn cli_config(args: &Request, env: &Env) -> OciConfig {
         // The variable stands in for the flag, above Cargo.toml (as ko's `KO_DOCKER_REPO`).
         strip: args.strip,
         repository: args.repository.clone().or_else(|| env.get(EnvVars::CARGO_OCI_REPOSITORY).map(String::from)),
+        compression: args.compression,
         ..OciConfig::default()
     }
 }
@@ -253,6 +259,7 @@ fn image_plan(
         layers,
         destinations: Vec::new(),
         media_types: None,
+        compression: s.compression,
     }
 }
 
@@ -286,6 +293,14 @@ fn set_destinations(
         };
         image.destinations = outputs.destinations(image, args.gc, repository.as_ref());
         image.media_types = outputs.media_types;
+    }
+}
+
+/// Docker manifests have no zstd layer type: `--media-types docker` takes gzip layers only.
+fn check_compression(images: &[ImagePlan]) -> Result<(), PlanError> {
+    match images.iter().find(|i| i.media_types == Some(crate::oci::MediaFamily::Docker) && !i.compression.is_gzip()) {
+        Some(i) => Err(PlanError::ZstdInDocker { image: i.name.clone(), compression: i.compression.to_string() }),
+        None => Ok(()),
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Settings {
     pub repository: Option<(String, Origin)>,
     /// `strip`: passed to cargo for the profile (one value for the whole build).
     pub strip: Option<super::strip::Strip>,
+    /// How our layers are compressed (gzip unless a layer says otherwise).
+    pub compression: crate::layer::Compression,
 }
 
 /// One target and what it is built on and with.
@@ -188,6 +190,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         files,
         repository: top(layers, |c| c.repository.as_ref()).map(|(r, o)| (r.clone(), o.clone())),
         strip: top(layers, |c| c.strip.as_ref()).map(|(s, _)| *s),
+        compression: top(layers, |c| c.compression.as_ref()).map(|(c, _)| *c).unwrap_or_default(),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod disk;
 pub mod docker_api;
 pub mod gc;
+pub mod layer_cache;
 pub mod layout;
 pub mod layout_sink;
 pub mod layout_source;

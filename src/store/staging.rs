@@ -2,17 +2,39 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::disk::{self, Scratch};
+use super::layer_cache::{LayerCache, Record};
 use super::sweep::{self, Legacy};
-use crate::layer::{self, Entry};
+use crate::layer::{self, Compression, Entry};
 use crate::oci::{Blob, Content, Layer};
 
 /// Removed with everything in it when dropped, so a failed build leaves nothing behind; locked
 /// while it lives, so other builds sweeping `parent` leave it alone.
 pub struct Staging {
     dir: Scratch,
+    /// With a layer cache, layers whose inputs did not change are not compressed again.
+    cache: Option<LayerCache>,
+    /// Layouts that may hold a cached layer's blob when the cache lost it (the outputs).
+    layouts: Vec<PathBuf>,
+    compressed: AtomicUsize,
+    reused: AtomicUsize,
+}
+
+/// How many layers were compressed and how many reused from the layer cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LayerCounts {
+    pub compressed: usize,
+    pub reused: usize,
+}
+
+impl std::ops::Sub for LayerCounts {
+    type Output = LayerCounts;
+    fn sub(self, before: LayerCounts) -> LayerCounts {
+        LayerCounts { compressed: self.compressed - before.compressed, reused: self.reused - before.reused }
+    }
 }
 
 impl Staging {
@@ -21,30 +43,78 @@ impl Staging {
     /// removing what killed builds left there.
     pub fn new(parent: &Path) -> io::Result<Staging> {
         sweep::sweep(parent, Legacy::Yes);
-        Ok(Staging { dir: Scratch::new(parent, "staging")? })
+        Ok(Staging {
+            dir: Scratch::new(parent, "staging")?,
+            cache: None,
+            layouts: Vec::new(),
+            compressed: AtomicUsize::new(0),
+            reused: AtomicUsize::new(0),
+        })
+    }
+
+    /// Reuses layers from `cache` (or, when it lost a blob, from one of `layouts`).
+    pub fn with_cache(self, cache: LayerCache, layouts: Vec<PathBuf>) -> Staging {
+        Staging { cache: Some(cache), layouts, ..self }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    /// Writes a layer into a staged file named after its digest; `read` hears of the file bytes
-    /// going in (for a progress bar).
-    pub fn layer(&self, entries: Vec<Entry>, mtime: u64, created_by: String, read: &dyn Fn(u64)) -> io::Result<Layer> {
-        // Created with the blob file mode: the file is hard-linked into the layout as it is.
-        let tmp = disk::temp_file(self.dir.path())?;
-        let digests = layer::write_file(entries, mtime, tmp.reopen()?, read)?;
-        let path: PathBuf = self.dir.path().join(digests.digest.hex());
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(Layer {
+    /// Layers made so far.
+    pub fn counts(&self) -> LayerCounts {
+        LayerCounts { compressed: self.compressed.load(Ordering::Relaxed), reused: self.reused.load(Ordering::Relaxed) }
+    }
+
+    /// Writes a layer into a staged file named after its digest — or, when the layer cache has
+    /// a verified blob for the same inputs, links that in without compressing anything; `read`
+    /// hears of the file bytes going in (for a progress bar).
+    pub fn layer(
+        &self,
+        entries: Vec<Entry>,
+        mtime: u64,
+        compression: Compression,
+        created_by: String,
+        read: &dyn Fn(u64),
+    ) -> io::Result<Layer> {
+        let entries = layer::prepare(entries)?;
+        let media_type = compression.media_type();
+        let layer = |r: Record, path: PathBuf| Layer {
             blob: Blob {
-                media_type: layer::MEDIA_TYPE.into(),
-                digest: digests.digest,
-                size: digests.size,
+                media_type: r.media_type,
+                digest: r.digest,
+                size: r.size,
                 content: Content::File(Arc::new(path)),
             },
+            diff_id: r.diff_id,
+            created_by: created_by.clone(),
+        };
+        if let Some(cache) = &self.cache {
+            let key = layer::key::key(&entries, &layer::key::contents(&entries)?, mtime, compression);
+            if let Some(r) = cache.get(&key).filter(|r| r.media_type == media_type) {
+                let path = self.dir.path().join(r.digest.hex());
+                if cache.restore(&key, &r, &path, &self.layouts) {
+                    self.reused.fetch_add(1, Ordering::Relaxed);
+                    return Ok(layer(r, path));
+                }
+            }
+        }
+        // Created with the blob file mode: the file is hard-linked into the layout as it is.
+        let tmp = disk::temp_file(self.dir.path())?;
+        let (digests, contents) = layer::write_file_prepared(&entries, mtime, compression, tmp.reopen()?, read)?;
+        let path: PathBuf = self.dir.path().join(digests.digest.hex());
+        tmp.persist(&path).map_err(|e| e.error)?;
+        self.compressed.fetch_add(1, Ordering::Relaxed);
+        let r = Record {
+            media_type: media_type.into(),
             diff_id: digests.diff_id,
-            created_by,
-        })
+            digest: digests.digest,
+            size: digests.size,
+        };
+        if let Some(cache) = &self.cache {
+            // Keyed on the bytes read while compressing, which are the ones in the blob.
+            cache.put(&layer::key::key(&entries, &contents, mtime, compression), &r, &path);
+        }
+        Ok(layer(r, path))
     }
 }

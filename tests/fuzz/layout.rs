@@ -246,8 +246,8 @@ fn tar_headers_of_base_layers() {
     let seeds = tar_seeds();
     let read = |tar: &[u8]| {
         let mut fs = RootFs::default();
-        let _ = fs.add_layer(tar);
-        let _ = fs.add_layer(&gzip(tar)[..]);
+        let _ = fs.add_layer("application/vnd.oci.image.layer.v1.tar", tar);
+        let _ = fs.add_layer("application/vnd.oci.image.layer.v1.tar+gzip", &gzip(tar)[..]);
         for p in ["etc/passwd", "bin/sh", "lib/ld-musl-x86_64.so.1", "usr/gone", ""] {
             let _ = (fs.resolve(p), fs.is_file(p), fs.content(p));
         }

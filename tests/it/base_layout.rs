@@ -140,3 +140,43 @@ fn a_docker_typed_base_keeps_docker_media_types() {
     let rootfs = unpack_platform(&built.layout, "0.1.0", "arm64", work.path());
     assert!(rootfs.join("usr/local/bin/app4").is_file());
 }
+
+/// A base whose layers are zstd (`tar+zstd`), recompressed by skopeo (containers/image's zstd,
+/// which nobody here wrote): the ELF check reads it, its layers are reused byte for byte, and
+/// `diff` reads two such images down to the file that differs.
+#[test]
+fn zstd_bases_made_by_skopeo_are_read_by_the_check_and_diff() {
+    if !have("skopeo") {
+        return;
+    }
+    let lay = tempfile::tempdir().unwrap();
+    let (gz_lay, z_lay) = (lay.path().join("gz"), lay.path().join("zstd"));
+    for (name, msg, tag) in [("zbase", "one", "z1"), ("zbase", "two", "z2")] {
+        let base = Project::bin(name, msg);
+        base.oci(&["build", "--target", "x86_64", "-o", gz_lay.to_str().unwrap(), "--tag", tag, "-q"]).success();
+        let (from, to) = (format!("oci:{}:{tag}", gz_lay.display()), format!("oci:{}:{tag}", z_lay.display()));
+        tool("skopeo", &["copy", "-q", "--all", "--dest-compress-format", "zstd", &from, &to]);
+    }
+    let zbase = validate_layout(&z_lay, "z1");
+    assert!(zbase[0].manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"));
+    assert!(check_blob_bytes(&z_lay, &zbase[0].manifest["layers"][0]).starts_with(&[0x28, 0xb5, 0x2f, 0xfd]));
+
+    // The ELF check reads the base's files (it is on by default; zstd was refused here before).
+    let app = Project::bin("zapp", "app");
+    let spec = format!("oci:{}:z1", z_lay.display());
+    let run = app.oci(&["build", "-v", "--target", "x86_64", "--base", &spec, "-o", "lay", "--sbom", "none"]).success();
+    assert!(run.stderr().contains("Checked zapp for linux/amd64"), "{}", run.stderr());
+    let built = validate_layout(&app.path().join("lay"), "0.1.0");
+    assert_eq!(&built[0].layers[..2], &zbase[0].layers[..], "zstd base layers reused byte for byte");
+    assert_eq!(built[0].manifest["layers"][1]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+
+    // `diff` reads both images' zstd layers to name the file.
+    let run = app.oci(&["diff", &spec, &format!("oci:{}:z2", z_lay.display())]).failure();
+    let line = run.stdout();
+    assert!(line.starts_with("platform linux/amd64: layer 2 of 2 (sha256:"), "{line}");
+    assert!(line.contains("file `usr/local/bin/zbase`: content digest sha256:"), "{line}");
+}

@@ -122,10 +122,7 @@ fn example_builds_for_two_platforms_and_real_tools_accept_it() {
     }
 
     if have("podman") && have("runc") {
-        let mut args = vec!["run", "--rm"];
-        args.extend(PODMAN_ULIMITS);
-        args.extend([oci_ref.as_str(), "--once"]);
-        let out = podman(work.path(), &args).success().stdout();
+        let out = podman_run_once(work.path(), &oci_ref);
         assert!(out.ends_with("hello from x86_64-linux\n"), "{out}");
     }
 }

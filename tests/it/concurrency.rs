@@ -22,16 +22,7 @@ fn project_with_big_file(name: &str, size: usize, seed: u64) -> Project {
 
 /// Rewrites `big.bin` with xorshift noise from `seed`.
 fn write_noise(p: &Project, size: usize, seed: u64) {
-    let mut x = seed | 1;
-    let bytes: Vec<u8> = (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(p.path().join("big.bin"), bytes).unwrap();
+    std::fs::write(p.path().join("big.bin"), noise(size, seed)).unwrap();
 }
 
 fn spawn(p: &Project, args: &[&str]) -> Child {

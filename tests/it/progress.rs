@@ -53,3 +53,31 @@ fn large_layers_show_a_bar_on_a_terminal_only() {
     let quiet = run_in_pty("-q");
     assert!(!quiet.contains("Compressing"), "-q: no bars either: {quiet:?}");
 }
+
+/// Uploads: a bar per blob of 1 MiB or more, with human sizes, on a terminal only.
+#[test]
+fn uploads_show_a_bar_per_blob_on_a_terminal_only() {
+    let Some((reg, _work)) = crate::registry_support::registry_and(crate::registry_support::Kind::Plain, &["script"])
+    else {
+        return;
+    };
+    // 3 MiB of noise in the binary: its layer stays over 1 MiB compressed.
+    let p = Project::bin("noisy", "hi")
+        .file("src/main.rs", "static NOISE: &[u8] = include_bytes!(\"noise.bin\");\nfn main() { println!(\"{}\", std::hint::black_box(NOISE)[4096]); }\n");
+    std::fs::write(p.path().join("src/noise.bin"), noise(3 << 20, 0x9e37_79b9_7f4a_7c15)).unwrap();
+    // Two repositories: the second push finds none of the first one's blobs, so it uploads too.
+    let dest = |repo: &str| format!("{}/{repo}:1", reg.host());
+
+    let run = p.oci(&["build", "--target", "x86_64", "--push", &dest("pipe")]).success();
+    let err = run.stderr();
+    assert!(!err.contains("Uploading") && !err.contains('\r'), "no bars in a pipe: {err:?}");
+
+    let cmd = format!("{} oci build --target x86_64 --push {}", env!("CARGO_BIN_EXE_cargo-oci"), dest("tty"));
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).current_dir(p.path()).env("CARGO_TARGET_DIR", p.path().join("target"));
+    c.env("NO_COLOR", "1").env_remove("CARGO_TERM_COLOR");
+    let tty = Run::of(c).success().stdout();
+    assert!(tty.contains("Pushed 6 blob(s) uploaded"), "every blob went up: {tty:?}");
+    // One bar, for the binary's layer (the others are under 1 MiB), its size in MiB.
+    assert!(tty.contains("Uploading [") && tty.contains("MiB"), "{tty:?}");
+}

@@ -98,6 +98,9 @@ pub struct Faults {
     /// Answer 503 (with `Retry-After: 1`) to the next request with this method whose path contains the text.
     pub unavailable: Option<(String, String)>,
     pub rules: Vec<Rule>,
+    /// Hold every `HEAD …/blobs/…` this long before answering (a slow link's round trip), so
+    /// requests a client makes at once are seen at once.
+    pub slow_blob_heads: Option<Duration>,
 }
 
 /// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
@@ -119,6 +122,8 @@ struct State {
     seen: Arc<Mutex<Vec<Seen>>>,
     faults: Arc<Mutex<Faults>>,
     dropped: Arc<Mutex<usize>>,
+    /// Blob HEADs held now (see `Faults::slow_blob_heads`), and the most ever held at once.
+    held_heads: Arc<Mutex<(usize, usize)>>,
     /// ECR: per upload session, the `Range` its first chunk was answered with.
     sessions: Mutex<BTreeMap<String, String>>,
 }
@@ -129,6 +134,8 @@ pub struct Proxy {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub faults: Arc<Mutex<Faults>>,
     pub dropped: Arc<Mutex<usize>>,
+    /// Blob HEADs held now (see `Faults::slow_blob_heads`), and the most ever held at once.
+    pub held_heads: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Proxy {
@@ -152,6 +159,7 @@ impl Proxy {
             seen: Arc::default(),
             faults: Arc::default(),
             dropped: Arc::default(),
+            held_heads: Arc::default(),
             sessions: Mutex::default(),
         });
         let proxy = Proxy {
@@ -159,6 +167,7 @@ impl Proxy {
             seen: state.seen.clone(),
             faults: state.faults.clone(),
             dropped: state.dropped.clone(),
+            held_heads: state.held_heads.clone(),
         };
         // The accept loop ends with the test process; each connection has its own thread.
         std::thread::spawn(move || {
@@ -358,6 +367,15 @@ fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(head) = read_head(&mut reader)? else { return client.shutdown(Shutdown::Both) };
+    let slow = state.faults.lock().unwrap().slow_blob_heads;
+    if let Some(wait) = slow.filter(|_| head.method == "HEAD" && head.path.contains("/blobs/")) {
+        let mut n = state.held_heads.lock().unwrap();
+        n.0 += 1;
+        n.1 = n.1.max(n.0);
+        drop(n);
+        std::thread::sleep(wait);
+        state.held_heads.lock().unwrap().0 -= 1;
+    }
     let len = head.len();
     let authorization = head.header("authorization");
     let record = |refused: Option<u16>| {

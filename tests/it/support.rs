@@ -381,11 +381,14 @@ pub fn validate_layout(layout: &Path, tag: &str) -> Vec<Manifest> {
         assert_eq!(diff_ids.len(), layers.len());
         for (l, diff) in manifest["layers"].as_array().unwrap().iter().zip(&diff_ids) {
             check_blob_bytes(layout, l);
+            // Decoded by the media type with libzstd / flate2, not through our own layer reader.
+            let blob = std::fs::File::open(blob_path(layout, l["digest"].as_str().unwrap())).unwrap();
             let mut raw = Vec::new();
-            flate2::read::GzDecoder::new(
-                std::fs::File::open(blob_path(layout, l["digest"].as_str().unwrap())).unwrap(),
-            )
-            .read_to_end(&mut raw)
+            match l["mediaType"].as_str().unwrap() {
+                t if t.ends_with("zstd") => zstd::Decoder::new(blob).unwrap().read_to_end(&mut raw),
+                t if t.ends_with("gzip") => flate2::read::GzDecoder::new(blob).read_to_end(&mut raw),
+                t => panic!("unexpected layer media type {t}"),
+            }
             .unwrap();
             assert_eq!(&format!("sha256:{}", sha256_hex(&raw)), diff, "diff_id of {}", l["digest"]);
         }
@@ -454,6 +457,27 @@ pub fn podman(storage: &Path, args: &[&str]) -> Run {
         .arg(storage.join("runroot"))
         .args(args);
     Run::of(c)
+}
+
+/// `size` bytes of xorshift noise from `seed`: content no compressor shrinks, cheap to make.
+pub fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// `podman run --rm IMAGE --once` (the hello example's answer-and-exit), with private storage in `work`.
+pub fn podman_run_once(work: &Path, image: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend(PODMAN_ULIMITS);
+    args.extend([image, "--once"]);
+    podman(work, &args).success().stdout()
 }
 
 pub const PODMAN_ULIMITS: [&str; 4] = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Some("setup") => setup::install(),
         Some("bench") => bench::run(&args[1..]),
         Some("bench-child") => bench::child(&args[1..]),
+        Some("bench-layer") => bench::layer_child(&args[1..]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str).unwrap_or("60")),
         _ => Err("usage: cargo xtask test [cargo test args] | setup | bench | fuzz [SECONDS]".into()),
     };

@@ -44,7 +44,14 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`.
     pub proxies: net::Proxies,
+    /// Blobs (and manifests) transferred at once (`-j`).
+    pub jobs: usize,
 }
+
+/// Transfers at once without `-j`: what skopeo and containerd use by default (skopeo's
+/// `--image-parallel-copies`, containerd's `max_concurrent_downloads` are 3–6), enough to fill
+/// a link whose round trips, not its bandwidth, limit one connection.
+pub const DEFAULT_JOBS: usize = 4;
 
 /// Bounded retries with exponential backoff on connection errors and temporary answers.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +94,7 @@ impl Settings {
             chunk_size,
             retry: RetryPolicy::default(),
             proxies: net::Proxies::from_env(env),
+            jobs: DEFAULT_JOBS,
         }
     }
 

@@ -35,6 +35,7 @@ pub fn push(
     tags: &[String],
     mount_from: Option<&Reference>,
     settings: &Arc<Settings>,
+    progress: &crate::progress::Progress,
 ) -> Result<PushReport, RegistryError> {
     if target.digest.is_some() {
         return Err(RegistryError::PushToDigest { reference: target.to_string() });
@@ -48,19 +49,27 @@ pub fn push(
     });
     let repo = registry.repo(&target.repository, "pull,push", mount.as_deref());
     let mut report = PushReport::default();
-    let mut seen: Vec<&Digest> = Vec::new();
+    let mut blobs: Vec<&Blob> = Vec::new();
     for blob in leaves.iter().copied().chain(referrer_blobs) {
-        if seen.contains(&&blob.digest) {
-            continue;
-        }
-        seen.push(&blob.digest);
-        push_blob(&repo, blob, mount.as_deref(), &mut report)?;
-    }
-    for m in image.manifests() {
-        if !exists(&repo, "manifests", &m.digest, Some(&m.media_type))? {
-            put_manifest(&repo, m, m.digest.as_str())?;
+        if !blobs.iter().any(|b| b.digest == blob.digest) {
+            blobs.push(blob);
         }
     }
+    // Every blob of every platform at once (`-j` in flight): each HEAD and upload waits on round
+    // trips, not on us. Then the manifests, siblings of one another, at once too.
+    let jobs = settings.jobs.max(1);
+    for one in each_concurrently(&blobs, jobs, |blob| {
+        let mut one = PushReport::default();
+        push_blob(&repo, blob, mount.as_deref(), progress, &mut one).map(|()| one)
+    })? {
+        report.add(one);
+    }
+    each_concurrently(&image.manifests(), jobs, |m| {
+        match exists(&repo, "manifests", &m.digest, Some(&m.media_type))? {
+            true => Ok(()),
+            false => put_manifest(&repo, m, m.digest.as_str()),
+        }
+    })?;
     // Attestations are in place before a tag moves: whoever follows the tag finds them.
     let listing = referrers::push_artifacts(&repo, &image.referrers, &mut report.referrers)?;
     let mut pushed: Vec<String> = Vec::new();
@@ -87,13 +96,64 @@ pub fn push(
     Ok(report)
 }
 
+impl PushReport {
+    fn add(&mut self, other: PushReport) {
+        self.uploaded += other.uploaded;
+        self.mounted += other.mounted;
+        self.present += other.present;
+        self.bytes += other.bytes;
+        self.chunked += other.chunked;
+        self.notes.extend(other.notes);
+    }
+}
+
+/// Runs `work` on every item, at most `jobs` at a time, and returns the results in item order.
+/// After a failure no new item starts; those under way finish (nothing is left running), and the
+/// first failure in item order is returned, so the error does not depend on timing.
+fn each_concurrently<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> Result<R, RegistryError> + Sync,
+) -> Result<Vec<R>, RegistryError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: std::sync::Mutex<Vec<(usize, Result<R, RegistryError>)>> = std::sync::Mutex::default();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len()) {
+            s.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = work(item);
+                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
+                    done.lock().expect("results lock").push((i, r));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("results lock");
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// A blob the repository lacks is mounted or uploaded.
-fn push_blob(repo: &Repo, blob: &Blob, mount: Option<&str>, report: &mut PushReport) -> Result<(), RegistryError> {
+fn push_blob(
+    repo: &Repo,
+    blob: &Blob,
+    mount: Option<&str>,
+    progress: &crate::progress::Progress,
+    report: &mut PushReport,
+) -> Result<(), RegistryError> {
     if exists(repo, "blobs", &blob.digest, None)? {
         report.present += 1;
         return Ok(());
     }
-    let done = upload(repo, blob, mount)?;
+    let bar = progress.transfer("Uploading", format!("{}…", &blob.digest.as_str()[..19]), blob.size);
+    bar.tick(); // drawn at once: on a fast link the upload may end before the first redraw
+    let done = upload(repo, blob, mount, &bar);
+    bar.finish_and_clear();
+    let done = done?;
     if done.mounted {
         report.mounted += 1;
     } else {

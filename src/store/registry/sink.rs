@@ -21,11 +21,16 @@ impl Sink for RegistrySink {
     fn write(&self, image: &Image, what: &str, shell: &mut Shell) -> Result<Delivery, StoreError> {
         let to = &self.repository;
         shell.status("Pushing", format!("{what} to {}:{}", to.name(), self.tags.join(",")));
+        let progress = shell.progress();
         let report =
-            push(image, to, &self.tags, self.mount_from.as_ref(), &self.settings).map_err(|source| match source {
-                // Part of it is published, or nothing was tried: the error says that, not "failed to push".
-                e @ (RegistryError::PartlyPushed { .. } | RegistryError::BadProxy { .. }) => StoreError::Registry(e),
-                e => StoreError::Push { target: to.name(), source: Box::new(e) },
+            push(image, to, &self.tags, self.mount_from.as_ref(), &self.settings, &progress).map_err(|source| {
+                match source {
+                    // Part of it is published, or nothing was tried: the error says that, not "failed to push".
+                    e @ (RegistryError::PartlyPushed { .. } | RegistryError::BadProxy { .. }) => {
+                        StoreError::Registry(e)
+                    }
+                    e => StoreError::Push { target: to.name(), source: Box::new(e) },
+                }
             })?;
         for note in &report.notes {
             shell.verbose("Upload", note);

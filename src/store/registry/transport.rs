@@ -133,6 +133,9 @@ impl<'a> Call<'a> {
 struct Scoped {
     scopes: Vec<String>,
     header: Mutex<Option<Secret>>,
+    /// Held while one request answers a challenge: requests sent at once (parallel uploads) that
+    /// all meet a 401 fetch one token, not one each.
+    renewing: Mutex<()>,
 }
 
 impl Registry {
@@ -234,7 +237,7 @@ impl Registry {
         Repo {
             registry: self.clone(),
             repository: repository.into(),
-            auth: Scoped { scopes, header: Mutex::new(None) },
+            auth: Scoped { scopes, header: Mutex::new(None), renewing: Mutex::new(()) },
         }
     }
 
@@ -250,6 +253,7 @@ impl Registry {
     fn attempt(&self, call: &mut Call<'_>, repo: Option<&Repo>) -> Result<Response<Body>, RegistryError> {
         for round in 0..2 {
             let authorization = repo.and_then(|r| r.auth.header.lock().expect("auth lock").clone());
+            let sent = authorization.as_ref().map(|a| a.expose().to_string());
             let response = self.send(call, authorization)?;
             let Some(repo) = repo.filter(|_| response.status() == StatusCode::UNAUTHORIZED) else {
                 return check(call, response);
@@ -262,9 +266,14 @@ impl Registry {
                 .min_by_key(|c| matches!(c, Challenge::Basic));
             match challenge {
                 Some(c) if round == 0 => {
-                    let creds = self.credentials()?;
-                    let value = auth::authorize(self, &c, &repo.auth.scopes, creds.as_ref())?;
-                    *repo.auth.header.lock().expect("auth lock") = Some(value);
+                    let _one_at_a_time = repo.auth.renewing.lock().expect("renewal lock");
+                    let now = repo.auth.header.lock().expect("auth lock").as_ref().map(|a| a.expose().to_string());
+                    // Renewed by another request while this one waited: send again with that.
+                    if now == sent || now.is_none() {
+                        let creds = self.credentials()?;
+                        let value = auth::authorize(self, &c, &repo.auth.scopes, creds.as_ref())?;
+                        *repo.auth.header.lock().expect("auth lock") = Some(value);
+                    }
                     // A step of an upload (its body may be spent, the session's state unknown)
                     // is not sent again: the upload restarts, with the new authorization.
                     if !call.retry && matches!(call.body, Payload::Stream(_)) {

@@ -85,7 +85,13 @@ fn mib(n: u64) -> String {
 
 /// Uploads `blob` (or mounts it from `mount_from`, a repository on the same registry), starting
 /// over with a smaller request body when the registry refuses one.
-pub fn upload(repo: &Repo, blob: &Blob, mount_from: Option<&str>) -> Result<Uploaded, RegistryError> {
+/// `bar` hears of the bytes sent (set back to 0 when an upload starts over).
+pub fn upload(
+    repo: &Repo,
+    blob: &Blob,
+    mount_from: Option<&str>,
+    bar: &indicatif::ProgressBar,
+) -> Result<Uploaded, RegistryError> {
     let settings = repo.registry.settings();
     let registry = repo.registry.name();
     let mut mode = match settings.chunk_size {
@@ -95,7 +101,7 @@ pub fn upload(repo: &Repo, blob: &Blob, mount_from: Option<&str>) -> Result<Uplo
     let mut min_length = None;
     let mut notes = Vec::new();
     loop {
-        match retry(&settings.retry, || session(repo, blob, mount_from, mode, &mut min_length)) {
+        match retry(&settings.retry, || session(repo, blob, mount_from, mode, &mut min_length, bar)) {
             Ok(mut done) => {
                 done.notes = notes;
                 return Ok(done);
@@ -126,6 +132,7 @@ fn session(
     mount_from: Option<&str>,
     mode: Mode,
     min_length: &mut Option<u64>,
+    bar: &indicatif::ProgressBar,
 ) -> Result<Uploaded, RegistryError> {
     let mut start = repo.url("blobs/uploads/");
     if let Some(from) = mount_from {
@@ -141,7 +148,7 @@ fn session(
         *min_length = Some(m);
     }
     let location = next_location(repo, &start, &r, None)?;
-    let sent = send_body(repo, blob, mode, *min_length, &location);
+    let sent = send_body(repo, blob, mode, *min_length, &location, bar);
     if sent.is_err() {
         // Leave nothing half-written behind (best effort: the registry expires it anyway).
         let _ = repo.call(Call::delete(&location).any_status().once().timeout(Duration::from_secs(5)));
@@ -160,6 +167,7 @@ fn send_body(
     mode: Mode,
     min_length: Option<u64>,
     location: &str,
+    bar: &indicatif::ProgressBar,
 ) -> Result<Uploaded, RegistryError> {
     let what = format!("blob {}", blob.digest);
     let read_err = |url: &str| {
@@ -167,7 +175,9 @@ fn send_body(
         move |source| RegistryError::ReadBlob { what, url, source }
     };
     // One stream, cut into requests: the blob is read once, front to back, never held whole.
-    let stream = Arc::new(Mutex::new(blob.open_stream().map_err(read_err(location))?));
+    bar.set_position(0);
+    let counted: Box<dyn Read + Send + '_> = Box::new(bar.wrap_read(blob.open_stream().map_err(read_err(location))?));
+    let stream = Arc::new(Mutex::new(counted));
     let piece = |len: u64| {
         let s = stream.clone();
         move || -> Result<(Box<dyn Read + Send + '_>, u64), RegistryError> {
