@@ -13,6 +13,7 @@ mod inspect;
 mod integrity;
 mod layout_support;
 mod merge;
+mod pid1;
 mod plan;
 mod progress;
 mod registry;
