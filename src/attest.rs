@@ -5,42 +5,33 @@ use std::collections::BTreeMap;
 
 use cargo_metadata::PackageId;
 
-use crate::blob::Blob;
-use crate::env::Env;
-use crate::image::referrer::{self, Referrer};
-use crate::image::{rfc3339, ImageSet};
-use crate::plan::{ImagePlan, Plan, PlanError};
+use crate::facts::{toolchain, Facts, FactsError};
+use crate::image::referrer;
+use crate::oci::Blob;
+use crate::oci::{rfc3339, Image};
+use crate::oci::{BaseImage, Referrer};
+use crate::plan::SbomFormat;
+use crate::plan::{ImagePlan, Plan};
 use crate::provenance::{self, BuildFacts, Subject};
-use crate::sbom::{self, SbomFormat};
-use crate::store::BaseImage;
+use crate::sbom;
 
-/// What to attach (`--sbom`, `--provenance`).
-#[derive(Clone, Copy, Debug)]
-pub struct Attestations {
-    pub sbom: SbomFormat,
-    pub provenance: bool,
-}
-
-/// What to attach to every image, and the facts provenance reports (gathered once per build).
-pub struct Attach {
-    pub what: Attestations,
-    pub facts: BuildFacts,
-}
-
-impl Attach {
-    pub fn new(args: &crate::cli::BuildArgs, plan: &Plan, env: &Env) -> Attach {
-        let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
-        Attach {
-            what: Attestations { sbom: args.sbom, provenance: args.provenance },
-            facts: BuildFacts {
-                profile: plan.profile.clone(),
-                features: plan.cargo.features.clone(),
-                all_features: plan.cargo.all_features,
-                no_default_features: plan.cargo.no_default_features,
-                zig: zig_built.then(|| crate::compile::zigbuild::zig_version(env)).flatten(),
-                ..provenance::gather(env, &plan.workspace_root)
-            },
-        }
+/// The facts provenance reports, gathered once per build.
+pub fn build_facts(plan: &Plan, facts: &Facts) -> BuildFacts {
+    let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
+    let (env, root) = (facts.env(), plan.workspace_root.as_path());
+    let git_commit = facts.revision(root);
+    BuildFacts {
+        rustc: toolchain::rustc(env, root),
+        cargo: toolchain::cargo(env, root),
+        zig: zig_built.then(|| toolchain::zig(env)).flatten(),
+        profile: plan.profile.clone(),
+        features: plan.cargo.features.clone(),
+        all_features: plan.cargo.all_features,
+        no_default_features: plan.cargo.no_default_features,
+        rustflags: Vec::new(),
+        cargo_lock: facts.cargo_lock(root),
+        git_dirty: git_commit.as_ref().and_then(|_| crate::facts::git::dirty(root)),
+        git_commit,
     }
 }
 
@@ -51,7 +42,7 @@ pub enum AttestError {
         image: String,
         triple: String,
         #[source]
-        source: Box<PlanError>,
+        source: Box<FactsError>,
     },
     #[error("failed to encode the {what} of `{image}`")]
     Json {
@@ -66,28 +57,31 @@ pub enum AttestError {
 pub fn attest(
     plan: &Plan,
     image: &ImagePlan,
-    set: &ImageSet,
+    set: &Image,
     bases: &[BaseImage],
-    facts: &BuildFacts,
-    what: Attestations,
-    env: &Env,
+    build: &BuildFacts,
+    facts: &Facts,
 ) -> Result<Vec<Referrer>, AttestError> {
+    let what = plan.attestations;
     let mut out = Vec::new();
     let created = rfc3339(plan.epoch);
     let annotations = BTreeMap::from([("org.opencontainers.image.created".to_string(), created.clone())]);
     let json_err = |what| move |source| AttestError::Json { what, image: image.name.clone(), source };
     let lock = plan.workspace_root.join("Cargo.lock");
     let checksums = sbom::lock_checksums(&lock);
-    let targets: Vec<String> = image.targets.iter().map(|t| t.triple.clone()).collect();
-    for ((target, pimg), base) in image.targets.iter().zip(&set.images).zip(bases) {
+    let targets: Vec<String> = image.targets.iter().map(|t| t.target.triple.clone()).collect();
+    for ((it, pimg), base) in image.targets.iter().zip(&set.platforms).zip(bases) {
+        let target = &it.target;
         let subject_name = format!("{} {}", image.name, target.platform);
         if let Some(media_type) = what.sbom.media_type() {
-            let meta = crate::plan::metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple), env)
-                .map_err(|e| AttestError::Metadata {
-                image: image.name.clone(),
-                triple: target.triple.clone(),
-                source: Box::new(e),
-            })?;
+            let meta =
+                facts.metadata(Some(&plan.cargo.manifest_path), &plan.cargo, Some(&target.triple)).map_err(|e| {
+                    AttestError::Metadata {
+                        image: image.name.clone(),
+                        triple: target.triple.clone(),
+                        source: Box::new(e),
+                    }
+                })?;
             let inv = sbom::inventory(&meta, &PackageId { repr: image.package.id.clone() }, &checksums);
             let doc = match what.sbom {
                 SbomFormat::Cyclonedx => sbom::cyclonedx(&inv, &subject_name, &created),
@@ -99,17 +93,16 @@ pub fn attest(
         if what.provenance {
             // The flags rustc got, with host paths named rather than spelled (the statement must
             // be the same on every machine).
-            let mut facts = facts.clone();
-            facts.rustflags = crate::plan::rustflags::user_rustflags(&target.triple, env).0;
-            facts.rustflags.extend(
+            let mut build = build.clone();
+            build.rustflags = crate::compile::rustflags::user_rustflags(&target.triple, facts.env()).0;
+            build.rustflags.extend(
                 ["CARGO_HOME=/cargo", "RUSTUP_HOME=/rustup", "WORKSPACE=/build", "TARGET_DIR=/target"]
                     .map(|r| format!("--remap-path-prefix=<{}", r.replacen('=', ">=", 1))),
             );
-            let facts = &facts;
             let base_ref = base.reference.as_ref().map(|r| (r.name.as_str(), &r.digest));
-            let builtin = image.base_of(target).to_string();
+            let builtin = it.base.to_string();
             let statement = provenance::statement(
-                facts,
+                &build,
                 &Subject {
                     image: &image.name,
                     platform: &target.platform.to_string(),

@@ -1,10 +1,13 @@
-//! Command-line arguments, as cargo users expect to spell them. Parsing only; meaning lives in `plan`.
+//! Command-line arguments, as cargo users expect to spell them. Parsing only, and turning them
+//! into plain data at the edge ([`BuildArgs::to_request`]): meaning lives in `plan`, which never
+//! sees clap's types. The value enums here are clap's spelling of the plan's own.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::plan::BackendRequest;
+use crate::plan::{BackendRequest, RegistryRequest, Request, SbomFormat};
+use crate::secret::Secret;
 use crate::shell::ColorChoice;
 
 /// Cargo runs `cargo-oci oci <args>`; the outer enum eats that `oci`.
@@ -83,7 +86,7 @@ pub struct PushArgs {
     #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
     #[command(flatten)]
-    pub registry: crate::store::registry::RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -93,7 +96,7 @@ pub struct DiffArgs {
     /// The second image
     pub b: String,
     #[command(flatten)]
-    pub registry: crate::store::registry::RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -111,7 +114,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub args: BuildArgs,
     /// `human` or `json` (the plan as data)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, visible_alias = "message-format", value_name = "FMT", value_enum, default_value = "human")]
     pub format: MessageFormat,
 }
 
@@ -123,7 +126,7 @@ pub struct InspectArgs {
     #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
     pub format: MessageFormat,
     #[command(flatten)]
-    pub registry: crate::store::registry::RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -142,7 +145,7 @@ pub struct MergeArgs {
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
     #[command(flatten)]
-    pub registry: crate::store::registry::RegistryArgs,
+    pub registry: RegistryArgs,
     /// When two sources have the same platform, keep the later one instead of failing
     #[arg(long)]
     pub replace: bool,
@@ -159,6 +162,23 @@ pub struct InitArgs {
     /// Package whose Cargo.toml gets the section
     #[arg(short, long, value_name = "NAME")]
     pub package: Option<String>,
+}
+
+/// `--media-types`: the manifest family, as clap spells it (the value type, `oci::MediaFamily`,
+/// knows nothing of clap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaTypes {
+    Oci,
+    Docker,
+}
+
+impl From<MediaTypes> for crate::oci::MediaFamily {
+    fn from(m: MediaTypes) -> Self {
+        match m {
+            MediaTypes::Oci => crate::oci::MediaFamily::Oci,
+            MediaTypes::Docker => crate::oci::MediaFamily::Docker,
+        }
+    }
 }
 
 /// What goes to stdout.
@@ -253,7 +273,7 @@ pub struct BuildArgs {
     /// for C code and glibc; `-v` says why), or `cargo`, `zigbuild`, `cross`
     /// [default: auto, or `backend` from Cargo.toml]
     #[arg(long, value_name = "BACKEND", value_enum)]
-    pub backend: Option<BackendRequest>,
+    pub backend: Option<BackendArg>,
     /// glibc floor for every gnu target without a `.2.xx` suffix, e.g. `2.31`
     /// [default: the base's glibc version, when it is known]
     #[arg(long, value_name = "VERSION")]
@@ -263,8 +283,8 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_elf_check: bool,
     /// SBOM attached to each platform manifest as an OCI referrer
-    #[arg(long, value_name = "FORMAT", default_value = "spdx")]
-    pub sbom: crate::sbom::SbomFormat,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value = "spdx")]
+    pub sbom: SbomArg,
     /// Build a second time in a fresh target dir and fail, explaining the first difference, unless
     /// both give the same digests
     #[arg(long)]
@@ -282,17 +302,117 @@ pub struct BuildArgs {
     /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
     /// indexes [default: the base's]
     #[arg(long, value_name = "TYPES")]
-    pub media_types: Option<crate::image::MediaFamily>,
+    pub media_types: Option<MediaTypes>,
     #[command(flatten)]
-    pub registry: crate::store::registry::RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
-impl Default for BuildArgs {
-    /// What `cargo oci build` means with no flags, exactly as clap fills it in.
-    fn default() -> Self {
-        match parse_from(["cargo-oci", "build"].map(std::ffi::OsString::from)) {
-            Ok(OciCli { command: Command::Build(cmd), .. }) => cmd.args,
-            other => unreachable!("`cargo-oci build` always parses: {other:?}"),
+impl BuildArgs {
+    /// The flags as plain data: the one place the command line enters planning.
+    pub fn to_request(&self) -> Request {
+        Request {
+            manifest_path: self.manifest_path.clone(),
+            packages: self.package.clone(),
+            workspace: self.workspace,
+            bins: self.bin.clone(),
+            targets: self.target.clone(),
+            profile: self.profile.clone(),
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            locked: self.locked,
+            frozen: self.frozen,
+            offline: self.offline,
+            output: self.output.clone(),
+            tags: self.tag.clone(),
+            gc: self.gc,
+            base: self.base.clone(),
+            entrypoint: self.entrypoint.clone(),
+            cmd: self.cmd.clone(),
+            env: self.env.clone(),
+            user: self.user.clone(),
+            workdir: self.workdir.clone(),
+            labels: self.label.clone(),
+            annotations: self.annotation.clone(),
+            ports: self.port.clone(),
+            backend: self.backend.map(Into::into),
+            glibc: self.glibc.clone(),
+            elf_check: !self.no_elf_check,
+            sbom: self.sbom.into(),
+            provenance: self.provenance,
+            verify_reproducible: self.verify_reproducible,
+            push: self.push.clone(),
+            tar: self.tar.clone(),
+            media_types: self.media_types.map(Into::into),
+            registry: self.registry.to_request(),
+        }
+    }
+}
+
+/// Flags shared by every command that talks to registries.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RegistryArgs {
+    /// Credentials `USER:PASSWORD` for the registry pushed to (or the base's registry when not
+    /// pushing); otherwise credentials come from docker/podman config files
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// A PEM file of extra CA certificates to trust (repeatable), e.g. a private registry's CA
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Allow plain HTTP (and skip nothing else) for this registry host[:port] (repeatable);
+    /// loopback hosts are always allowed
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+}
+
+impl RegistryArgs {
+    pub fn to_request(&self) -> RegistryRequest {
+        RegistryRequest {
+            creds: self.creds.as_deref().map(Secret::new),
+            ca_certs: self.ca_cert.clone(),
+            insecure: self.insecure_registry.clone(),
+        }
+    }
+}
+
+/// `--backend`: clap's spelling of [`BackendRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// Decide per target: cargo + rust-lld when nothing needs a C toolchain, else zig
+    Auto,
+    /// Plain `cargo build` (rust-lld for musl unless a linker is configured)
+    Cargo,
+    /// `cargo zigbuild`: zig as C compiler and linker, glibc floors
+    Zigbuild,
+    /// `cross build`, in a container (needs docker or podman)
+    Cross,
+}
+
+impl From<BackendArg> for BackendRequest {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Auto => BackendRequest::Auto,
+            BackendArg::Cargo => BackendRequest::Cargo,
+            BackendArg::Zigbuild => BackendRequest::Zigbuild,
+            BackendArg::Cross => BackendRequest::Cross,
+        }
+    }
+}
+
+/// `--sbom`: clap's spelling of [`SbomFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomArg {
+    Spdx,
+    Cyclonedx,
+    None,
+}
+
+impl From<SbomArg> for SbomFormat {
+    fn from(s: SbomArg) -> Self {
+        match s {
+            SbomArg::Spdx => SbomFormat::Spdx,
+            SbomArg::Cyclonedx => SbomFormat::Cyclonedx,
+            SbomArg::None => SbomFormat::None,
         }
     }
 }
@@ -343,7 +463,7 @@ mod tests {
         };
         assert_eq!(
             (c.args.backend, c.args.glibc.as_deref(), c.args.no_elf_check),
-            (Some(BackendRequest::Zigbuild), Some("2.31"), true)
+            (Some(BackendArg::Zigbuild), Some("2.31"), true)
         );
     }
 
@@ -358,6 +478,20 @@ mod tests {
         assert_eq!(b.args.env, [("A".to_string(), "1=2".to_string())]);
         assert_eq!(b.args.package, ["a", "b"]);
         assert!(parse_from("cargo-oci build --env NOEQUALS".split_whitespace().map(Into::into)).is_err());
+    }
+
+    #[test]
+    fn no_flags_is_the_default_request() {
+        let Command::Build(b) = parse("cargo-oci build").command else { panic!("build expected") };
+        assert_eq!(b.args.to_request(), Request::default());
+        let Command::Build(b) =
+            parse("cargo-oci build --creds u:p --sbom none --no-elf-check --provenance false").command
+        else {
+            panic!("build expected")
+        };
+        let r = b.args.to_request();
+        assert_eq!((r.sbom, r.provenance, r.elf_check), (SbomFormat::None, false, false));
+        assert_eq!(r.registry.creds.map(|c| c.expose().to_string()).as_deref(), Some("u:p"));
     }
 
     #[test]

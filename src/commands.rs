@@ -1,20 +1,21 @@
 //! The subcommands: `build` runs the pipeline in lib.rs; `plan`, `inspect`, `merge`, `init`,
 //! `diff`, `push` and `gc` are small compositions of its stages.
 
-use std::sync::Arc;
-
 use crate::cli::{Command, MessageFormat, OciCli};
 use crate::env::Env;
+use crate::oci::json;
+use crate::oci::ImageName;
 use crate::shell::Shell;
-use crate::store::{registry, ImageName, StoreError};
-use crate::{build, diff, gc, init, inspect, json, merge, plan, publish, report, Error};
+use crate::{build, diff, gc, init, inspect, merge, plan, push, report, Error};
 
 /// Runs a subcommand; `Ok(false)` means it worked and its answer is "no" (images differ).
 pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
     match &cli.command {
-        Command::Build(cmd) => report::emit(cmd.message_format, build(&cmd.args, env, shell)).map(|()| true),
+        Command::Build(cmd) => {
+            report::emit(cmd.message_format, build(&cmd.args.to_request(), env, shell)).map(|()| true)
+        }
         Command::Plan(args) => {
-            let plan = plan::resolve(&args.args, env)?;
+            let plan = crate::plan(&args.args.to_request(), env, shell)?;
             match args.format {
                 MessageFormat::Human => print!("{}", plan::show::human(&plan)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
@@ -23,16 +24,17 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         }
         Command::Inspect(args) => {
             let name = ImageName::parse(&args.image, &env.cwd)?;
-            let settings =
-                Arc::new(registry::Settings::new(&args.registry, env, name.registry()).map_err(StoreError::from)?);
-            let report = inspect::inspect(name.open(&settings).as_ref())?;
+            let settings = crate::registries::for_command(&args.registry.to_request(), env, name.registry())?;
+            let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
             match args.format {
                 MessageFormat::Human => print!("{}", inspect::human(&report)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
             }
             Ok(true)
         }
-        Command::Merge(args) => report::emit(args.message_format, merge::merge(args, env, shell)).map(|()| true),
+        Command::Merge(args) => {
+            report::emit(args.message_format, merge::merge(args, env, shell).map_err(Error::from)).map(|()| true)
+        }
         Command::Init(args) => {
             init::init(args, env, shell)?;
             Ok(true)
@@ -40,8 +42,8 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         Command::Diff(args) => {
             let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
-            let settings = Arc::new(registry::Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
-            match diff::diff(a.open(&settings).as_ref(), b.open(&settings).as_ref())? {
+            let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
+            match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {
                 None => {
                     println!("identical: {} and {} are the same image", args.a, args.b);
                     Ok(true)
@@ -57,7 +59,7 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Push(args) => {
-            report::emit(args.message_format, publish::push_command(args, env, shell).map(|r| vec![r])).map(|()| true)
+            report::emit(args.message_format, push::push(args, env, shell).map(|r| vec![r])).map(|()| true)
         }
     }
 }

@@ -7,10 +7,9 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use crate::blob::{Blob, Digest, HashWriter};
-use crate::store::read::{read_image, StoredImage};
-use crate::store::source::ImageStore;
-use crate::store::StoreError;
+use crate::oci::media::is_index;
+use crate::oci::{Digest, HashWriter, Image as Stored, Layer};
+use crate::store::{Source, StoreError};
 
 /// One image (index or single manifest) as `diff` compares it: JSON values.
 struct Image {
@@ -24,11 +23,13 @@ struct Platform {
     digest: String,
     manifest: Value,
     config: Value,
+    /// The layers, opened only if their digests differ.
+    layers: Vec<Layer>,
 }
 
 /// Compares `a` and `b`; `None` when they are the same image (same top digest).
-pub fn diff(a: &dyn ImageStore, b: &dyn ImageStore) -> Result<Option<String>, StoreError> {
-    let (sa, sb) = (read_image(a)?, read_image(b)?);
+pub fn diff(a: &dyn Source, b: &dyn Source) -> Result<Option<String>, StoreError> {
+    let (sa, sb) = (a.image()?, b.image()?);
     if sa.root.digest == sb.root.digest {
         return Ok(None);
     }
@@ -57,28 +58,28 @@ pub fn diff(a: &dyn ImageStore, b: &dyn ImageStore) -> Result<Option<String>, St
 }
 
 /// The stored image's documents as JSON values, keyed by platform.
-fn as_json(store: &dyn ImageStore, image: &StoredImage) -> Result<Image, StoreError> {
-    let value = |bytes: &[u8]| -> Result<Value, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::BadImage { image: store.name(), why: e.to_string() })
+fn as_json(store: &dyn Source, image: &Stored) -> Result<Image, StoreError> {
+    let bytes = |blob: &crate::oci::Blob| blob.read_all().map_err(StoreError::io("read", store.name()));
+    let parse = |bytes: Vec<u8>| -> Result<Value, StoreError> {
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadImage { image: store.name(), why: e.to_string() })
     };
-    let annotations = match image.index {
-        Some(_) => string_map(&value(&image.root.bytes)?["annotations"]),
-        None => BTreeMap::new(),
+    let value = |blob: &crate::oci::Blob| parse(bytes(blob)?);
+    let root = bytes(&image.root)?;
+    let annotations = match is_index(&image.root.media_type, &root) {
+        true => string_map(&parse(root)?["annotations"]),
+        false => BTreeMap::new(),
     };
     let mut platforms = BTreeMap::new();
     for p in &image.platforms {
         let platform = Platform {
             digest: p.manifest.digest.to_string(),
-            manifest: value(&p.manifest.bytes)?,
-            config: value(&p.config.bytes)?,
+            manifest: value(&p.manifest)?,
+            config: value(&p.config)?,
+            layers: p.layers.clone(),
         };
         platforms.insert(p.platform.full(), platform);
     }
     Ok(Image { annotations, platforms })
-}
-
-fn size(d: &Value) -> u64 {
-    d["size"].as_u64().unwrap_or(0)
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -90,12 +91,7 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
 }
 
 /// Config (runtime settings, then top-level fields), layers, history, manifest annotations.
-fn platform_diff(
-    a: &dyn ImageStore,
-    b: &dyn ImageStore,
-    x: &Platform,
-    y: &Platform,
-) -> Result<Option<String>, StoreError> {
+fn platform_diff(a: &dyn Source, b: &dyn Source, x: &Platform, y: &Platform) -> Result<Option<String>, StoreError> {
     let (cx, cy) = (&x.config["config"], &y.config["config"]);
     if let Some(d) = env_diff(cx, cy) {
         return Ok(Some(d));
@@ -121,8 +117,8 @@ fn platform_diff(
         if diff_ids(&x.config, i) == diff_ids(&y.config, i) {
             return Ok(Some(format!("{which}: same files, different compression (gzip bytes differ)")));
         }
-        let ea = entries(a, da)?;
-        let eb = entries(b, db)?;
+        let ea = entries(a, &x.layers, da)?;
+        let eb = entries(b, &y.layers, db)?;
         let d = tar_diff(&ea, &eb).unwrap_or_else(|| "the tar streams differ in padding or order only".into());
         return Ok(Some(format!("{which}: {d}")));
     }
@@ -209,17 +205,16 @@ struct TarEntry {
     content: Digest,
 }
 
-fn entries(store: &dyn ImageStore, d: &Value) -> Result<Vec<TarEntry>, StoreError> {
-    let media_type = d["mediaType"].as_str().unwrap_or_default().to_string();
+fn entries(store: &dyn Source, layers: &[Layer], d: &Value) -> Result<Vec<TarEntry>, StoreError> {
     let digest = Digest::parse(d["digest"].as_str().unwrap_or_default())
         .map_err(|why| StoreError::BadImage { image: store.name(), why })?;
-    let blob = Blob {
-        media_type: media_type.clone(),
-        digest: digest.clone(),
-        size: size(d),
-        content: store.layer(&media_type, &digest, size(d))?,
+    let Some(layer) = layers.iter().find(|l| l.blob.digest == digest) else {
+        return Err(StoreError::BadImage {
+            image: store.name(),
+            why: format!("layer {digest} is not in its manifest"),
+        });
     };
-    let read = || read_entries(crate::layer::open_tar(blob.open()?)?);
+    let read = || read_entries(crate::layer::open_tar(layer.blob.open()?)?);
     read().map_err(StoreError::io("read layer", digest.to_string()))
 }
 

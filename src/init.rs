@@ -42,6 +42,9 @@ pub enum InitError {
         #[source]
         source: std::io::Error,
     },
+    /// `-p NAME`: finding the member's Cargo.toml failed.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
 }
 
 impl InitError {
@@ -57,14 +60,15 @@ impl InitError {
                         .into(),
                 ]
             }
+            InitError::Plan(e) => e.hints(),
             _ => Vec::new(),
         }
     }
 }
 
-pub fn init(args: &InitArgs, env: &Env, shell: &mut Shell) -> Result<(), crate::Error> {
+pub fn init(args: &InitArgs, env: &Env, shell: &mut Shell) -> Result<(), InitError> {
     let path = match &args.package {
-        Some(p) => crate::plan::package_manifest(args.manifest_path.as_deref(), p, env)?,
+        Some(p) => crate::plan::package_manifest(args.manifest_path.as_deref(), p, &crate::facts::Facts::new(env))?,
         None => env.cwd.join(args.manifest_path.as_deref().unwrap_or(Path::new("Cargo.toml"))),
     };
     let text = std::fs::read_to_string(&path).map_err(|source| InitError::Read { path: path.clone(), source })?;

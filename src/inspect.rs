@@ -6,10 +6,12 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::blob::Digest;
-use crate::store::read::{read_image, StoredPlatform};
-use crate::store::source::ImageStore;
-use crate::store::StoreError;
+use crate::oci::Digest;
+use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
+
+use crate::oci::media::is_index;
+use crate::oci::{Blob, PlatformImage};
+use crate::store::{Source, StoreError};
 
 #[derive(Debug, Serialize)]
 pub struct InspectReport {
@@ -63,21 +65,37 @@ fn sorted(m: Option<&std::collections::HashMap<String, String>>) -> BTreeMap<Str
     m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
 
-pub fn inspect(store: &dyn ImageStore) -> Result<InspectReport, StoreError> {
-    let image = read_image(store)?;
+pub fn inspect(store: &dyn Source) -> Result<InspectReport, StoreError> {
+    let image = store.image()?;
+    let root = &image.root;
+    let index: Option<ImageIndex> = match is_index(&root.media_type, &read(store, root)?) {
+        true => Some(parse(store, root)?),
+        false => None,
+    };
     Ok(InspectReport {
         image: store.name(),
-        media_type: image.root.media_type.clone(),
-        digest: image.root.digest.clone(),
-        size: image.root.bytes.len() as u64,
-        annotations: sorted(image.index.as_ref().and_then(|i| i.annotations().as_ref())),
+        media_type: root.media_type.clone(),
+        digest: root.digest.clone(),
+        size: root.size,
+        annotations: sorted(index.as_ref().and_then(|i| i.annotations().as_ref())),
         platforms: image.platforms.iter().map(|p| platform(store, p)).collect::<Result<_, _>>()?,
     })
 }
 
-fn platform(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformReport, StoreError> {
-    let m = &p.manifest.value;
-    let c = &p.config.value;
+/// A document's bytes (held in memory: the source read and verified them).
+fn read(store: &dyn Source, blob: &Blob) -> Result<Vec<u8>, StoreError> {
+    blob.read_all().map_err(StoreError::io("read", store.name()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(store: &dyn Source, blob: &Blob) -> Result<T, StoreError> {
+    serde_json::from_slice(&read(store, blob)?)
+        .map_err(|e| StoreError::BadImage { image: store.name(), why: format!("{}: {e}", blob.digest) })
+}
+
+fn platform(store: &dyn Source, p: &PlatformImage) -> Result<PlatformReport, StoreError> {
+    let m: ImageManifest = parse(store, &p.manifest)?;
+    let c: ImageConfiguration = parse(store, &p.config)?;
+    let (m, c) = (&m, &c);
     let rc = c.config().clone().unwrap_or_default();
     let history: Vec<_> = c.history().iter().flatten().filter(|h| !h.empty_layer().unwrap_or(false)).collect();
     let diff_ids = c.rootfs().diff_ids();
@@ -122,8 +140,8 @@ fn platform(store: &dyn ImageStore, p: &StoredPlatform) -> Result<PlatformReport
     })
 }
 
-fn doc<T>(d: &crate::store::read::StoredDoc<T>) -> Doc {
-    Doc { media_type: d.media_type.clone(), digest: d.digest.clone(), size: d.bytes.len() as u64 }
+fn doc(b: &Blob) -> Doc {
+    Doc { media_type: b.media_type.clone(), digest: b.digest.clone(), size: b.size }
 }
 
 /// The report as aligned text.

@@ -1,13 +1,17 @@
 //! cargo-oci: build multi-platform OCI images of Rust crates.
 //!
-//! The pipeline, top to bottom ([`build`]): **plan** (cargo metadata + Cargo.toml settings + flags
-//! → plain data) → bases resolved and inspected → **compile** (one cargo run per target, through a
-//! backend) → ELF check → **layer** (deterministic tar.gz) → **image** (config, manifest, index:
-//! pure functions) + referrers (SBOM, provenance) → **store** (layout, registry, oci-archive).
-//! The other subcommands are in `commands`.
+//! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
+//! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
+//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
+//! target, through a backend) → ELF check → **package**: **layer** (deterministic tar.gz) +
+//! **image** (config, manifest, index: pure functions) + referrers (SBOM, provenance) → **store**
+//! sinks, one per destination of the plan (layout, oci-archive, registry).
+//!
+//! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
+//! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
+//! this pipeline and `commands` on top. The other subcommands are in `commands`.
 
 pub mod attest;
-pub mod blob;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -15,116 +19,114 @@ pub mod compile;
 pub mod diff;
 pub mod env;
 pub mod error;
+pub mod facts;
 pub mod gc;
 pub mod image;
 pub mod init;
 pub mod inspect;
-pub mod json;
 pub mod layer;
 pub mod merge;
+pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod preflight;
 pub mod process;
 pub mod progress;
 pub mod provenance;
-pub mod publish;
+pub mod push;
+pub mod registries;
 pub mod report;
 pub mod sbom;
+pub mod secret;
 pub mod shell;
 pub mod store;
 pub mod verify;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use cli::BuildArgs;
 use env::Env;
 pub use error::Error;
-use plan::Plan;
+use facts::Facts;
+use plan::{Plan, Request};
 use report::ImageReport;
 use shell::Shell;
 use store::staging::Staging;
 
 /// `cargo oci build`: the whole pipeline.
-pub fn build(args: &BuildArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
+pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
-    let mut plan = plan::resolve(args, env)?;
-    let registries = publish::settings(&plan, &args.registry, env)?;
-    let bases = plan.images.iter().map(|i| package::resolve_bases(i, &registries)).collect::<Result<Vec<_>, _>>()?;
+    let facts = Facts::new(env);
+    let mut plan = plan::resolve(request, &facts)?;
+    preflight::plan_destinations(&plan)?;
+    let registries = registries::settings(&plan.registry, env);
+    let bases = resolve_bases(&plan, &registries)?;
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
-    let inspected = check::inspect(&plan, &bases, shell)?;
-    // A base's own files say which glibc it has; a well-known base's is known when they do not.
-    let base_glibc = |image: &plan::ImagePlan, target: &plan::platform::Target| {
-        inspected.glibc(image, target).or_else(|| plan::known_libc(image.base_of(target)).flatten())
-    };
-    for note in plan::glibc::apply_base_floors(&mut plan, &base_glibc) {
-        shell.verbose("Glibc floor", note);
-    }
+    let inspected = check::inspect(&plan, &bases, plan.elf_check, shell)?;
+    floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
+    preflight::tools(&plan, env)?;
     let artifacts = compile::compile(&plan, env, shell)?;
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
-    let attach = attest::Attach::new(args, &plan, env);
+    let build = attest::build_facts(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;
-    let sets = assemble(&plan, &bases, &artifacts, &staging, &attach, env, shell)?;
-    if args.verify_reproducible {
-        verify::verify(&plan, &bases, &sets, &attach, env, shell)?;
+    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
+    if plan.verify_reproducible {
+        verify::verify(&plan, &bases, &sets, &build, &facts, shell)?;
     }
     let mut built = Vec::new();
     for (image, set) in plan.images.iter().zip(&sets) {
-        let layout = image.outputs.layout.then(|| image.output.clone());
-        if let Some(dir) = &layout {
-            shell.status("Writing", format!("{}:{} to {}", image.name, image.tags.join(","), dir.display()));
-            let writer = gc::open(dir, shell)?;
-            writer.write(set, &image.tags)?;
-            if args.gc {
-                gc::collect(&writer, shell)?;
-            }
-        }
-        let delivered = publish::deliver(image, set, &registries, shell)?;
-        shell.verbose("Index", &set.index.digest);
-        let mut report = ImageReport::new(&image.name, set, layout, &image.tags);
+        let delivered = store::sink::write(&image.destinations, &registries, set, &image.name, shell)?;
+        shell.verbose("Index", &set.root.digest);
+        let mut report = ImageReport::new(&image.name, set, &image.tags, &delivered);
         report.package = Some(image.package.name.clone());
         report.version = Some(image.package.version.clone());
-        report.pushed = delivered.pushed;
-        report.archive = delivered.archive;
         built.push(report);
     }
     shell.status("Finished", format!("{} image(s) in {:.1}s", built.len(), started.elapsed().as_secs_f64()));
     Ok(built)
 }
 
-/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
-pub fn assemble(
-    plan: &Plan,
-    bases: &[Vec<store::BaseImage>],
-    artifacts: &compile::Artifacts,
-    staging: &Staging,
-    attach: &attest::Attach,
-    env: &Env,
-    shell: &mut Shell,
-) -> Result<Vec<image::ImageSet>, Error> {
-    let progress = &shell.progress();
-    let mut sets = Vec::new();
-    for (image, bases) in plan.images.iter().zip(bases) {
-        let platforms: Vec<String> = image.targets.iter().map(|t| t.platform.to_string()).collect();
-        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let inputs = package::Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
-        let mut set = package::package(image, bases, &inputs)?;
-        set.referrers = attest::attest(plan, image, &set, bases, &attach.facts, attach.what, env)?;
-        sets.push(set);
+/// `cargo oci plan`: the plan as `build` runs it — destinations checked, and the glibc floors
+/// from the bases (which are read only when a target wants a floor).
+pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Error> {
+    let mut plan = plan::resolve(request, &Facts::new(env))?;
+    preflight::plan_destinations(&plan)?;
+    if plan.wants_base_floors() {
+        let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;
+        let inspected = check::inspect(&plan, &bases, false, shell)?;
+        floors(&mut plan, &inspected, shell);
     }
-    Ok(sets)
+    Ok(plan)
+}
+
+/// The base of every target of every image (`bases[i][j]`: image i, target j), resolved before
+/// anything is compiled: a base that lacks a platform fails the build before it costs anything.
+fn resolve_bases(plan: &Plan, registries: &Arc<store::registry::Settings>) -> Result<Vec<Vec<oci::BaseImage>>, Error> {
+    Ok(plan.images.iter().map(|i| package::resolve_bases(i, registries)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The plan's second step: glibc floors from what the bases have. A base's own files say which
+/// glibc it has; a well-known base's is known when they do not.
+fn floors(plan: &mut Plan, inspected: &check::Inspected, shell: &mut Shell) {
+    let base_glibc = |image: &plan::ImagePlan, t: &plan::ImageTarget| {
+        inspected.glibc(image, &t.target).or_else(|| plan::known_libc(&t.base).flatten())
+    };
+    for note in plan::glibc::apply_base_floors(plan, &base_glibc) {
+        shell.verbose("Glibc floor", note);
+    }
 }
 
 /// `-v`: the digest each base resolved to, per platform.
-fn explain_bases(plan: &Plan, bases: &[Vec<store::BaseImage>], shell: &mut Shell) {
+fn explain_bases(plan: &Plan, bases: &[Vec<oci::BaseImage>], shell: &mut Shell) {
     for (image, bases) in plan.images.iter().zip(bases) {
         for (t, b) in image.targets.iter().zip(bases) {
             if let Some(r) = &b.reference {
-                shell.verbose("Base", format!("{} for {}: {}", r.name, t.platform, r.digest));
+                shell.verbose("Base", format!("{} for {}: {}", r.name, t.target.platform, r.digest));
             }
         }
     }
@@ -144,8 +146,8 @@ fn explain(plan: &Plan, shell: &mut Shell) {
         );
     }
     for image in &plan.images {
-        for t in &image.targets {
-            shell.verbose("Base", format!("{} for {} on {}", image.base_of(t), image.name, t.platform));
+        for t in image.targets.iter() {
+            shell.verbose("Base", format!("{} for {} on {}", t.base, image.name, t.target.platform));
         }
     }
 }

@@ -6,23 +6,26 @@ use std::collections::BTreeMap;
 
 use crate::cli::MergeArgs;
 use crate::env::Env;
-use crate::image::referrer::Referrer;
-use crate::image::{ImageSet, MediaFamily, PlatformImage};
+use crate::oci::{Destination, Image, ImageName, MediaFamily, PlatformImage, Referrer};
 use crate::plan::PlanError;
+use crate::preflight;
 use crate::report::ImageReport;
 use crate::shell::Shell;
-use crate::store::read::read_image;
-use std::sync::Arc;
+use crate::store::{self, read::check_local, StoreError};
 
-use crate::store::registry::push::PushSet;
-use crate::store::registry::Settings;
-use crate::store::{layout, ImageName, StoreError};
-use crate::Error;
-
+/// Merging failed: two sources with one platform, or a stage's error (shown as it is).
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error("platform {platform} is in both `{first}` and `{second}`")]
     DuplicatePlatform { platform: String, first: String, second: String },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Name(#[from] crate::oci::BadName),
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl MergeError {
@@ -31,50 +34,68 @@ impl MergeError {
             MergeError::DuplicatePlatform { second, .. } => {
                 vec![format!("pass `--replace` to keep the later one (`{second}`), or leave one of them out")]
             }
+            MergeError::Plan(e) => e.hints(),
+            MergeError::Name(e) => e.hints(),
+            MergeError::Preflight(e) => e.hints(),
+            MergeError::Store(e) => e.hints(),
         }
+    }
+
+    /// As `StoreError::covers_cause`, for a store error shown as it is.
+    pub fn covers_cause(&self) -> bool {
+        matches!(self, MergeError::Store(e) if e.covers_cause())
     }
 }
 
-pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
+pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, MergeError> {
     let tags = args.tag.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
     let output = args.output.as_ref().map(|o| env.cwd.join(o));
     if let Some(o) = &output {
-        layout::check_output(o).map_err(PlanError::from)?;
         if tags.is_empty() {
             let image = o.display().to_string();
             return Err(PlanError::from(crate::plan::outputs::OutputsError::NoTag { image }).into());
         }
     }
-    // Everything about the destination is checked before any source is read.
     let push = match &args.push {
         Some(r) => Some(crate::plan::outputs::push_destination(r, &tags, &[], "the merged image")?),
         None => None,
     };
     let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
+    let mut destinations = Vec::new();
+    if let Some(o) = &output {
+        destinations.push(Destination::Layout { path: o.clone(), tags: tags.clone(), gc: false });
+    }
+    if let Some(p) = &push {
+        // Sources on the same registry lend their blobs by cross-repository mount.
+        let mount_from = names.iter().find_map(|n| match n {
+            ImageName::Registry { reference } if reference.registry == p.repository.registry => Some(reference.clone()),
+            _ => None,
+        });
+        destinations.push(p.destination(mount_from));
+    }
+    // Everything about the destinations is checked before any source is read.
+    preflight::destinations(&destinations)?;
     let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
-    let settings = Arc::new(Settings::new(&args.registry, env, creds_for).map_err(StoreError::from)?);
+    let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
 
     // (platform image, its referrers, the source it came from), and the annotations every
     // source agrees on. Referrers (SBOMs, provenance) follow their manifest into the merge.
     let mut entries: Vec<(PlatformImage, Vec<Referrer>, String)> = Vec::new();
     let mut common: Option<BTreeMap<String, String>> = None;
     for (src, name) in args.sources.iter().zip(&names) {
-        let store = name.open(&settings);
-        let image = read_image(store.as_ref())?;
-        let annotations = match &image.index {
-            Some(index) => index.annotations().clone(),
-            None => image.platforms.first().and_then(|p| p.manifest.value.annotations().clone()),
-        };
-        let annotations: BTreeMap<String, String> = annotations.unwrap_or_default().into_iter().collect();
+        let store = store::open(name, &settings);
+        let image = store.image()?;
+        // The index's annotations, or the single manifest's.
+        let annotations = root_annotations(&image).map_err(|why| StoreError::BadImage { image: store.name(), why })?;
         common = Some(match common {
             None => annotations,
             Some(c) => c.into_iter().filter(|(k, v)| annotations.get(k) == Some(v)).collect(),
         });
         let platforms: Vec<String> = image.platforms.iter().map(|p| p.platform.to_string()).collect();
         shell.status("Reading", format!("{src} ({})", platforms.join(", ")));
-        for p in &image.platforms {
-            let new = p.platform_image(store.as_ref())?;
+        for new in image.platforms {
             let referrers = store.referrers(&new.manifest.digest)?;
+            check_local(new.layers.iter().map(|l| &l.blob).chain(referrers.iter().flat_map(|r| &r.blobs)))?;
             match entries.iter().position(|(e, _, _)| e.platform.matches(&new.platform)) {
                 Some(i) if args.replace => {
                     shell.warn(format!("{} of `{}` replaced by the one of `{src}`", new.platform, entries[i].2));
@@ -85,8 +106,7 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
                         platform: new.platform.to_string(),
                         first: entries[i].2.clone(),
                         second: src.clone(),
-                    }
-                    .into())
+                    })
                 }
                 None => entries.push((new, referrers, src.clone())),
             }
@@ -97,31 +117,26 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
     let referrers: Vec<Referrer> = entries.iter().flat_map(|(_, r, _)| r.iter().cloned()).collect();
     let images: Vec<PlatformImage> = entries.into_iter().map(|(e, _, _)| e).collect();
     let family = match images.first() {
-        Some(i) if i.manifest.media_type == MediaFamily::Docker.manifest() => MediaFamily::Docker,
-        _ => MediaFamily::Oci,
+        Some(i) => MediaFamily::of_manifest(&i.manifest.media_type),
+        None => MediaFamily::Oci,
     };
     let index = crate::image::index(&images, &common.unwrap_or_default(), family)
         .map_err(|source| StoreError::Json { what: "the merged index", source })?;
-    let set = ImageSet { images, index, referrers };
-    if let Some(o) = &output {
-        shell.status("Writing", format!("{} to {}", tags.join(","), o.display()));
-        crate::gc::open(o, shell)?.write(&set, &tags)?;
-    }
+    let mut set = Image::new(index, images);
+    set.referrers = referrers;
     let name = match (&output, &push) {
         (Some(o), _) => o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         (None, Some(p)) => p.repository.repository.rsplit('/').next().unwrap_or_default().to_string(),
         (None, None) => String::new(),
     };
-    let mut report = ImageReport::new(&name, &set, output, &tags);
-    if let Some(crate::plan::PushPlan { repository: reference, tags: push_tags }) = &push {
-        // Sources on the same registry lend their blobs by cross-repository mount.
-        let mount_from = names.iter().find_map(|n| match n {
-            ImageName::Registry(r) if r.registry == reference.registry => Some(r.clone()),
-            _ => None,
-        });
-        let push_set = PushSet::from_image_set(&set);
-        report.pushed =
-            crate::publish::push_set(&push_set, &name, reference, push_tags, mount_from.as_ref(), &settings, shell)?;
-    }
-    Ok(vec![report])
+    let delivered = store::sink::write(&destinations, &settings, &set, &name, shell)?;
+    Ok(vec![ImageReport::new(&name, &set, &tags, &delivered)])
+}
+
+/// The `annotations` of the image's root document (an index's, or a single manifest's).
+fn root_annotations(image: &Image) -> Result<BTreeMap<String, String>, String> {
+    let bytes = image.root.read_all().map_err(|e| e.to_string())?;
+    let root: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let pairs = root["annotations"].as_object().into_iter().flatten();
+    Ok(pairs.filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
 }

@@ -3,15 +3,13 @@
 
 use serde_json::{json, Value};
 
-use crate::blob::Digest;
-use crate::env::Env;
-use crate::process::Cmd;
+use crate::oci::Digest;
 
 pub const MEDIA_TYPE: &str = "application/vnd.in-toto+json";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
 pub const BUILD_TYPE: &str = "https://crates.io/crates/cargo-oci-image/build/v1";
 
-/// Facts about one `cargo oci build`, gathered once.
+/// Facts about one `cargo oci build`, gathered once (by `attest`, from `facts`).
 #[derive(Clone, Debug, Default)]
 pub struct BuildFacts {
     /// `rustc -vV`, verbatim.
@@ -29,24 +27,6 @@ pub struct BuildFacts {
     pub cargo_lock: Option<Digest>,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
-}
-
-/// Runs `rustc -vV`, `cargo -V` and git in `dir`; what cannot be found stays empty.
-pub fn gather(env: &Env, dir: &std::path::Path) -> BuildFacts {
-    let text = |cmd: Cmd| cmd.output().ok().map(|o| String::from_utf8_lossy(&o).trim().to_string()).unwrap_or_default();
-    let git = |args: &[&str]| Cmd::new("git").arg("-C").arg(dir).args(args).output().ok();
-    let commit = git(&["rev-parse", "--verify", "-q", "HEAD"]).map(|o| String::from_utf8_lossy(&o).trim().to_string());
-    let dirty =
-        commit.as_ref().and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"])).map(|o| !o.is_empty());
-    let lock = std::iter::successors(Some(dir), |d| d.parent()).map(|d| d.join("Cargo.lock")).find(|p| p.is_file());
-    BuildFacts {
-        rustc: text(Cmd::new(env.rustc()).arg("-vV").cwd(dir)),
-        cargo: text(Cmd::new(env.cargo()).arg("-V").cwd(dir)),
-        git_commit: commit.filter(|c| c.len() >= 40),
-        git_dirty: dirty,
-        cargo_lock: lock.and_then(|p| std::fs::read(p).ok()).map(|b| Digest::of(&b)),
-        ..BuildFacts::default()
-    }
 }
 
 /// What one statement is about.

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::blob::{Blob, Digest};
 use crate::cli::MessageFormat;
-use crate::image::ImageSet;
+use crate::oci::Image;
+use crate::oci::{Blob, Digest};
+use crate::store::sink::Delivery;
 
 /// One image written. Every field is plain data; where the image went is `layout` (and, once
 /// pushing exists, a `pushed` list of references next to it).
@@ -63,9 +64,14 @@ pub struct ManifestReport {
 }
 
 impl ImageReport {
-    pub fn new(image: &str, set: &ImageSet, layout: Option<PathBuf>, tags: &[String]) -> ImageReport {
+    /// What `delivered` says of `set`, written under `tags`.
+    pub fn new(image: &str, set: &Image, tags: &[String], delivered: &[Delivery]) -> ImageReport {
+        let layout = delivered.iter().find_map(|d| match d {
+            Delivery::Layout(dir) => Some(dir.clone()),
+            _ => None,
+        });
         let manifests = set
-            .images
+            .platforms
             .iter()
             .map(|i| ManifestReport {
                 platform: i.platform.full(),
@@ -84,15 +90,24 @@ impl ImageReport {
             package: None,
             version: None,
             tags: tags.to_vec(),
-            index: (&set.index).into(),
+            index: (&set.root).into(),
             manifests,
             references: layout
                 .iter()
                 .flat_map(|l| tags.iter().map(move |t| format!("oci:{}:{t}", l.display())))
                 .collect(),
             layout,
-            pushed: Vec::new(),
-            archive: None,
+            pushed: delivered
+                .iter()
+                .flat_map(|d| match d {
+                    Delivery::Pushed(refs) => refs.clone(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            archive: delivered.iter().find_map(|d| match d {
+                Delivery::Archive(a) => Some(a.clone()),
+                _ => None,
+            }),
         }
     }
 }
@@ -117,7 +132,7 @@ enum Message<'a> {
 }
 
 fn json_line(m: &Message<'_>) -> String {
-    let bytes = crate::json::to_vec(m).expect("reports are plain data");
+    let bytes = crate::oci::json::to_vec(m).expect("reports are plain data");
     String::from_utf8(bytes).expect("JSON is UTF-8")
 }
 

@@ -1,22 +1,23 @@
 //! `--verify-reproducible`: build everything again in a fresh target dir and compare digests; on a
 //! mismatch, explain the first difference with the `diff` engine.
 
-use crate::attest::Attach;
-use crate::env::Env;
-use crate::image::ImageSet;
+use crate::facts::Facts;
+use crate::oci::BaseImage;
+use crate::oci::Image;
 use crate::plan::Plan;
+use crate::provenance::BuildFacts;
 use crate::shell::Shell;
 use crate::store::layout_source::LayoutStore;
 use crate::store::staging::Staging;
-use crate::store::{BaseImage, StoreError};
+use crate::store::StoreError;
 use crate::{compile, diff, store, Error};
 
 pub fn verify(
     plan: &Plan,
     bases: &[Vec<BaseImage>],
-    first: &[ImageSet],
-    attach: &Attach,
-    env: &Env,
+    first: &[Image],
+    build: &BuildFacts,
+    facts: &Facts,
     shell: &mut Shell,
 ) -> Result<(), Error> {
     let oci_dir = plan.target_dir.join("oci");
@@ -25,12 +26,12 @@ pub fn verify(
     shell.status("Verifying", format!("reproducibility: building again in {}", dir.path().display()));
     let mut again = plan.clone();
     again.target_dir = dir.path().join("target");
-    let artifacts = compile::compile(&again, env, shell)?;
+    let artifacts = compile::compile(&again, facts.env(), shell)?;
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
-    let second = crate::assemble(&again, bases, &artifacts, &staging, attach, env, shell)?;
+    let second = crate::package::assemble(&again, bases, &artifacts, &staging, build, facts, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(&second) {
-        if a.index.digest == b.index.digest {
-            shell.status("Reproducible", format!("{} {}", image.name, a.index.digest));
+        if a.root.digest == b.root.digest {
+            shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));
             continue;
         }
         // Write both side by side and let `diff` name the first difference.
@@ -41,8 +42,8 @@ pub fn verify(
             .unwrap_or_else(|| "the indexes differ, but no content difference was found".into());
         return Err(Error::NotReproducible {
             image: image.name.clone(),
-            first: a.index.digest.to_string(),
-            second: b.index.digest.to_string(),
+            first: a.root.digest.to_string(),
+            second: b.root.digest.to_string(),
             explanation,
         });
     }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use elf::{BaseGlibc, Needs};
 use rootfs::RootFs;
 
-use crate::blob::Digest;
 use crate::compile::Artifacts;
+use crate::oci::Digest;
+use crate::oci::{BaseImage, Platform};
 use crate::plan::glibc::GlibcVersion;
-use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Platform, Target};
+use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Target};
 use crate::shell::Shell;
-use crate::store::BaseImage;
 
 /// What the check knows of one base for one platform.
 #[derive(Debug)]
@@ -44,9 +44,14 @@ impl Inspected {
 }
 
 /// Reads the file tree of each image's base for each of its targets (`bases[i][j]`: image i,
-/// target j), streaming the layers: for the check, or for a target's automatic glibc floor. A
-/// base that cannot be read fails the build only if the ELF check is on.
-pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Result<Inspected, CheckError> {
+/// target j), streaming the layers: for the check (`for_check`: every base), or for a target's
+/// automatic glibc floor. A base that cannot be read fails only if it is read for the check.
+pub fn inspect(
+    plan: &Plan,
+    bases: &[Vec<BaseImage>],
+    for_check: bool,
+    shell: &mut Shell,
+) -> Result<Inspected, CheckError> {
     let wants_floor = |t: &Target| {
         t.libc == Libc::Gnu
             && t.glibc.is_none()
@@ -55,8 +60,9 @@ pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Resu
     let mut by_layers: BTreeMap<Vec<Digest>, Arc<BaseFacts>> = BTreeMap::new();
     let mut out = Inspected::default();
     for (image, bases) in plan.images.iter().zip(bases) {
-        for (target, base) in image.targets.iter().zip(bases) {
-            if !plan.elf_check && !wants_floor(target) {
+        for (it, base) in image.targets.iter().zip(bases) {
+            let (target, base_name) = (&it.target, &it.base);
+            if !for_check && !wants_floor(target) {
                 continue; // nothing would use it: `--no-elf-check` also saves reading the base
             }
             let key: Vec<Digest> = base.layers.iter().map(|l| l.blob.digest.clone()).collect();
@@ -72,17 +78,17 @@ pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Resu
                             ),
                             None if target.libc == Libc::Gnu => shell.verbose(
                                 "Base glibc",
-                                format!("none found in `{}` for {}", image.base_of(target), target.platform),
+                                format!("none found in `{}` for {}", base_name, target.platform),
                             ),
                             None => {}
                         }
-                        let f = Arc::new(BaseFacts { name: image.base_of(target).to_string(), files, glibc });
+                        let f = Arc::new(BaseFacts { name: base_name.to_string(), files, glibc });
                         by_layers.insert(key, f.clone());
                         Some(f)
                     }
-                    Err(source) if plan.elf_check => {
+                    Err(source) if for_check => {
                         return Err(CheckError::ReadBase {
-                            base: image.base_of(target).to_string(),
+                            base: base_name.to_string(),
                             platform: target.platform.to_string(),
                             source,
                         })
@@ -92,8 +98,7 @@ pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Resu
                             "Base",
                             format!(
                                 "cannot read `{}` for {} ({e}): no automatic glibc floor",
-                                image.base_of(target),
-                                target.platform
+                                base_name, target.platform
                             ),
                         );
                         None
@@ -109,7 +114,7 @@ pub fn inspect(plan: &Plan, bases: &[Vec<BaseImage>], shell: &mut Shell) -> Resu
 /// Checks every binary of every image against its base; the first problem is the error.
 pub fn check(plan: &Plan, inspected: &Inspected, artifacts: &Artifacts, shell: &mut Shell) -> Result<(), CheckError> {
     for image in &plan.images {
-        for target in &image.targets {
+        for target in image.targets.iter().map(|t| &t.target) {
             let Some(base) = inspected.get(image, target) else { continue };
             for bin in &image.bins {
                 let Some(path) = artifacts.get(&image.package.id, bin, &target.triple) else { continue };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use crate::blob::Layer;
+use crate::oci::Layer;
 
 /// What a path is in the merged tree of all layers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 
 mod cargo;
 mod cross;
+pub mod rustflags;
 mod rustup;
-pub mod zigbuild;
+mod zigbuild;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,7 +70,7 @@ impl JobContext<'_> {
                 a.extend(["--bin".to_string(), b.clone()]);
             }
         }
-        a.extend(crate::plan::feature_args(&self.plan.cargo));
+        a.extend(crate::facts::feature_args(&self.plan.cargo));
         if self.quiet {
             a.push("--quiet".into());
         }
@@ -85,7 +86,6 @@ impl JobContext<'_> {
     /// (as cargo would pick them) plus `--remap-path-prefix` for every host-specific path, in
     /// `CARGO_ENCODED_RUSTFLAGS` (see `plan::rustflags` for why not RUSTFLAGS).
     pub fn reproducible_env(&self, extra_remaps: &[(std::path::PathBuf, &str)]) -> (String, String) {
-        use crate::plan::rustflags;
         let (mut flags, _) = rustflags::user_rustflags(&self.job.target.triple, self.env);
         flags.extend(rustflags::path_remaps(self.env, &self.plan.workspace_root, &self.plan.target_dir));
         flags.extend(extra_remaps.iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())));
@@ -156,11 +156,8 @@ impl CompileError {
     }
 }
 
-/// Runs every job of the plan; preflights all backends before the first compile.
+/// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
-    for job in &plan.jobs {
-        backend(job.backend.kind).preflight(job, env)?;
-    }
     let mut artifacts = Artifacts::default();
     for job in &plan.jobs {
         let be = backend(job.backend.kind);
@@ -229,6 +226,9 @@ pub(crate) mod testing {
             jobs: vec![job.clone()],
             images: Vec::new(),
             elf_check: true,
+            verify_reproducible: false,
+            attestations: crate::plan::Attestations { sbom: crate::plan::SbomFormat::Spdx, provenance: true },
+            registry: Default::default(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
         backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()

@@ -53,15 +53,6 @@ impl Backend for Zigbuild {
     }
 }
 
-/// `zig version` (on PATH, else `python3 -m ziglang version`), for provenance.
-pub fn zig_version(env: &Env) -> Option<String> {
-    let run = |cmd: Cmd| cmd.cwd(&env.cwd).output().ok().map(|o| String::from_utf8_lossy(&o).trim().to_string());
-    match env.which("zig") {
-        Some(zig) => run(Cmd::new(zig).arg("version")),
-        None => run(Cmd::new(env.which("python3")?).args(["-m", "ziglang", "version"])),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testing::command_line;

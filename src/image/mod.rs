@@ -1,8 +1,8 @@
 //! Pure image assembly: (base, layers, settings, platform, epoch) → config + manifest, and
-//! platform images → index. No I/O; every digest is of the exact bytes returned.
+//! platform images → index; referrer manifests in `referrer`. No I/O; every digest is of the
+//! exact bytes returned. Imports only `oci`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
 
 use oci_spec::image::{
     Arch, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType,
@@ -11,86 +11,7 @@ use oci_spec::image::{
 
 pub mod referrer;
 
-use crate::blob::{Blob, Layer};
-use crate::plan::{ContainerConfig, Platform};
-use crate::store::BaseImage;
-
-/// The two families of manifest media types. One manifest never mixes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum MediaFamily {
-    Oci,
-    Docker,
-}
-
-impl MediaFamily {
-    pub fn manifest(self) -> &'static str {
-        match self {
-            MediaFamily::Oci => "application/vnd.oci.image.manifest.v1+json",
-            MediaFamily::Docker => "application/vnd.docker.distribution.manifest.v2+json",
-        }
-    }
-    pub fn index(self) -> &'static str {
-        match self {
-            MediaFamily::Oci => "application/vnd.oci.image.index.v1+json",
-            MediaFamily::Docker => "application/vnd.docker.distribution.manifest.list.v2+json",
-        }
-    }
-    pub fn config(self) -> &'static str {
-        match self {
-            MediaFamily::Oci => "application/vnd.oci.image.config.v1+json",
-            MediaFamily::Docker => "application/vnd.docker.container.image.v1+json",
-        }
-    }
-    /// Whether `media_type` is a gzip'd tar layer of either family (renamable to the other).
-    pub fn is_gzip_layer(media_type: &str) -> bool {
-        [MediaFamily::Oci.layer_gzip(), MediaFamily::Docker.layer_gzip()].contains(&media_type)
-    }
-
-    /// The gzip'd layer type of this family (the bytes are the same in both).
-    pub fn layer_gzip(self) -> &'static str {
-        match self {
-            MediaFamily::Oci => crate::layer::MEDIA_TYPE,
-            MediaFamily::Docker => "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        }
-    }
-}
-
-/// One platform's image: its layers (base first), config and manifest, ready for a sink.
-#[derive(Clone, Debug)]
-pub struct PlatformImage {
-    pub platform: Platform,
-    pub layers: Vec<Layer>,
-    pub config: Blob,
-    pub manifest: Blob,
-}
-
-/// A multi-platform image: what a sink writes.
-#[derive(Clone, Debug)]
-pub struct ImageSet {
-    pub images: Vec<PlatformImage>,
-    pub index: Blob,
-    /// SBOMs and provenance about the platform manifests (OCI 1.1 referrers, never index entries).
-    pub referrers: Vec<referrer::Referrer>,
-}
-
-impl ImageSet {
-    /// Every blob once, in the order a sink must write them: layers, configs, manifests, index,
-    /// then the referrers' documents and manifests (their subjects exist by then).
-    pub fn blobs_children_first(&self) -> Vec<&Blob> {
-        let mut out: Vec<&Blob> = Vec::new();
-        let layers = self.images.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob));
-        let configs = self.images.iter().map(|i| &i.config);
-        let manifests = self.images.iter().map(|i| &i.manifest);
-        let referrers = self.referrers.iter().flat_map(|r| r.blobs.iter().chain([&r.manifest]));
-        for b in layers.chain(configs).chain(manifests).chain(std::iter::once(&self.index)).chain(referrers) {
-            if !out.iter().any(|o| o.digest == b.digest) {
-                out.push(b);
-            }
-        }
-        out
-    }
-}
+use crate::oci::{rfc3339, BaseImage, Blob, ContainerConfig, Layer, MediaFamily, Platform, PlatformImage};
 
 /// Everything one platform image is made of.
 pub struct ImageInput<'a> {
@@ -101,11 +22,6 @@ pub struct ImageInput<'a> {
     pub config: &'a ContainerConfig,
     pub epoch: u64,
     pub annotations: &'a BTreeMap<String, String>,
-}
-
-/// `1970-01-01T00:00:00Z` from Unix seconds.
-pub fn rfc3339(epoch: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(epoch)).to_string()
 }
 
 fn oci_platform(p: &Platform) -> oci_spec::image::Platform {
@@ -248,12 +164,6 @@ pub fn index(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_of_epochs() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
 
     #[test]
     fn env_merge_replaces_by_key() {

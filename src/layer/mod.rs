@@ -8,14 +8,14 @@ use std::path::PathBuf;
 
 use flate2::{Compression, GzBuilder};
 
-use crate::blob::{Digest, HashWriter};
+use crate::oci::{Digest, HashWriter};
 
 /// The gzip level. Pinned with the deflate implementation (see Cargo.toml): the compressed bytes,
 /// and so every layer digest, depend on both.
 pub const GZIP_LEVEL: u32 = 6;
 /// The gzip header's OS byte: 255 = "unknown", so the host OS never leaks into the bytes.
 const GZIP_OS_UNKNOWN: u8 = 255;
-pub const MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_TYPE: &str = crate::oci::media::OCI_LAYER_GZIP;
 
 /// What a tar entry holds.
 #[derive(Clone, Debug)]

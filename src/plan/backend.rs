@@ -1,50 +1,48 @@
 //! Which backend builds each target, and why: the `auto` decision table.
 
-use cargo_metadata::Package;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::platform::{Libc, Target};
-use super::{cargo_config, cdeps, resolve::metadata, BackendChoice, BackendKind, CargoFlags, PlanError};
-use crate::env::Env;
+use super::target::{Libc, Target};
+use super::{BackendChoice, BackendKind, CargoFlags, PlanError};
+use crate::facts::Facts;
 
-/// What the user asked for (`--backend`, later per target from Cargo.toml metadata).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// What the user asked for (`--backend`, `backend` in Cargo.toml, also per target), read by serde
+/// like every other key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendRequest {
-    /// Decide per target: cargo + rust-lld when nothing needs a C toolchain, else zig
+    /// Decide per target: cargo + rust-lld when nothing needs a C toolchain, else zig.
     #[default]
     Auto,
-    /// Plain `cargo build` (rust-lld for musl unless a linker is configured)
+    /// Plain `cargo build` (rust-lld for musl unless a linker is configured).
     Cargo,
-    /// `cargo zigbuild`: zig as C compiler and linker, glibc floors
+    /// `cargo zigbuild`: zig as C compiler and linker, glibc floors.
     Zigbuild,
-    /// `cross build`, in a container (needs docker or podman)
+    /// `cross build`, in a container (needs docker or podman).
     Cross,
 }
 
 /// What the decision looks at for one target, gathered lazily (the C-build scan runs
 /// `cargo metadata` for the target, so it is only asked for when the table needs it).
-pub struct Facts<'a> {
+pub struct Seen<'a> {
     /// Where the user configured a linker for this target, if anywhere.
     pub linker: Option<String>,
-    /// The packages compiled for this target that build C code (see [`cdeps::c_builds`]).
+    /// The packages compiled for this target that build C code (see [`Facts::c_builds`]).
     pub c_builds: &'a mut dyn FnMut() -> Result<Vec<String>, PlanError>,
 }
 
-/// Gathers the facts for `target` and applies the table. `request` is this target's request.
+/// Asks the facts for `target` and applies the table. `request` is this target's request;
+/// `package` is (name, package id).
 pub fn choose_backend(
     target: &Target,
     request: BackendRequest,
-    package: &Package,
+    package: (&str, &str),
     flags: &CargoFlags,
-    env: &Env,
+    facts: &Facts,
 ) -> Result<BackendChoice, PlanError> {
-    let mut c_builds = || {
-        let meta = metadata(Some(flags.manifest_path.as_path()), flags, Some(&target.triple), env)?;
-        Ok(cdeps::c_builds(&meta, &package.id))
-    };
-    let facts = Facts { linker: cargo_config::configured_linker(&target.triple, env), c_builds: &mut c_builds };
-    decide(target, request, package.name.as_str(), facts)
+    let mut c_builds = || Ok(facts.c_builds(flags, package.1, &target.triple)?);
+    let seen = Seen { linker: facts.linker(&target.triple), c_builds: &mut c_builds };
+    decide(target, request, package.0, seen)
 }
 
 /// The decision table (unit-tested row by row below):
@@ -62,7 +60,7 @@ pub fn decide(
     target: &Target,
     request: BackendRequest,
     package: &str,
-    facts: Facts<'_>,
+    facts: Seen<'_>,
 ) -> Result<BackendChoice, PlanError> {
     let choice =
         |kind, reason: String, linker: Option<&str>| BackendChoice { kind, reason, linker: linker.map(String::from) };
@@ -142,7 +140,7 @@ mod tests {
             asked = true;
             Ok(c.iter().map(|s| s.to_string()).collect())
         };
-        let facts = Facts { linker: linker.map(String::from), c_builds: &mut c_builds };
+        let facts = Seen { linker: linker.map(String::from), c_builds: &mut c_builds };
         let out = match decide(&t, request, "app", facts) {
             Ok(b) => format!("{:?}{}: {}", b.kind, b.linker.map(|l| format!("+{l}")).unwrap_or_default(), b.reason),
             Err(e) => format!("error: {e}"),

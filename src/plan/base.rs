@@ -1,8 +1,8 @@
 //! Which base an image is built on: parsing `--base`, and what each kind of base can run.
 
 use super::glibc::GlibcVersion;
-use super::platform::{Libc, Target};
-use super::{BaseSpec, PlanError};
+use super::target::{Libc, Target};
+use super::{ImageName, PlanError};
 use crate::env::Env;
 
 /// Short names for well-known distroless-style bases (the built-in `static` stands in for the
@@ -29,29 +29,29 @@ const KNOWN_LIBC: &[(&str, Option<GlibcVersion>)] = &[
 
 /// `Some(libc)` for a base whose C library is known (see [`KNOWN_LIBC`]); the built-in bases
 /// have none.
-pub fn known_libc(base: &BaseSpec) -> Option<Option<GlibcVersion>> {
+pub fn known_libc(base: &ImageName) -> Option<Option<GlibcVersion>> {
     match base {
-        BaseSpec::Static | BaseSpec::Scratch => Some(None),
-        BaseSpec::Registry { reference } => {
+        ImageName::Static | ImageName::Scratch => Some(None),
+        ImageName::Registry { reference } => {
             KNOWN_LIBC.iter().find(|(name, _)| reference.name() == *name).map(|(_, libc)| *libc)
         }
-        BaseSpec::Layout { .. } => None,
+        ImageName::Layout { .. } => None,
     }
 }
 
 /// `static`, `scratch`, `oci:DIR[:TAG]` (relative to the cwd), a registry reference (optionally
 /// as `docker://REF`), or an alias from [`ALIASES`].
-pub fn parse_base(base: &str, env: &Env) -> Result<BaseSpec, PlanError> {
+pub fn parse_base(base: &str, env: &Env) -> Result<ImageName, PlanError> {
     match base {
-        "static" => Ok(BaseSpec::Static),
-        "scratch" => Ok(BaseSpec::Scratch),
-        other => match crate::store::layout_source::parse_oci_ref(other) {
-            Some((path, tag)) => Ok(BaseSpec::Layout { path: env.cwd.join(path), tag }),
+        "static" => Ok(ImageName::Static),
+        "scratch" => Ok(ImageName::Scratch),
+        other => match crate::oci::name::parse_oci_ref(other) {
+            Some((path, tag)) => Ok(ImageName::Layout { path: env.cwd.join(path), tag }),
             None if other.is_empty() => Err(PlanError::UnknownBase { base: other.into() }),
             None => {
                 let r = ALIASES.iter().find(|(a, _)| *a == other).map_or(other, |(_, r)| r);
                 let r = r.strip_prefix("docker://").unwrap_or(r);
-                Ok(BaseSpec::Registry { reference: crate::store::registry::Reference::parse(r)? })
+                Ok(ImageName::Registry { reference: crate::oci::Reference::parse(r)? })
             }
         },
     }
@@ -59,7 +59,7 @@ pub fn parse_base(base: &str, env: &Env) -> Result<BaseSpec, PlanError> {
 
 /// gnu binaries are dynamically linked against glibc; the built-in bases and the static
 /// distroless-style ones have none.
-pub fn check_libc(target: &Target, base: &BaseSpec) -> Result<(), PlanError> {
+pub fn check_libc(target: &Target, base: &ImageName) -> Result<(), PlanError> {
     if target.libc == Libc::Gnu && known_libc(base) == Some(None) {
         let musl = target.triple.replace("-gnu", "-musl");
         let short = Target::parse(&musl).ok().map(|t| t.triple);
@@ -88,13 +88,13 @@ mod tests {
     #[test]
     fn gnu_on_builtin_base_is_refused_with_the_musl_alternative() {
         let t = Target::parse("aarch64-unknown-linux-gnu").unwrap();
-        match check_libc(&t, &BaseSpec::Static) {
+        match check_libc(&t, &ImageName::Static) {
             Err(PlanError::GlibcTargetOnBase { short, .. }) => {
                 assert_eq!(short.as_deref(), Some("aarch64-unknown-linux-musl"))
             }
             other => panic!("{other:?}"),
         }
-        assert!(check_libc(&Target::parse("aarch64").unwrap(), &BaseSpec::Scratch).is_ok());
+        assert!(check_libc(&Target::parse("aarch64").unwrap(), &ImageName::Scratch).is_ok());
         let env = Env::from_pairs("/w".into(), []);
         for static_base in [
             "distroless-static",

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::BackendRequest;
+use crate::facts::Facts;
+
 /// One layer of settings: every key optional. Tables (`env`, `labels`, `annotations`) merge key by
 /// key across layers; every other key is replaced as a whole by the layer above.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -23,7 +26,7 @@ use toml::Spanned;
 pub struct OciConfig {
     pub base: Option<String>,
     pub targets: Option<Vec<String>>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendRequest>,
     pub tags: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -56,7 +59,7 @@ pub struct FileSpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetConfig {
     pub base: Option<String>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendRequest>,
 }
 
 /// A permission mode: `0o640` (a TOML octal integer) or `"0640"` (a string of octal digits).
@@ -295,8 +298,8 @@ fn section_value<'a, 'i>(root: &'a DeTable<'i>, section: Section) -> Option<&'a 
 }
 
 /// Settings read from a Cargo.toml section (empty when the section is absent).
-pub fn load(file: &Path, section: Section) -> Result<(OciConfig, Origin), ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read { file: file.into(), source })?;
+pub fn load(file: &Path, section: Section, facts: &Facts) -> Result<(OciConfig, Origin), ConfigError> {
+    let text = facts.read_to_string(file).map_err(|source| ConfigError::Read { file: file.into(), source })?;
     let source = Arc::new(ManifestSource { file: file.into(), section, text });
     let config = parse(&source)?;
     Ok((config, Origin::Manifest(source)))

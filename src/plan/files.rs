@@ -1,34 +1,31 @@
-//! The `files` setting: checked and normalised when planning (no `..` out of `/`, no `src`
-//! outside the package), expanded into deterministic layer entries when packaging.
+//! The `files` setting, checked and normalised when planning: no `..` out of `/`, no `src`
+//! outside the package (`package::files` expands it into layer entries).
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::config::{FileSpec, KeyPath, Origin};
 use super::{FileCopy, PlanError};
-use crate::layer::{Entry, Kind, Source};
+use crate::facts::Facts;
 
 /// Checks every entry: `src` is resolved from the directory of the Cargo.toml that lists it and
 /// must stay inside it (after following symlinks); `dest` is absolute and normalised.
-pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path) -> Result<Vec<FileCopy>, PlanError> {
+pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path, facts: &Facts) -> Result<Vec<FileCopy>, PlanError> {
     let root = origin.dir(cwd);
-    let canonical_root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let canonical_root = facts.path(root).map(|f| f.real).unwrap_or_else(|_| root.to_path_buf());
     let mut out = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let at = KeyPath::key("files").at(i);
         let src = root.join(&spec.src);
-        let real = fs::canonicalize(&src).map_err(|e| {
+        let found = facts.path(&src).map_err(|e| {
             let why = format!("`{}` cannot be read ({})", spec.src, e.kind());
             origin.invalid(&at.then("src"), why, format!("`src` is relative to {}", root.display()))
         })?;
+        let real = found.real;
         if !real.starts_with(&canonical_root) {
             let why = format!("`{}` is outside {}", spec.src, root.display());
             let hint = "only files of the package go into its image: copy it into the package directory";
             return Err(origin.invalid(&at.then("src"), why, hint).into());
         }
-        let md = fs::metadata(&real).map_err(|e| origin.invalid(&at.then("src"), e.to_string(), ""))?;
         let dest_hint = "paths in the image start at `/`: e.g. `dest = \"/etc/app/app.toml\"`";
         if !spec.dest.starts_with('/') {
             let why = format!("`{}` is a relative path", spec.dest);
@@ -38,13 +35,13 @@ pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path) -> Result<Vec<Fi
         let norm =
             crate::layer::normalize(&spec.dest).map_err(|why| origin.invalid(&at.then("dest"), why, dest_hint))?;
         let mut dest = format!("/{norm}");
-        if !md.is_dir() {
+        if !found.is_dir {
             if spec.dest.ends_with('/') || norm.is_empty() {
                 // `dest = "/etc/app/"`: into that directory, under the file's own name.
                 let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 dest = format!("{}/{name}", dest.trim_end_matches('/'));
             }
-            if !md.is_file() {
+            if !found.is_file {
                 let why = format!("`{}` is neither a file nor a directory", spec.src);
                 return Err(origin.invalid(&at.then("src"), why, "list regular files or directories").into());
             }
@@ -52,7 +49,7 @@ pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path) -> Result<Vec<Fi
         out.push(FileCopy {
             src: real,
             dest,
-            directory: md.is_dir(),
+            directory: found.is_dir,
             mode: spec.mode,
             uid: spec.uid.unwrap_or(0),
             gid: spec.gid.unwrap_or(0),
@@ -61,80 +58,14 @@ pub fn resolve(specs: &[FileSpec], origin: &Origin, cwd: &Path) -> Result<Vec<Fi
     Ok(out)
 }
 
-/// The layer entries of `files`, in a stable order (the layer writer sorts them anyway).
-/// Directories are walked recursively; symlinks inside them are kept as symlinks, never followed,
-/// so nothing outside the package can enter the image through one.
-pub fn entries(files: &[FileCopy]) -> io::Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    for f in files {
-        if f.directory {
-            if f.dest != "/" {
-                out.push(Entry::dir(&f.dest, dir_mode(f), f.uid.into(), f.gid.into()));
-            }
-            walk(&f.src, &f.dest, f, &mut out)?;
-        } else {
-            out.push(file_entry(&f.src, &f.dest, f)?);
-        }
-    }
-    Ok(out)
-}
-
-/// Directories copied from a `src` directory: 0755, or with `mode` that mode plus `x` wherever it
-/// has `r` (chmod's `X`), so `mode = 0o600` gives a private 0700 tree.
-fn dir_mode(f: &FileCopy) -> u32 {
-    match f.mode {
-        Some(m) => m.0 | ((m.0 & 0o444) >> 2),
-        None => 0o755,
-    }
-}
-
-fn file_entry(src: &Path, dest: &str, f: &FileCopy) -> io::Result<Entry> {
-    let mode = match f.mode {
-        Some(m) => m.0,
-        None if fs::metadata(src)?.permissions().mode() & 0o100 != 0 => 0o755,
-        None => 0o644,
-    };
-    Ok(Entry {
-        path: dest.into(),
-        kind: Kind::File(Source::Path(src.into())),
-        mode,
-        uid: f.uid.into(),
-        gid: f.gid.into(),
-    })
-}
-
-fn walk(dir: &Path, dest: &str, f: &FileCopy, out: &mut Vec<Entry>) -> io::Result<()> {
-    let mut children: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
-        let path = child.path();
-        let to = format!("{}/{name}", dest.trim_end_matches('/'));
-        let t = child.file_type()?;
-        if t.is_symlink() {
-            let target = fs::read_link(&path)?.to_string_lossy().into_owned();
-            out.push(Entry {
-                path: to,
-                kind: Kind::Symlink(target),
-                mode: 0o777,
-                uid: f.uid.into(),
-                gid: f.gid.into(),
-            });
-        } else if t.is_dir() {
-            out.push(Entry::dir(&to, dir_mode(f), f.uid.into(), f.gid.into()));
-            walk(&path, &to, f, out)?;
-        } else if t.is_file() {
-            out.push(file_entry(&path, &to, f)?);
-        } else {
-            return Err(io::Error::other(format!("{} is neither a file, a directory nor a symlink", path.display())));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
+    use crate::layer::Kind;
+    use crate::package::files::entries;
     use crate::plan::config::{ConfigError, Section};
     use crate::plan::Mode;
 
@@ -154,8 +85,9 @@ mod tests {
         let file = d.join("pkg/Cargo.toml");
         let text = format!("[package]\nname = \"p\"\nversion = \"0.1.0\"\n[package.metadata.oci]\nfiles = {files}\n");
         fs::write(&file, &text).unwrap();
-        let (config, origin) = crate::plan::config::load(&file, Section::Package).unwrap();
-        resolve(&config.files.unwrap(), &origin, Path::new("/"))
+        let facts = Facts::new(&crate::env::Env::default());
+        let (config, origin) = crate::plan::config::load(&file, Section::Package, &facts).unwrap();
+        resolve(&config.files.unwrap(), &origin, Path::new("/"), &facts)
     }
 
     #[test]

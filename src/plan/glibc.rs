@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::platform::{Libc, Target};
-use super::{BackendKind, ImagePlan, Plan, PlanError};
+use super::target::{Libc, Target};
+use super::{BackendKind, ImagePlan, ImageTarget, Plan, PlanError};
 
 /// A glibc version such as `2.31` (a third part, rare, is kept).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,43 +44,56 @@ pub fn apply_flag(targets: &mut [Target], flag: Option<&str>) -> Result<(), Plan
     Ok(())
 }
 
-/// The automatic floor: each zigbuild job for a gnu target without a floor builds against the
-/// oldest glibc among the bases it goes onto, so the binary never needs a newer glibc than the
-/// base has. `base_glibc` says what a base has for a target (`None`: unknown). Returns one line
-/// per decision, for `-v`.
+impl Plan {
+    /// Whether a job wants the automatic floor (see [`apply_base_floors`]), so the bases must be
+    /// read to plan it.
+    pub fn wants_base_floors(&self) -> bool {
+        self.jobs.iter().any(wants_floor)
+    }
+}
+
+fn wants_floor(job: &super::CompileJob) -> bool {
+    job.target.libc == Libc::Gnu && job.target.glibc.is_none() && job.backend.kind == BackendKind::Zigbuild
+}
+
+/// The automatic floor, the plan's second step (pure: `base_glibc` says what each image target's
+/// base has, `None`: unknown): every zigbuild job for a gnu target without a floor builds against
+/// the oldest glibc among the bases its triple goes onto, so no binary needs a newer glibc than
+/// its base has. The image targets built by that job get the floor and the reason, and the jobs
+/// are derived again. `build` runs it once the bases are read; `cargo oci plan` runs it too, so
+/// the plan it prints is the one built. Returns one line per decision, for `-v`.
 pub fn apply_base_floors(
     plan: &mut Plan,
-    base_glibc: &dyn Fn(&ImagePlan, &Target) -> Option<GlibcVersion>,
+    base_glibc: &dyn Fn(&ImagePlan, &ImageTarget) -> Option<GlibcVersion>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
-    for job in &mut plan.jobs {
-        if job.target.libc != Libc::Gnu || job.target.glibc.is_some() || job.backend.kind != BackendKind::Zigbuild {
+    for job in plan.jobs.clone() {
+        if !wants_floor(&job) {
             continue;
         }
-        let bases: Vec<(&ImagePlan, Option<GlibcVersion>)> = plan
+        let triple = &job.target.triple;
+        let bases: Vec<(&ImagePlan, &ImageTarget, Option<GlibcVersion>)> = plan
             .images
             .iter()
-            .filter(|i| i.targets.iter().any(|t| t.triple == job.target.triple))
-            .map(|i| (i, base_glibc(i, &job.target)))
+            .flat_map(|i| i.targets.iter().filter(|t| t.target.triple == *triple).map(move |t| (i, t)))
+            .map(|(i, t)| (i, t, base_glibc(i, t)))
             .collect();
-        let oldest = bases.iter().filter_map(|(_, v)| *v).min();
-        match oldest {
-            Some(v) => {
-                let from = bases
-                    .iter()
-                    .find(|(_, b)| *b == Some(v))
-                    .map(|(i, _)| i.base_of(&job.target).to_string())
-                    .unwrap_or_default();
-                job.target.glibc = Some(v.to_string());
-                job.backend.reason.push_str(&format!("; glibc floor {v}, the glibc of the base `{from}`"));
-                notes.push(format!("{v} for {}: the glibc of the base `{from}`", job.target.triple));
+        let Some(v) = bases.iter().filter_map(|(_, _, v)| *v).min() else {
+            notes.push(format!(
+                "none for {triple}: the base's glibc version is unknown (zig's default applies; the ELF check still runs)"
+            ));
+            continue;
+        };
+        let from = bases.iter().find(|(_, _, b)| *b == Some(v)).map(|(_, t, _)| t.base.to_string()).unwrap_or_default();
+        for t in plan.images.iter_mut().flat_map(|i| i.targets.iter_mut()) {
+            if t.target.triple == *triple && t.target.glibc.is_none() && t.backend == job.backend {
+                t.target.glibc = Some(v.to_string());
+                t.backend.reason.push_str(&format!("; glibc floor {v}, the glibc of the base `{from}`"));
             }
-            None => notes.push(format!(
-                "none for {}: the base's glibc version is unknown (zig's default applies; the ELF check still runs)",
-                job.target.triple
-            )),
         }
+        notes.push(format!("{v} for {triple}: the glibc of the base `{from}`"));
     }
+    plan.jobs = super::jobs(&plan.images);
     notes
 }
 

@@ -1,31 +1,42 @@
-//! The plan: everything a build will do, decided up front as plain data (printable, snapshot-able).
+//! The plan: everything a build will do, decided up front as plain data (printable by `cargo oci
+//! plan`, snapshot-tested): which images, bins and targets, each target's base and backend, the
+//! compile jobs, each image's destinations, the attestations, the registry settings, the checks.
+//! `resolve` makes it from a [`Request`] and the `facts` (no I/O of its own);
+//! `glibc::apply_base_floors` is its second, pure step once the bases are read. Imports `oci`,
+//! `facts`, `layer` and the utilities; never `cli` or `store`.
 
 mod backend;
 mod base;
 pub use base::known_libc;
-mod cargo_config;
-mod cdeps;
 pub mod config;
 pub mod files;
 pub mod glibc;
+mod jobs;
 pub mod outputs;
-pub mod platform;
+pub mod registry;
+pub mod request;
 mod resolve;
-pub mod rustflags;
 mod settings;
 pub mod show;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::oci::{ContainerConfig, Destination, ImageName, MediaFamily, Reference};
+
+pub use crate::facts::CargoFlags;
 pub use backend::{choose_backend, BackendRequest};
 pub use config::{ConfigError, Mode};
+pub use jobs::jobs;
 pub use outputs::{Outputs, PushPlan};
-pub use platform::{Libc, Platform, Target};
-pub use resolve::{check_tag, feature_args, metadata, package_manifest, resolve};
+pub use registry::{RegistryPlan, RegistryRequest};
+pub use request::Request;
+pub use resolve::{check_tag, package_manifest, resolve};
 pub use settings::{DEFAULT_BIN_DIR, DEFAULT_TARGETS};
+pub use target::{Libc, Target};
 
 /// The whole build, resolved.
 #[derive(Clone, Debug, Serialize)]
@@ -41,18 +52,39 @@ pub struct Plan {
     pub images: Vec<ImagePlan>,
     /// Check each binary against its base before writing (`--no-elf-check` turns it off).
     pub elf_check: bool,
+    /// `--verify-reproducible`: build everything a second time and compare digests.
+    pub verify_reproducible: bool,
+    /// What is attached to every platform manifest.
+    pub attestations: Attestations,
+    /// How registries (bases, `--push`) are reached.
+    pub registry: RegistryPlan,
 }
 
-/// Flags passed through to every cargo invocation.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CargoFlags {
-    pub manifest_path: PathBuf,
-    pub features: Vec<String>,
-    pub all_features: bool,
-    pub no_default_features: bool,
-    pub locked: bool,
-    pub frozen: bool,
-    pub offline: bool,
+/// The referrers attached to each platform manifest (`--sbom`, `--provenance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Attestations {
+    pub sbom: SbomFormat,
+    pub provenance: bool,
+}
+
+/// `--sbom`: which document to attach to each platform manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SbomFormat {
+    Spdx,
+    Cyclonedx,
+    None,
+}
+
+impl SbomFormat {
+    /// The referrer's `artifactType` and the document's media type.
+    pub fn media_type(self) -> Option<&'static str> {
+        match self {
+            SbomFormat::Spdx => Some("application/spdx+json"),
+            SbomFormat::Cyclonedx => Some("application/vnd.cyclonedx+json"),
+            SbomFormat::None => None,
+        }
+    }
 }
 
 /// One `cargo build --target T`.
@@ -97,25 +129,79 @@ pub struct ImagePlan {
     pub name: String,
     pub package: PackageInfo,
     pub bins: Vec<String>,
-    pub targets: Vec<Target>,
-    /// The base of each target, by triple (`[….oci.target.<triple>] base` can differ).
-    pub base: BTreeMap<String, BaseSpec>,
+    /// Each target with its base and backend (`[….oci.target.<triple>]` can set both).
+    #[serde(flatten)]
+    pub targets: Targets,
     pub tags: Vec<String>,
-    /// The OCI layout directory written.
+    /// The OCI layout directory (written when `destinations` has a layout).
     pub output: PathBuf,
     pub config: ContainerConfig,
     /// Annotations on the index and on every manifest (sorted: they go into digests).
     pub annotations: BTreeMap<String, String>,
-    /// Where the image goes (layout, registry, oci-archive) and in which media types.
-    pub outputs: Outputs,
+    /// Where the image goes, in the order it is written: layout, oci-archive, registry.
+    pub destinations: Vec<Destination>,
+    /// `--media-types`; none keeps the base's family (a Docker-typed base gives Docker types).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_types: Option<MediaFamily>,
     /// Our layers on top of the base's, bottom first.
     pub layers: Vec<LayerPlan>,
 }
 
+/// One platform of an image: the target, the base it goes on and the backend that builds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageTarget {
+    pub target: Target,
+    pub base: ImageName,
+    pub backend: BackendChoice,
+}
+
+impl ImageTarget {
+    /// A target whose binaries are built elsewhere (the benchmark packages a given file): the
+    /// backend is named, never run.
+    pub fn prebuilt(target: Target, base: ImageName) -> ImageTarget {
+        let backend = BackendChoice { kind: BackendKind::Cargo, reason: "built elsewhere".into(), linker: None };
+        ImageTarget { target, base, backend }
+    }
+}
+
+/// An image's targets, in platform order. In the plan's JSON: `targets` (the targets) and `base`
+/// (each target's base, by triple); the backends are in `jobs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Targets(pub Vec<ImageTarget>);
+
+impl std::ops::Deref for Targets {
+    type Target = [ImageTarget];
+    fn deref(&self) -> &[ImageTarget] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Targets {
+    fn deref_mut(&mut self) -> &mut [ImageTarget] {
+        &mut self.0
+    }
+}
+
+impl Serialize for Targets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("targets", &self.iter().map(|t| &t.target).collect::<Vec<_>>())?;
+        m.serialize_entry("base", &self.iter().map(|t| (&t.target.triple, &t.base)).collect::<BTreeMap<_, _>>())?;
+        m.end()
+    }
+}
+
 impl ImagePlan {
-    /// The base `target` is built on.
-    pub fn base_of(&self, target: &Target) -> &BaseSpec {
-        self.base.get(&target.triple).expect("the plan gives every target of an image a base")
+    /// The first registry base of the image, by triple (its blobs can be mounted on a push to
+    /// the same registry; `--creds` goes to it when nothing is pushed).
+    pub fn registry_base(&self) -> Option<&Reference> {
+        let mut bases: Vec<&ImageTarget> = self.targets.iter().collect();
+        bases.sort_by(|a, b| a.target.triple.cmp(&b.target.triple));
+        bases.iter().find_map(|t| match &t.base {
+            ImageName::Registry { reference } => Some(reference),
+            _ => None,
+        })
     }
 }
 
@@ -152,71 +238,17 @@ pub struct PackageInfo {
     pub manifest_dir: PathBuf,
 }
 
-/// Where the bottom layers come from.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum BaseSpec {
-    /// The embedded distroless-static equivalent.
-    Static,
-    /// No layers at all.
-    Scratch,
-    /// An image in a local OCI layout (`oci:DIR[:TAG]`).
-    Layout { path: PathBuf, tag: Option<String> },
-    /// An image in a registry (`REGISTRY/REPO[:TAG][@DIGEST]`, or an alias such as `distroless-static`).
-    Registry { reference: crate::store::registry::Reference },
-}
-
-impl std::fmt::Display for BaseSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BaseSpec::Static => f.write_str("static"),
-            BaseSpec::Scratch => f.write_str("scratch"),
-            BaseSpec::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
-            BaseSpec::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
-            BaseSpec::Registry { reference } => write!(f, "{reference}"),
-        }
-    }
-}
-
-/// The runtime settings we put into each config, on top of the base's.
-#[derive(Clone, Debug, Serialize)]
-pub struct ContainerConfig {
-    pub entrypoint: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    /// Set on top of the base's environment (same key: ours wins).
-    #[serde(serialize_with = "pairs_as_table")]
-    pub env: Vec<(String, String)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workdir: Option<String>,
-    pub exposed_ports: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    /// Where binaries are placed in the image.
-    pub bin_dir: String,
-}
-
 impl From<ConfigError> for PlanError {
     fn from(e: ConfigError) -> PlanError {
         PlanError::Config(Box::new(e))
     }
 }
 
-/// `[(k, v)]` as a JSON object (its order is kept: the pairs come sorted from the settings).
-fn pairs_as_table<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
-}
-
 /// Errors found while planning: nothing has been built or written yet.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("could not read the cargo metadata of `{}`", manifest.display())]
-    Metadata {
-        manifest: PathBuf,
-        #[source]
-        source: cargo_metadata::Error,
-    },
+    #[error(transparent)]
+    Facts(#[from] crate::facts::FactsError),
     #[error("package `{name}` is not in this workspace")]
     NoSuchPackage { name: String, members: Vec<String> },
     #[error("package `{package}` has no binary named `{bin}`")]
@@ -224,7 +256,7 @@ pub enum PlanError {
     #[error("package `{package}` has no binary target: there is nothing to put into an image")]
     NoBinary { package: String },
     #[error(transparent)]
-    UnknownTarget(#[from] platform::UnknownTarget),
+    UnknownTarget(#[from] target::UnknownTarget),
     #[error("`--target` names no target: an image with no platform is not written")]
     NoTargets,
     #[error("target `{triple}` links against glibc, but the base `{base}` has no glibc")]
@@ -242,9 +274,7 @@ pub enum PlanError {
     #[error("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds")]
     BadEpoch { value: String },
     #[error(transparent)]
-    Output(#[from] crate::store::layout::OutputError),
-    #[error(transparent)]
-    Reference(#[from] crate::store::registry::ReferenceError),
+    Reference(#[from] crate::oci::ReferenceError),
     #[error(transparent)]
     Outputs(#[from] outputs::OutputsError),
     /// Boxed: the config errors carry file, key, line and hint, and planning errors travel far.
@@ -254,8 +284,10 @@ pub enum PlanError {
     NoBinaryInWorkspace { manifest: PathBuf },
     #[error("no image to build holds a binary named `{bin}`")]
     NoImageWithBin { bin: String, bins: Vec<String> },
-    #[error("unknown backend `{backend}` (asked for `{triple}`)")]
-    UnknownBackend { backend: String, triple: String },
+    #[error("`--creds` must be `USER:PASSWORD`")]
+    BadCreds,
+    #[error("CARGO_OCI_CHUNK_SIZE=`{value}` is not a number of bytes (at least 1024)")]
+    BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
 }
@@ -263,7 +295,7 @@ pub enum PlanError {
 impl PlanError {
     pub fn hints(&self) -> Vec<String> {
         match self {
-            PlanError::Metadata { .. } => vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()],
+            PlanError::Facts(e) => e.hints(),
             PlanError::NoSuchPackage { members, .. } => {
                 vec![format!("pick one with -p: {}", members.iter().map(|m| format!("`-p {m}`")).collect::<Vec<_>>().join(", "))]
             }
@@ -271,11 +303,11 @@ impl PlanError {
             PlanError::NoBinary { package } => vec![format!("add `src/main.rs` or a `[[bin]]` section to {package}'s Cargo.toml, or pick another package with -p")],
             PlanError::NoTargets => vec![format!(
                 "name at least one: {} (e.g. `--target x86_64,aarch64`), or leave `--target` out for the default",
-                platform::UnknownTarget::known_names()
+                target::UnknownTarget::known_names()
             )],
             PlanError::UnknownTarget(_) => vec![format!(
                 "use one of {}, or a full triple such as aarch64-unknown-linux-musl",
-                platform::UnknownTarget::known_names()
+                target::UnknownTarget::known_names()
             )],
             PlanError::GlibcTargetOnBase { short, .. } => {
                 let mut h = Vec::new();
@@ -299,7 +331,6 @@ impl PlanError {
                 vec!["use `--base static` (the built-in default), `--base scratch`, `--base distroless-static`, `--base distroless-cc`, `--base chainguard-static`, `--base oci:DIR[:TAG]` or `--base REGISTRY/REPO:TAG`".into()]
             }
             PlanError::BadEpoch { .. } => vec!["set it to Unix seconds, e.g. `SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)`".into()],
-            PlanError::Output(e) => e.hints(),
             PlanError::Reference(e) => e.hints(),
             PlanError::Outputs(e) => e.hints(),
             PlanError::Config(e) => e.hints(),
@@ -309,8 +340,9 @@ impl PlanError {
             PlanError::NoImageWithBin { bins, .. } => {
                 vec![format!("binaries that go into images: {} (`bins = [...]` decides which do)", bins.join(", "))]
             }
-            PlanError::UnknownBackend { .. } => {
-                vec!["use `auto`, `cargo`, `zigbuild` or `cross` (or leave `backend` out: auto)".into()]
+            PlanError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
+            PlanError::BadChunkSize { .. } => {
+                vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
             }
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"

@@ -1,15 +1,16 @@
 //! Where each image goes: the OCI layout, a registry (`--push`), an oci-archive (`--tar`), and
-//! in which media types (`--media-types`).
+//! in which media types (`--media-types`); each image's destinations, in the order they are
+//! written. Whether they can be written is `preflight`'s to check.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::BuildArgs;
+use super::{ImagePlan, Request};
 use crate::env::Env;
-use crate::image::MediaFamily;
-use crate::store::registry::Reference;
+use crate::oci::{Destination, MediaFamily, Reference};
 
+/// What the output flags ask for, for every image of a build.
 #[derive(Clone, Debug, Serialize, Default, PartialEq, Eq)]
 pub struct Outputs {
     /// Write the OCI layout at the image's `output` (off when only pushing or archiving,
@@ -39,10 +40,6 @@ pub enum OutputsError {
     PushToDigest { reference: String },
     #[error("no tag to push `{image}` as")]
     NoTag { image: String },
-    #[error("`--tar {}` is a directory", path.display())]
-    TarIsDirectory { path: PathBuf },
-    #[error("`--tar {}`: its directory does not exist", path.display())]
-    TarNoParent { path: PathBuf },
 }
 
 impl OutputsError {
@@ -56,12 +53,6 @@ impl OutputsError {
             }
             OutputsError::PushToDigest { .. } => vec!["push to a tag: `--push REGISTRY/REPO:TAG`".into()],
             OutputsError::NoTag { .. } => vec!["name one: `cargo oci push SOURCE REGISTRY/REPO:TAG`".into()],
-            OutputsError::TarIsDirectory { path } => {
-                vec![format!("name a file: `--tar {}`", path.join("image.tar").display())]
-            }
-            OutputsError::TarNoParent { .. } => {
-                vec!["create the directory first, or name a file in an existing one".into()]
-            }
         }
     }
 }
@@ -87,7 +78,7 @@ pub fn push_destination(
     if tags.is_empty() {
         tags.extend(fallback.iter().cloned());
     }
-    if let Some(bad) = tags.iter().find(|t| !crate::store::registry::reference::is_tag(t)) {
+    if let Some(bad) = tags.iter().find(|t| !crate::oci::name::is_tag(t)) {
         return Err(super::PlanError::InvalidTag { tag: bad.clone() });
     }
     if tags.is_empty() {
@@ -100,7 +91,7 @@ pub fn push_destination(
 /// `fallback_tags`: the image's tags (`--tag`, else `tags` in Cargo.toml, else the version), used
 /// when the push reference names no tag.
 pub fn resolve(
-    args: &BuildArgs,
+    args: &Request,
     env: &Env,
     bins: &[String],
     fallback_tags: &[String],
@@ -115,21 +106,14 @@ pub fn resolve(
     let push = match &args.push {
         Some(r) => {
             one("push")?;
-            Some(push_destination(r, &args.tag, fallback_tags, bins.first().map_or("the image", String::as_str))?)
+            Some(push_destination(r, &args.tags, fallback_tags, bins.first().map_or("the image", String::as_str))?)
         }
         None => None,
     };
     let tar = match &args.tar {
         Some(t) => {
             one("tar")?;
-            let path = env.cwd.join(t);
-            if path.is_dir() {
-                return Err(OutputsError::TarIsDirectory { path }.into());
-            }
-            if !path.parent().is_some_and(|p| p.is_dir()) {
-                return Err(OutputsError::TarNoParent { path }.into());
-            }
-            Some(path)
+            Some(env.cwd.join(t))
         }
         None => None,
     };
@@ -141,11 +125,37 @@ pub fn resolve(
     })
 }
 
+impl Outputs {
+    /// Where `image` goes: its layout (at `output`, under its tags; `gc` after writing), an
+    /// oci-archive under its first tag, a registry (mounting from its base on the same registry).
+    pub fn destinations(&self, image: &ImagePlan, gc: bool) -> Vec<Destination> {
+        let mut out = Vec::new();
+        if self.layout {
+            out.push(Destination::Layout { path: image.output.clone(), tags: image.tags.clone(), gc });
+        }
+        if let Some(path) = &self.tar {
+            out.push(Destination::Archive { path: path.clone(), tag: image.tags[0].clone() });
+        }
+        if let Some(p) = &self.push {
+            let base = image.registry_base().filter(|b| b.registry == p.repository.registry);
+            out.push(p.destination(base.cloned()));
+        }
+        out
+    }
+}
+
+impl PushPlan {
+    /// The registry destination; `mount_from` is a repository whose blobs may be mounted.
+    pub fn destination(&self, mount_from: Option<Reference>) -> Destination {
+        Destination::Registry { repository: self.repository.clone(), tags: self.tags.clone(), mount_from }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn outputs(args: BuildArgs, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
+    fn outputs(args: Request, bins: &[&str]) -> Result<Outputs, super::super::PlanError> {
         let bins: Vec<String> = bins.iter().map(|b| b.to_string()).collect();
         resolve(&args, &Env::from_pairs("/tmp".into(), []), &bins, &["0.1.0".to_string()])
     }
@@ -153,9 +163,9 @@ mod tests {
     #[test]
     fn push_tags_come_from_the_reference_then_the_tag_flags_then_the_version() {
         let push = |r: &str, tags: &[&str]| {
-            let args = BuildArgs {
+            let args = Request {
                 push: Some(r.into()),
-                tag: tags.iter().map(|t| t.to_string()).collect(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
                 ..Default::default()
             };
             outputs(args, &["app"]).unwrap().push.unwrap()
@@ -168,16 +178,14 @@ mod tests {
 
     #[test]
     fn which_sinks_are_written() {
-        assert!(outputs(BuildArgs::default(), &["a"]).unwrap().layout);
-        let push_only = BuildArgs { push: Some("r.io/a:1".into()), ..Default::default() };
+        assert!(outputs(Request::default(), &["a"]).unwrap().layout);
+        let push_only = Request { push: Some("r.io/a:1".into()), ..Default::default() };
         assert!(!outputs(push_only.clone(), &["a"]).unwrap().layout);
-        let both = BuildArgs { output: Some("lay".into()), ..push_only.clone() };
+        let both = Request { output: Some("lay".into()), ..push_only.clone() };
         assert!(outputs(both, &["a"]).unwrap().layout);
         let e = outputs(push_only, &["a", "b"]).unwrap_err().to_string();
         assert_eq!(e, "`--push` names one image, but this package has 2 binaries: a, b");
-        let pinned = BuildArgs { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
+        let pinned = Request { push: Some(format!("r.io/a@sha256:{}", "0".repeat(64))), ..Default::default() };
         assert!(outputs(pinned, &["a"]).is_err());
-        let tar_dir = BuildArgs { tar: Some("/tmp".into()), ..Default::default() };
-        assert!(outputs(tar_dir, &["a"]).unwrap_err().to_string().contains("is a directory"));
     }
 }

@@ -1,24 +1,24 @@
-//! Turns CLI arguments, the environment, `cargo metadata` and the `[*.metadata.oci]` settings into
-//! a [`Plan`], strictly: which packages, which images, which targets and backends, which outputs.
+//! Turns a [`Request`], the environment and the facts (`cargo metadata`, the `[*.metadata.oci]`
+//! settings, git) into a [`Plan`], strictly: which packages, which images, which targets with
+//! which bases and backends, which destinations and settings. Reads nothing itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use cargo_metadata::{Metadata, MetadataCommand, Package, TargetKind};
+use cargo_metadata::{Metadata, Package, TargetKind};
 
 use super::config::{self, OciConfig, Origin, Section};
+use super::outputs::Outputs;
 use super::settings::{self, Layer, PackageContext, Settings};
 use super::{
-    backend, base, BackendChoice, BackendRequest, CargoFlags, CompileJob, ContainerConfig, ImagePlan, LayerPlan,
-    PackageInfo, Plan, PlanError, Target, Unit,
+    backend, base, BackendChoice, CargoFlags, ContainerConfig, ImagePlan, ImageTarget, LayerPlan, PackageInfo, Plan,
+    PlanError, Request, Target, Targets,
 };
-use crate::cli::BuildArgs;
 use crate::env::{Env, EnvVars};
-use crate::process::Cmd;
-use crate::store::layout;
+use crate::facts::Facts;
 
-pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
+pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
+    let env = facts.env();
     let flags = CargoFlags {
         manifest_path: PathBuf::new(),
         features: args.features.clone(),
@@ -28,26 +28,27 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         frozen: args.frozen,
         offline: args.offline,
     };
-    let meta = metadata(args.manifest_path.as_deref(), &flags, None, env)?;
-    let epoch = source_date_epoch(env, meta.workspace_root.as_std_path())?;
+    let meta = facts.metadata(args.manifest_path.as_deref(), &flags, None)?;
+    let epoch = source_date_epoch(env, meta.workspace_root.as_std_path(), facts)?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
-    let packages = select_packages(&meta, args, env)?;
-    let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace)?;
+    let packages = select_packages(&meta, args, facts)?;
+    let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace, facts)?;
     let cli = Layer { config: cli_config(args), origin: Origin::CommandLine };
     let target_dir: PathBuf = meta.target_directory.clone().into();
 
     let mut images = Vec::new();
-    // (package, its settings) for every image, to plan the compile jobs.
+    // Which package's settings each image follows (an index into `owners`).
     let mut owners: Vec<(&Package, Settings)> = Vec::new();
+    let mut owner_of: Vec<usize> = Vec::new();
     for package in &packages {
-        let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package)?;
+        let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package, facts)?;
         let layers = [
             Layer { config: ws_config.clone(), origin: ws_origin.clone() },
             Layer { config: pkg_config, origin: pkg_origin },
             cli.clone(),
         ];
         let all_bins = bins_of(package);
-        let mut s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, env)?;
+        let mut s = settings::resolve(&layers, &PackageContext { name: &package.name, bins: &all_bins }, facts)?;
         // `--glibc` is the floor of every gnu target that names none (`….2.31`).
         let mut targets: Vec<Target> = s.targets.iter().map(|t| t.target.clone()).collect();
         super::glibc::apply_flag(&mut targets, args.glibc.as_deref())?;
@@ -62,19 +63,52 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
             None => all_bins.iter().map(|b| vec![b.clone()]).collect(),
         };
         let manifest_dir: PathBuf = package.manifest_path.parent().map(|p| p.to_path_buf().into()).unwrap_or_default();
-        let revision = git_revision(&manifest_dir);
+        let revision = facts.revision(&manifest_dir);
         for bins in groups {
-            if !args.bin.is_empty() && !bins.iter().any(|b| args.bin.contains(b)) {
+            if !args.bins.is_empty() && !bins.iter().any(|b| args.bins.contains(b)) {
                 continue;
             }
             let name = if s.bins.is_some() { package.name.to_string() } else { bins[0].clone() };
             images.push(image_plan(package, name, bins, &s, &manifest_dir, revision.as_deref(), epoch));
+            owner_of.push(owners.len());
         }
         owners.push((package, s));
     }
-    check_wanted_bins(&args.bin, &images, &packages)?;
-    set_outputs(&mut images, args, &target_dir, env)?;
-    let jobs = jobs(&images, &owners, &flags, env)?;
+    check_wanted_bins(&args.bins, &images, &packages)?;
+    check_names(&images)?;
+    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
+    let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    // Each target of each image with its base and its backend, chosen once per package and triple.
+    let mut chosen: BTreeMap<(usize, String), BackendChoice> = BTreeMap::new();
+    for (image, &owner) in images.iter_mut().zip(&owner_of) {
+        let (package, s) = &owners[owner];
+        let mut targets = Vec::new();
+        for t in &s.targets {
+            let key = (owner, t.target.triple.clone());
+            let backend = match chosen.get(&key) {
+                Some(b) => b.clone(),
+                None => {
+                    let request = t.backend.unwrap_or_default();
+                    let b =
+                        backend::choose_backend(&t.target, request, (&package.name, &package.id.repr), &flags, facts)?;
+                    chosen.insert(key, b.clone());
+                    b
+                }
+            };
+            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend });
+        }
+        image.targets = Targets(targets);
+    }
+    set_destinations(&mut images, &outputs, args, &target_dir, env);
+    let jobs = super::jobs(&images);
+    // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
+    // both: credentials go only where they were meant).
+    let creds_for = outputs
+        .push
+        .map(|p| p.repository.registry)
+        .or_else(|| images.first().and_then(|i| i.registry_base()).map(|r| r.registry.clone()));
+    let registry = super::registry::resolve(&args.registry, env, creds_for.as_deref())?;
 
     Ok(Plan {
         workspace_root: meta.workspace_root.clone().into(),
@@ -84,27 +118,30 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Plan, PlanError> {
         epoch,
         jobs,
         images,
-        elf_check: !args.no_elf_check,
+        elf_check: args.elf_check,
+        verify_reproducible: args.verify_reproducible,
+        attestations: super::Attestations { sbom: args.sbom, provenance: args.provenance },
+        registry,
     })
 }
 
 /// The command line as the top layer of settings.
-fn cli_config(args: &BuildArgs) -> OciConfig {
+fn cli_config(args: &Request) -> OciConfig {
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let table = |v: &Vec<(String, String)>| (!v.is_empty()).then(|| v.iter().cloned().collect::<BTreeMap<_, _>>());
     OciConfig {
         base: args.base.clone(),
-        targets: list(&args.target),
-        tags: list(&args.tag),
+        targets: list(&args.targets),
+        tags: list(&args.tags),
         entrypoint: list(&args.entrypoint),
         cmd: list(&args.cmd),
         env: table(&args.env),
         workdir: args.workdir.clone(),
         user: args.user.clone(),
-        exposed_ports: list(&args.port),
-        labels: table(&args.label),
-        annotations: table(&args.annotation),
-        backend: args.backend.and_then(|b| clap::ValueEnum::to_possible_value(&b)).map(|v| v.get_name().to_string()),
+        exposed_ports: list(&args.ports),
+        labels: table(&args.labels),
+        annotations: table(&args.annotations),
+        backend: args.backend,
         ..OciConfig::default()
     }
 }
@@ -135,8 +172,7 @@ fn image_plan(
             manifest_dir: manifest_dir.to_path_buf(),
         },
         bins,
-        targets: s.targets.iter().map(|t| t.target.clone()).collect(),
-        base: s.targets.iter().map(|t| (t.target.triple.clone(), t.base.clone())).collect(),
+        targets: Targets::default(),
         tags: if s.tags.is_empty() { vec![package.version.to_string()] } else { s.tags.clone() },
         output: PathBuf::new(),
         config: ContainerConfig {
@@ -151,22 +187,25 @@ fn image_plan(
         },
         annotations,
         layers,
-        outputs: Default::default(),
+        destinations: Vec::new(),
+        media_types: None,
     }
 }
 
-/// `--output DIR`: the layout itself for one image, `DIR/<image>` for several; by default
-/// `<target-dir>/oci/<image>`. Image names must differ, or their layouts would collide.
-fn set_outputs(images: &mut [ImagePlan], args: &BuildArgs, target_dir: &Path, env: &Env) -> Result<(), PlanError> {
+/// Image names must differ, or their layouts would collide.
+fn check_names(images: &[ImagePlan]) -> Result<(), PlanError> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for i in images.iter() {
+    for i in images {
         if let Some(first) = seen.insert(i.name.clone(), i.package.name.clone()) {
             return Err(PlanError::DuplicateImage { name: i.name.clone(), first, second: i.package.name.clone() });
         }
     }
-    let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
-    let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
-    let outputs = super::outputs::resolve(args, env, &names, &fallback_tags)?;
+    Ok(())
+}
+
+/// Where each image goes. `--output DIR`: the layout itself for one image, `DIR/<image>` for
+/// several; by default `<target-dir>/oci/<image>`.
+fn set_destinations(images: &mut [ImagePlan], outputs: &Outputs, args: &Request, target_dir: &Path, env: &Env) {
     let several = images.len() > 1;
     for image in images.iter_mut() {
         image.output = match &args.output {
@@ -174,139 +213,14 @@ fn set_outputs(images: &mut [ImagePlan], args: &BuildArgs, target_dir: &Path, en
             Some(dir) => env.cwd.join(dir),
             None => target_dir.join("oci").join(&image.name),
         };
-        image.outputs = outputs.clone();
-        if outputs.layout {
-            layout::check_output(&image.output)?;
-        }
+        image.destinations = outputs.destinations(image, args.gc);
+        image.media_types = outputs.media_types;
     }
-    Ok(())
-}
-
-/// One cargo invocation per target triple for every package and binary that needs it (split
-/// only if packages ask for different backends for the same triple).
-fn jobs(
-    images: &[ImagePlan],
-    owners: &[(&Package, Settings)],
-    flags: &CargoFlags,
-    env: &Env,
-) -> Result<Vec<CompileJob>, PlanError> {
-    let mut by_triple: BTreeMap<(String, String), (Target, Vec<Unit>)> = BTreeMap::new();
-    for image in images {
-        for t in &image.targets {
-            let key = (t.platform.to_string(), t.triple.clone());
-            let units = &mut by_triple.entry(key).or_insert_with(|| (t.clone(), Vec::new())).1;
-            match units.iter_mut().find(|u| u.package_id == image.package.id) {
-                Some(u) => {
-                    u.bins.extend(image.bins.iter().filter(|b| !u.bins.contains(b)).cloned().collect::<Vec<_>>());
-                    u.bins.sort();
-                }
-                None => units.push(Unit {
-                    package: image.package.name.clone(),
-                    package_id: image.package.id.clone(),
-                    bins: {
-                        let mut b = image.bins.clone();
-                        b.sort();
-                        b
-                    },
-                }),
-            }
-        }
-    }
-    let mut jobs: Vec<CompileJob> = Vec::new();
-    for (_, (target, units)) in by_triple {
-        let mut groups: Vec<(BackendChoice, Vec<Unit>)> = Vec::new();
-        for unit in units {
-            let (package, s) =
-                owners.iter().find(|(p, _)| p.id.repr == unit.package_id).expect("every unit has an owner");
-            let requested =
-                s.targets.iter().find(|t| t.target.triple == target.triple).and_then(|t| t.backend.as_deref());
-            let choice = choose(&target, package, requested, flags, env)?;
-            match groups.iter_mut().find(|(c, _)| *c == choice) {
-                Some((_, us)) => us.push(unit),
-                None => groups.push((choice, vec![unit])),
-            }
-        }
-        for (backend, units) in groups {
-            jobs.push(CompileJob { target: target.clone(), backend, units });
-        }
-    }
-    Ok(jobs)
-}
-
-/// The backend for one package on one target.
-fn choose(
-    target: &Target,
-    package: &Package,
-    requested: Option<&str>,
-    flags: &CargoFlags,
-    env: &Env,
-) -> Result<BackendChoice, PlanError> {
-    let request = match requested {
-        None => BackendRequest::Auto,
-        Some(r) => <BackendRequest as clap::ValueEnum>::from_str(r, true)
-            .map_err(|_| PlanError::UnknownBackend { backend: r.to_string(), triple: target.triple.clone() })?,
-    };
-    backend::choose_backend(target, request, package, flags, env)
-}
-
-/// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
-/// given, in which case the dependency graph is resolved for it.
-pub fn metadata(
-    manifest: Option<&Path>,
-    flags: &CargoFlags,
-    platform: Option<&str>,
-    env: &Env,
-) -> Result<Metadata, PlanError> {
-    let mut cmd = MetadataCommand::new();
-    cmd.cargo_path(env.cargo()).current_dir(&env.cwd);
-    if let Some(m) = manifest {
-        cmd.manifest_path(env.cwd.join(m));
-    }
-    let mut opts = feature_args(flags);
-    match platform {
-        Some(p) => opts.extend(["--filter-platform".to_string(), p.to_string()]),
-        None => {
-            cmd.no_deps();
-        }
-    }
-    // A dependency graph per target gets the same answer within one run: the SBOM stage asks,
-    // per image, what backend selection asked per target, and `--verify-reproducible` asks again.
-    static ANSWERS: Mutex<BTreeMap<String, Metadata>> = Mutex::new(BTreeMap::new());
-    let key = platform.map(|_| format!("{:?} {manifest:?} {opts:?}", env.cwd));
-    if let Some(m) = key.as_ref().and_then(|k| ANSWERS.lock().expect("metadata cache lock").get(k).cloned()) {
-        return Ok(m);
-    }
-    cmd.other_options(opts);
-    let meta = cmd.exec().map_err(|source| PlanError::Metadata {
-        manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| env.cwd.join("Cargo.toml")),
-        source,
-    })?;
-    if let Some(k) = key {
-        ANSWERS.lock().expect("metadata cache lock").insert(k, meta.clone());
-    }
-    Ok(meta)
-}
-
-/// The feature and lock flags as cargo takes them (shared by metadata and build).
-pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
-    let mut v = Vec::new();
-    for f in &flags.features {
-        v.extend(["--features".to_string(), f.clone()]);
-    }
-    let switches = [
-        (flags.all_features, "--all-features"),
-        (flags.no_default_features, "--no-default-features"),
-        (flags.locked, "--locked"),
-        (flags.frozen, "--frozen"),
-        (flags.offline, "--offline"),
-    ];
-    v.extend(switches.iter().filter(|(on, _)| *on).map(|(_, s)| s.to_string()));
-    v
 }
 
 /// The Cargo.toml of workspace member `name` (for `init -p`).
-pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Result<PathBuf, PlanError> {
-    let meta = metadata(manifest, &CargoFlags::default(), None, env)?;
+pub fn package_manifest(manifest: Option<&Path>, name: &str, facts: &Facts) -> Result<PathBuf, PlanError> {
+    let meta = facts.metadata(manifest, &CargoFlags::default(), None)?;
     let members = meta.workspace_packages();
     match members.iter().find(|p| p.name.as_str() == name) {
         Some(p) => Ok(p.manifest_path.clone().into()),
@@ -319,12 +233,12 @@ pub fn package_manifest(manifest: Option<&Path>, name: &str, env: &Env) -> Resul
 
 /// `-p` (repeatable) picks packages; `--workspace`, or a virtual manifest without `-p`, picks
 /// every member with a binary; otherwise the package of the manifest.
-fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Result<Vec<&'m Package>, PlanError> {
+fn select_packages<'m>(meta: &'m Metadata, args: &Request, facts: &Facts) -> Result<Vec<&'m Package>, PlanError> {
     let members = meta.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
-    let explicit: Vec<&Package> = if !args.package.is_empty() {
+    let explicit: Vec<&Package> = if !args.packages.is_empty() {
         let mut out: Vec<&Package> = Vec::new();
-        for n in &args.package {
+        for n in &args.packages {
             let p = members
                 .iter()
                 .copied()
@@ -335,7 +249,7 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Resul
             }
         }
         out
-    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, env)) {
+    } else if let (false, Some(current)) = (args.workspace, current_package(meta, args, facts)) {
         vec![current]
     } else {
         let mut with_bins: Vec<&Package> = members.iter().copied().filter(|p| !bins_of(p).is_empty()).collect();
@@ -354,15 +268,17 @@ fn select_packages<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Resul
 /// The package of the manifest cargo would pick (`--manifest-path`, else the nearest Cargo.toml
 /// above the cwd); `None` for a virtual manifest. (`cargo metadata --no-deps` has no
 /// `resolve.root` to say it.)
-fn current_package<'m>(meta: &'m Metadata, args: &BuildArgs, env: &Env) -> Option<&'m Package> {
+fn current_package<'m>(meta: &'m Metadata, args: &Request, facts: &Facts) -> Option<&'m Package> {
+    let cwd = &facts.env().cwd;
+    let real = |p: &Path| facts.path(p).ok();
     let manifest = match &args.manifest_path {
-        Some(m) => env.cwd.join(m),
-        None => env.cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())?,
+        Some(m) => cwd.join(m),
+        None => cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| real(p).is_some_and(|f| f.is_file))?,
     };
-    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
-    meta.workspace_packages()
-        .into_iter()
-        .find(|p| std::fs::canonicalize(&p.manifest_path).is_ok_and(|m| m == manifest) || p.manifest_path == manifest)
+    let manifest = real(&manifest).map(|f| f.real).unwrap_or(manifest);
+    meta.workspace_packages().into_iter().find(|p| {
+        real(p.manifest_path.as_std_path()).is_some_and(|m| m.real == manifest) || p.manifest_path == manifest
+    })
 }
 
 /// The package's binaries, sorted.
@@ -407,23 +323,11 @@ pub fn check_tag(tag: &str) -> Result<String, PlanError> {
 
 /// `SOURCE_DATE_EPOCH` if set; else the last commit's time when building from a git work tree
 /// (so a release tag always gives the same timestamps); else 0.
-fn source_date_epoch(env: &Env, dir: &Path) -> Result<u64, PlanError> {
+fn source_date_epoch(env: &Env, dir: &Path, facts: &Facts) -> Result<u64, PlanError> {
     match env.get(EnvVars::SOURCE_DATE_EPOCH) {
         Some(v) => v.trim().parse().map_err(|_| PlanError::BadEpoch { value: v.into() }),
-        None => Ok(git_commit_time(dir).unwrap_or(0)),
+        None => Ok(facts.commit_time(dir).unwrap_or(0)),
     }
-}
-
-fn git_commit_time(dir: &Path) -> Option<u64> {
-    let out = Cmd::new("git").arg("-C").arg(dir).args(["log", "-1", "--format=%ct"]).output().ok()?;
-    String::from_utf8(out).ok()?.trim().parse().ok()
-}
-
-/// The commit the package is built from, if it is in a git work tree.
-fn git_revision(dir: &Path) -> Option<String> {
-    let out = Cmd::new("git").arg("-C").arg(dir).args(["rev-parse", "--verify", "-q", "HEAD"]).output().ok()?;
-    let rev = String::from_utf8(out).ok()?.trim().to_string();
-    (rev.len() >= 40).then_some(rev)
 }
 
 /// `org.opencontainers.image.*` annotations from Cargo.toml (pre-defined keys of the image spec).
@@ -443,13 +347,14 @@ fn annotations(p: &Package, image: &str, revision: Option<&str>, epoch: u64) -> 
     put("documentation", p.documentation.clone());
     put("authors", Some(p.authors.join(", ")));
     put("revision", revision.map(String::from));
-    put("created", Some(crate::image::rfc3339(epoch)));
+    put("created", Some(crate::oci::rfc3339(epoch)));
     a
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::ImageName;
 
     #[test]
     fn tags() {
@@ -461,11 +366,47 @@ mod tests {
         }
     }
 
+    /// A plan from a `Request` built in code, no command line: the front end is not needed.
+    #[test]
+    fn a_request_without_argv() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = "[package]\nname = \"app\"\nversion = \"1.2.3\"\nedition = \"2021\"\n[workspace]\n\
+                        [package.metadata.oci]\nbase = \"scratch\"\n";
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+        let env = Env::from_pairs(dir.path().into(), [("SOURCE_DATE_EPOCH", "7"), ("CARGO_HOME", "/nonexistent")]);
+        let request = Request {
+            targets: vec!["aarch64".into()],
+            tags: vec!["t".into()],
+            push: Some("127.0.0.1:5000/app".into()),
+            registry: crate::plan::RegistryRequest {
+                creds: Some(crate::secret::Secret::new("u:p")),
+                ..Default::default()
+            },
+            ..Request::default()
+        };
+        let plan = resolve(&request, &Facts::new(&env)).unwrap();
+        assert_eq!(plan.epoch, 7);
+        let image = &plan.images[0];
+        assert_eq!((image.name.as_str(), image.tags.as_slice()), ("app", &["t".to_string()][..]));
+        let t = &image.targets[0];
+        assert_eq!((t.target.triple.as_str(), &t.base), ("aarch64-unknown-linux-musl", &ImageName::Scratch));
+        assert_eq!(t.backend.linker.as_deref(), Some("rust-lld"), "pure Rust: cargo with rust-lld");
+        let pushed = crate::oci::Reference::parse("127.0.0.1:5000/app").unwrap();
+        let only = crate::oci::Destination::Registry { repository: pushed, tags: vec!["t".into()], mount_from: None };
+        assert_eq!(image.destinations, [only], "--push alone writes no layout");
+        assert_eq!(plan.registry.creds.as_ref().map(|c| c.registry.as_str()), Some("127.0.0.1:5000"));
+        assert_eq!(plan.jobs.len(), 1);
+    }
+
     #[test]
     fn epoch() {
         let dir = tempfile::tempdir().unwrap();
-        let e =
-            |v: &'static str| source_date_epoch(&Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]), dir.path());
+        let e = |v: &'static str| {
+            let env = Env::from_pairs("/".into(), [("SOURCE_DATE_EPOCH", v)]);
+            source_date_epoch(&env, dir.path(), &Facts::new(&env))
+        };
         assert_eq!(e("1700000000").unwrap(), 1_700_000_000);
         assert_eq!(e("").unwrap(), 0, "not a git work tree: 0");
         assert!(e("yesterday").is_err());

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::config::{flag_of, KeyPath, OciConfig, Origin};
-use super::platform::{parse_targets, UnknownTarget};
-use super::{base, files, BaseSpec, FileCopy, PlanError, Target};
-use crate::env::Env;
+use super::config::{flag_of, KeyPath, OciConfig, Origin, TargetConfig};
+use super::target::{parse_targets, UnknownTarget};
+use super::{base, files, FileCopy, ImageName, PlanError, Target};
+use crate::facts::Facts;
 
 /// What `--target` means when neither the command line nor Cargo.toml says: the two
 /// architectures of a mixed fleet.
@@ -46,9 +46,9 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct TargetSettings {
     pub target: Target,
-    pub base: BaseSpec,
+    pub base: ImageName,
     /// The `backend` asked for (`None`: choose automatically).
-    pub backend: Option<String>,
+    pub backend: Option<super::BackendRequest>,
 }
 
 /// The package being configured: where it is and which binaries it has.
@@ -79,7 +79,8 @@ fn merged<'a>(
     out
 }
 
-pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Result<Settings, PlanError> {
+pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) -> Result<Settings, PlanError> {
+    let env = facts.env();
     let targets = targets(layers, env)?;
 
     let mut tags = Vec::new();
@@ -163,7 +164,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Res
     }
 
     let files = match top(layers, |c| c.files.as_ref()) {
-        Some((specs, origin)) => files::resolve(specs, origin, &env.cwd)?,
+        Some((specs, origin)) => files::resolve(specs, origin, &env.cwd, facts)?,
         None => Vec::new(),
     };
 
@@ -186,7 +187,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, env: &Env) -> Res
 
 /// Targets, then each target's base and backend: a layer's `target.<triple>` table overrides
 /// that layer's own keys, then workspace < package < command line.
-fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError> {
+fn targets(layers: &[Layer], env: &crate::env::Env) -> Result<Vec<TargetSettings>, PlanError> {
     let targets = match top(layers, |c| c.targets.as_ref()) {
         None => parse_targets(DEFAULT_TARGETS)?,
         Some((list, origin)) => {
@@ -198,7 +199,7 @@ fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError
         }
     };
     // Each layer's per-target tables, by the triple their key names.
-    let mut per_target: Vec<BTreeMap<String, &super::config::TargetConfig>> = Vec::new();
+    let mut per_target: Vec<BTreeMap<String, &TargetConfig>> = Vec::new();
     for l in layers {
         let mut m = BTreeMap::new();
         for (name, t) in l.config.target.iter().flatten() {
@@ -210,17 +211,8 @@ fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError
     }
     let mut out = Vec::new();
     for target in targets {
-        let pick = |get: &dyn Fn(&OciConfig) -> Option<&String>,
-                    get_t: &dyn Fn(&super::config::TargetConfig) -> Option<&String>| {
-            layers.iter().zip(&per_target).rev().find_map(|(l, pt)| {
-                let specific = pt.get(&target.triple).and_then(|t| get_t(t)).map(|v| (v, true));
-                specific
-                    .or_else(|| get(&l.config).map(|v| (v, false)))
-                    .map(|(v, specific)| (v.clone(), &l.origin, specific))
-            })
-        };
-        let base = match pick(&|c| c.base.as_ref(), &|t| t.base.as_ref()) {
-            None => BaseSpec::Static,
+        let base = match pick(layers, &per_target, &target.triple, |c| c.base.as_ref(), |t| t.base.as_ref()) {
+            None => ImageName::Static,
             Some((b, origin, specific)) => {
                 let mut here = env.clone();
                 here.cwd = origin.dir(&env.cwd).to_path_buf();
@@ -236,10 +228,26 @@ fn targets(layers: &[Layer], env: &Env) -> Result<Vec<TargetSettings>, PlanError
                 }
             }
         };
-        let backend = pick(&|c| c.backend.as_ref(), &|t| t.backend.as_ref()).map(|(b, _, _)| b);
+        let backend = pick(layers, &per_target, &target.triple, |c| c.backend.as_ref(), |t| t.backend.as_ref())
+            .map(|(b, _, _)| b);
         out.push(TargetSettings { target, base, backend });
     }
     Ok(out)
+}
+
+/// The topmost layer's value of a key for `triple`: its `target.<triple>` table's, else its own;
+/// with the layer's origin and whether it came from the per-target table.
+fn pick<'a, T: Clone + 'a>(
+    layers: &'a [Layer],
+    per_target: &[BTreeMap<String, &'a TargetConfig>],
+    triple: &str,
+    get: impl Fn(&'a OciConfig) -> Option<&'a T>,
+    get_t: impl Fn(&'a TargetConfig) -> Option<&'a T>,
+) -> Option<(T, &'a Origin, bool)> {
+    layers.iter().zip(per_target).rev().find_map(|(l, pt)| {
+        let specific = pt.get(triple).and_then(|t| get_t(t)).map(|v| (v, true));
+        specific.or_else(|| get(&l.config).map(|v| (v, false))).map(|(v, specific)| (v.clone(), &l.origin, specific))
+    })
 }
 
 /// `--target ''`, `--target ,`, `targets = []`: an index with no image would be written (or
@@ -362,7 +370,8 @@ mod tests {
 
     fn settings(layers: &[Layer]) -> Result<Settings, PlanError> {
         let bins = ["api".to_string(), "worker".to_string()];
-        resolve(layers, &PackageContext { name: "p", bins: &bins }, &Env::from_pairs("/".into(), []))
+        let facts = Facts::new(&crate::env::Env::from_pairs("/".into(), []));
+        resolve(layers, &PackageContext { name: "p", bins: &bins }, &facts)
     }
 
     #[test]
@@ -384,13 +393,13 @@ mod tests {
         let ws = layer("target.aarch64 = { base = \"scratch\", backend = \"zigbuild\" }\n");
         let s = settings(std::slice::from_ref(&ws)).unwrap();
         let by: BTreeMap<_, _> = s.targets.iter().map(|t| (t.target.triple.as_str(), t)).collect();
-        assert_eq!(by["aarch64-unknown-linux-musl"].base, BaseSpec::Scratch);
-        assert_eq!(by["aarch64-unknown-linux-musl"].backend.as_deref(), Some("zigbuild"));
-        assert_eq!(by["x86_64-unknown-linux-musl"].base, BaseSpec::Static);
+        assert_eq!(by["aarch64-unknown-linux-musl"].base, ImageName::Scratch);
+        assert_eq!(by["aarch64-unknown-linux-musl"].backend, Some(super::super::BackendRequest::Zigbuild));
+        assert_eq!(by["x86_64-unknown-linux-musl"].base, ImageName::Static);
         assert_eq!(by["x86_64-unknown-linux-musl"].backend, None);
         // The package's general `base` beats the workspace's per-target one.
         let s = settings(&[ws, layer("base = \"static\"\n")]).unwrap();
-        assert!(s.targets.iter().all(|t| t.base == BaseSpec::Static));
+        assert!(s.targets.iter().all(|t| t.base == ImageName::Static));
     }
 
     #[test]

@@ -45,8 +45,7 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     };
     row("output", image.output.display().to_string());
     row("tags", image.tags.join(", "));
-    let platforms: Vec<String> =
-        image.targets.iter().map(|t| format!("{} on {}", t.platform, image.base_of(t))).collect();
+    let platforms: Vec<String> = image.targets.iter().map(|t| format!("{} on {}", t.target.platform, t.base)).collect();
     row("platforms", platforms.join(", "));
     for l in &image.layers {
         match l {

@@ -12,26 +12,6 @@ use cargo_metadata::{DependencyKind, Metadata, PackageId, TargetKind};
 pub use cyclonedx::cyclonedx;
 pub use spdx::spdx;
 
-/// `--sbom`: which document to attach to each platform manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SbomFormat {
-    Spdx,
-    Cyclonedx,
-    None,
-}
-
-impl SbomFormat {
-    /// The referrer's `artifactType` and the document's media type.
-    pub fn media_type(self) -> Option<&'static str> {
-        match self {
-            SbomFormat::Spdx => Some("application/spdx+json"),
-            SbomFormat::Cyclonedx => Some("application/vnd.cyclonedx+json"),
-            SbomFormat::None => None,
-        }
-    }
-}
-
 /// One package compiled into the binary.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Component {
@@ -147,7 +127,7 @@ fn content_id(inv: &Inventory, subject: &str) -> String {
     for c in &inv.components {
         text.push_str(&format!("\n{} {} {:?} {:?}", c.name, c.version, c.source, c.checksum));
     }
-    crate::blob::Digest::of(text.as_bytes()).hex().to_string()
+    crate::oci::Digest::of(text.as_bytes()).hex().to_string()
 }
 
 #[cfg(test)]

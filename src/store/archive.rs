@@ -10,12 +10,28 @@ use oci_spec::image::{ImageIndexBuilder, MediaType};
 use super::disk;
 use super::layout::REF_NAME;
 use super::lock::DirLock;
+use super::sink::{Delivery, Sink};
 use super::sweep::{self, Legacy};
 use super::StoreError;
-use crate::image::ImageSet;
+use crate::oci::Image;
+use crate::shell::Shell;
+
+/// `--tar FILE`: the image under one tag.
+pub struct ArchiveSink {
+    pub path: std::path::PathBuf,
+    pub tag: String,
+}
+
+impl Sink for ArchiveSink {
+    fn write(&self, image: &Image, what: &str, shell: &mut Shell) -> Result<Delivery, StoreError> {
+        shell.status("Archiving", format!("{what}:{} to {}", self.tag, self.path.display()));
+        write(&self.path, image, &self.tag)?;
+        Ok(Delivery::Archive(format!("oci-archive:{}:{}", self.path.display(), self.tag)))
+    }
+}
 
 /// One tag only: podman refuses archives whose index.json lists several images.
-pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
+pub fn write(path: &Path, set: &Image, tag: &str) -> Result<(), StoreError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -35,7 +51,7 @@ pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
         h.set_gid(0);
         tar.append_data(&mut h, name, data)
     };
-    let mut d = set.index.descriptor();
+    let mut d = set.root.descriptor();
     d.set_annotations(Some([(REF_NAME.to_string(), tag.to_string())].into()));
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
@@ -43,7 +59,7 @@ pub fn write(path: &Path, set: &ImageSet, tag: &str) -> Result<(), StoreError> {
         .manifests(vec![d])
         .build()
         .expect("all fields set");
-    let index = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
+    let index = crate::oci::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
     let written = (|| -> io::Result<()> {
         add(&mut tar, "oci-layout", layout.len() as u64, &mut &layout[..])?;

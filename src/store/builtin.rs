@@ -1,15 +1,14 @@
-//! The embedded bases: `static` (a distroless-static equivalent) and `scratch` (nothing).
+//! The embedded bases: `static` (a distroless-static equivalent) and `scratch` (nothing). They
+//! are sources of bases only: the same for every platform, with no manifest of their own.
 
 use std::sync::OnceLock;
 
 use base64::Engine as _;
 use oci_spec::image::{ConfigBuilder, History, HistoryBuilder};
 
-use super::{BaseImage, BaseSource, StoreError};
-use crate::blob::{Blob, Content, Layer};
-use crate::image::MediaFamily;
-use crate::layer::{self, Entry, Source};
-use crate::plan::Platform;
+use super::{Source, StoreError};
+use crate::layer::{self, Entry};
+use crate::oci::{rfc3339, BaseImage, Blob, Content, Image, Layer, MediaFamily, Platform};
 
 pub const NONROOT: u64 = 65532;
 pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -22,8 +21,21 @@ const BASE_MTIME: u64 = 0;
 pub struct Static;
 pub struct Scratch;
 
-impl BaseSource for Static {
-    fn resolve(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
+/// A built-in base read as an image (no command names one so): it has no manifest to read.
+fn not_an_image(name: &str) -> StoreError {
+    StoreError::BadImage { image: name.into(), why: "it is a built-in base, not an image with a manifest".into() }
+}
+
+impl Source for Static {
+    fn name(&self) -> String {
+        "static".into()
+    }
+
+    fn image(&self) -> Result<Image, StoreError> {
+        Err(not_an_image("static"))
+    }
+
+    fn base(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
         let layer = static_layer()?.clone();
         Ok(BaseImage {
             history: vec![history(&layer.created_by)],
@@ -40,8 +52,16 @@ impl BaseSource for Static {
     }
 }
 
-impl BaseSource for Scratch {
-    fn resolve(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
+impl Source for Scratch {
+    fn name(&self) -> String {
+        "scratch".into()
+    }
+
+    fn image(&self) -> Result<Image, StoreError> {
+        Err(not_an_image("scratch"))
+    }
+
+    fn base(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
         Ok(BaseImage {
             layers: Vec::new(),
             history: Vec::new(),
@@ -54,7 +74,7 @@ impl BaseSource for Scratch {
 
 fn history(created_by: &str) -> History {
     HistoryBuilder::default()
-        .created(crate::image::rfc3339(BASE_MTIME))
+        .created(rfc3339(BASE_MTIME))
         .created_by(created_by)
         .comment("cargo-oci built-in base")
         .build()
@@ -63,15 +83,16 @@ fn history(created_by: &str) -> History {
 
 /// The files of the `static` base, in tar-entry form.
 pub fn static_entries() -> Vec<Entry> {
-    let etc =
-        |name: &str, body: &str| Entry::file(&format!("etc/{name}"), Source::Bytes(body.as_bytes().to_vec()), 0o644);
+    let etc = |name: &str, body: &str| {
+        Entry::file(&format!("etc/{name}"), layer::Source::Bytes(body.as_bytes().to_vec()), 0o644)
+    };
     vec![
         Entry::dir("etc", 0o755, 0, 0),
         etc("passwd", include_str!("../../templates/base/etc/passwd")),
         etc("group", include_str!("../../templates/base/etc/group")),
         etc("nsswitch.conf", include_str!("../../templates/base/etc/nsswitch.conf")),
         etc("os-release", include_str!("../../templates/base/etc/os-release")),
-        Entry::file(CA_BUNDLE, Source::Bytes(ca_bundle().into_bytes()), 0o644),
+        Entry::file(CA_BUNDLE, layer::Source::Bytes(ca_bundle().into_bytes()), 0o644),
         Entry::dir("tmp", 0o1777, 0, 0),
         Entry::dir("home", 0o755, 0, 0),
         Entry::dir("home/nonroot", 0o700, NONROOT, NONROOT),
@@ -128,8 +149,8 @@ mod tests {
 
     #[test]
     fn the_static_layer_is_the_same_for_every_platform() {
-        let a = Static.resolve(&Platform::new("linux", "amd64", None)).unwrap();
-        let b = Static.resolve(&Platform::new("linux", "arm64", Some("v8"))).unwrap();
+        let a = Static.base(&Platform::new("linux", "amd64", None)).unwrap();
+        let b = Static.base(&Platform::new("linux", "arm64", Some("v8"))).unwrap();
         assert_eq!(a.layers[0].blob.digest, b.layers[0].blob.digest);
         assert_eq!(a.config.user().as_deref(), Some("65532:65532"));
     }

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::disk;
 use super::lock::DirLock;
 use super::sweep::{self, Legacy};
-use crate::blob::{digest_reader, Digest, HashWriter};
 use crate::env::{Env, EnvVars};
+use crate::oci::{digest_reader, Digest, HashWriter};
 
 #[derive(Debug)]
 pub struct Cache {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::layout::{read_index, LayoutWriter};
 use super::{disk, StoreError};
-use crate::blob::Digest;
+use crate::oci::Digest;
 
 /// What a collection removed and kept.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]

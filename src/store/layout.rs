@@ -11,9 +11,9 @@ use super::disk;
 use super::lock::DirLock;
 use super::sweep::{self, Legacy};
 use super::StoreError;
-use crate::blob::{digest_reader, Blob, Content, Digest, HashWriter};
-use crate::image::referrer::Referrer;
-use crate::image::ImageSet;
+use crate::oci::Image;
+use crate::oci::Referrer;
+use crate::oci::{digest_reader, Blob, Digest, HashWriter};
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -126,7 +126,7 @@ pub(crate) fn empty_index() -> ImageIndex {
 
 /// Writes `set` into the layout at `root` under each of `tags`. Other tags and their blobs stay.
 /// Waits silently for another writer of the same layout (see [`LayoutWriter`] for a status line).
-pub fn write(root: &Path, set: &ImageSet, tags: &[String]) -> Result<(), StoreError> {
+pub fn write(root: &Path, set: &Image, tags: &[String]) -> Result<(), StoreError> {
     LayoutWriter::open(root, &mut |_| {})?.write(set, tags)
 }
 
@@ -165,7 +165,7 @@ impl LayoutWriter {
     /// Writes `set` under each of `tags`: blobs first (each verified if already there, and
     /// synced), then the `blobs/sha256` directory synced, then `index.json` replaced, then the
     /// layout directory synced, so after a crash `index.json` never names a blob that is not on disk.
-    pub fn write(&self, set: &ImageSet, tags: &[String]) -> Result<(), StoreError> {
+    pub fn write(&self, set: &Image, tags: &[String]) -> Result<(), StoreError> {
         let blobs_dir = self.root.join("blobs").join("sha256");
         for blob in set.blobs_children_first() {
             put_blob(&blobs_dir, blob)?;
@@ -174,7 +174,7 @@ impl LayoutWriter {
         let mut index = read_index(&self.root)?;
         let mut manifests = index.manifests().clone();
         for tag in tags {
-            let mut d = set.index.descriptor();
+            let mut d = set.root.descriptor();
             d.set_annotations(Some([(REF_NAME.to_string(), tag.clone())].into()));
             match manifests.iter_mut().find(|m| ref_name(m) == Some(tag)) {
                 Some(slot) => *slot = d,
@@ -189,7 +189,8 @@ impl LayoutWriter {
         let manifests = prune_stale_referrers(&self.root, manifests, &set.referrers);
         index.set_manifests(manifests);
         index.set_media_type(Some(MediaType::ImageIndex));
-        let bytes = crate::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
+        let bytes =
+            crate::oci::json::to_vec(&index).map_err(|source| StoreError::Json { what: "index.json", source })?;
         write_atomic(&self.root.join("index.json"), &bytes)
     }
 }
@@ -233,7 +234,7 @@ pub fn ref_name(d: &Descriptor) -> Option<&String> {
 
 /// Puts one blob into `blobs/sha256/`. A file already there is reused only if its bytes hash to
 /// its name; one that does not (flipped bits, a truncated copy) is replaced like a missing one.
-/// A file of ours with the right mode is hard-linked; anything else is copied through a temp
+/// A local file (ours, or another layout's, checked) with the right mode is hard-linked; anything else is copied through a temp
 /// file, hashed on the way, and renamed into place, so a blob path never holds partial content.
 fn put_blob(dir: &Path, blob: &Blob) -> Result<(), StoreError> {
     let dest = dir.join(blob.digest.hex());
@@ -243,8 +244,9 @@ fn put_blob(dir: &Path, blob: &Blob) -> Result<(), StoreError> {
         }
         Ok(_) => {}
         Err(_) => {
-            if let Content::File(src) = &blob.content {
-                if linkable(src) && fs::hard_link(src.as_path(), &dest).is_ok() {
+            // A file on this machine (a staged layer, another layout's blob, checked) is linked.
+            if let Some(src) = blob.local_file().map_err(StoreError::io("read blob for", &dest))? {
+                if linkable(&src) && fs::hard_link(&src, &dest).is_ok() {
                     return disk::sync_path(&dest).map_err(StoreError::io("sync", &dest));
                 }
             }

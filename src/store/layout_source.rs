@@ -1,26 +1,29 @@
-//! An OCI image layout directory as an image store: `--base oci:DIR[:TAG]` (skopeo's syntax).
+//! An OCI image layout directory as an image store: `oci:DIR[:TAG]` (skopeo's syntax). Layers
+//! are opened lazily and hashed on first use (a layout can be edited by anyone).
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::layout::{read_index, ref_name};
 use super::source::{Document, ImageStore};
 use super::StoreError;
-use crate::blob::{digest_reader, Blob, Content, Digest};
-use crate::image::referrer::{parse_artifact, Referrer};
+use crate::oci::referrer::parse_artifact;
+use crate::oci::Referrer;
+use crate::oci::{digest_reader, Blob, Content, Digest, LazyContent};
 
 pub struct LayoutStore {
     root: PathBuf,
     tag: Option<String>,
     /// Layers already hashed: a layer shared by several platforms is read once.
-    verified: Mutex<BTreeSet<Digest>>,
+    verified: Arc<Mutex<BTreeSet<Digest>>>,
 }
 
 impl LayoutStore {
     pub fn new(root: &Path, tag: Option<&str>) -> LayoutStore {
-        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from), verified: Mutex::default() }
+        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from), verified: Arc::default() }
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -72,21 +75,16 @@ impl ImageStore for LayoutStore {
     }
 
     fn layer(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError> {
-        let p = self.blob_path(digest);
-        if self.verified.lock().expect("verified lock").contains(digest) {
-            return Ok(Content::File(Arc::new(p)));
-        }
-        let f = fs::File::open(&p).map_err(StoreError::io("read", &p))?;
-        let (actual, n) = digest_reader(f).map_err(StoreError::io("read", &p))?;
-        if actual != *digest || n != size {
-            return Err(StoreError::blob_mismatch(&p, digest, size, &actual, n));
-        }
-        self.verified.lock().expect("verified lock").insert(digest.clone());
-        Ok(Content::File(Arc::new(p)))
+        Ok(Content::Lazy(Arc::new(LayoutBlob {
+            path: self.blob_path(digest),
+            digest: digest.clone(),
+            size,
+            verified: self.verified.clone(),
+        })))
     }
 
     /// The untagged artifact entries of `index.json` whose manifest names `subject`.
-    fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
+    fn artifacts(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
         let mut out = Vec::new();
         for d in read_index(&self.root)?.manifests().iter().filter(|d| d.artifact_type().is_some()) {
             let digest = Digest::parse(d.digest().as_ref())
@@ -106,15 +104,46 @@ impl ImageStore for LayoutStore {
     }
 }
 
-/// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.
-pub fn parse_oci_ref(s: &str) -> Option<(PathBuf, Option<String>)> {
-    let rest = s.strip_prefix("oci:")?;
-    match rest.rsplit_once(':') {
-        Some((dir, tag)) if !tag.contains('/') && !tag.is_empty() && !dir.is_empty() => {
-            Some((dir.into(), Some(tag.into())))
+/// A layer of a layout: hashed when first opened or linked (once per store), and refused, naming
+/// the file, if its bytes do not match.
+struct LayoutBlob {
+    path: PathBuf,
+    digest: Digest,
+    size: u64,
+    verified: Arc<Mutex<BTreeSet<Digest>>>,
+}
+
+impl LayoutBlob {
+    /// The error inside travels as an `io::Error` and comes back out as itself (`StoreError::io`).
+    fn verify(&self) -> io::Result<()> {
+        if self.verified.lock().expect("verified lock").contains(&self.digest) {
+            return Ok(());
         }
-        _ if !rest.is_empty() => Some((rest.into(), None)),
-        _ => None,
+        let failed = |e: io::Error| io::Error::new(e.kind(), StoreError::io("read", &self.path)(e));
+        let f = fs::File::open(&self.path).map_err(failed)?;
+        let (actual, n) = digest_reader(f).map_err(failed)?;
+        if actual != self.digest || n != self.size {
+            let e = StoreError::blob_mismatch(&self.path, &self.digest, self.size, &actual, n);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        self.verified.lock().expect("verified lock").insert(self.digest.clone());
+        Ok(())
+    }
+}
+
+impl LazyContent for LayoutBlob {
+    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
+        self.verify()?;
+        Ok(Box::new(fs::File::open(&self.path)?))
+    }
+
+    fn origin(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn local_file(&self) -> io::Result<Option<PathBuf>> {
+        self.verify()?;
+        Ok(Some(self.path.clone()))
     }
 }
 
@@ -150,14 +179,5 @@ mod tests {
         let missing = LayoutStore::new(&root.join("nope"), None).root().unwrap_err();
         assert!(missing.to_string().ends_with("is not an OCI image layout: it does not exist"), "{missing}");
         assert!(missing.hints()[0].contains("oci:DIR[:TAG]") && !missing.hints()[0].contains("--output"));
-    }
-
-    #[test]
-    fn oci_refs() {
-        assert_eq!(parse_oci_ref("oci:/a/b:v1"), Some(("/a/b".into(), Some("v1".into()))));
-        assert_eq!(parse_oci_ref("oci:rel/dir"), Some(("rel/dir".into(), None)));
-        assert_eq!(parse_oci_ref("oci:./x:y/z"), Some(("./x:y/z".into(), None)));
-        assert_eq!(parse_oci_ref("oci:"), None);
-        assert_eq!(parse_oci_ref("docker://x"), None);
     }
 }

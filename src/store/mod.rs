@@ -1,4 +1,8 @@
-//! Where bytes live: sources of bases (built-in, scratch, layouts) and sinks for images (layouts).
+//! Where bytes live, grouped by place as go-containerregistry does (`layout`, `remote`,
+//! `tarball`): an OCI layout directory, a registry, an oci-archive, the built-in bases, the blob
+//! cache. Images are read through [`Source`] ([`open`] is the one list of sources) and written
+//! through `sink::Sink` (`sink::open` is the one list of sinks). Imports `oci`, `layer` and the
+//! utilities; never `plan`.
 
 pub mod archive;
 pub mod builtin;
@@ -6,115 +10,31 @@ pub mod cache;
 pub mod disk;
 pub mod gc;
 pub mod layout;
+pub mod layout_sink;
 pub mod layout_source;
 pub mod lock;
 pub mod read;
 pub mod registry;
+pub mod sink;
 pub mod source;
 pub mod staging;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use oci_spec::image::{Config, History};
+pub use source::Source;
 
-use crate::blob::{Digest, Layer};
-use crate::image::MediaFamily;
-use crate::plan::{BaseSpec, Platform};
+use crate::oci::{Digest, ImageName};
 
-/// A base image resolved for one platform: what our layers go on top of.
-#[derive(Clone, Debug)]
-pub struct BaseImage {
-    pub layers: Vec<Layer>,
-    /// The base's history (kept, so `docker history`-style tools still explain its layers).
-    pub history: Vec<History>,
-    /// The base's runtime config: Env, User, WorkingDir, … (ours is applied on top).
-    pub config: Config,
-    /// Manifests built on this base keep its media-type family.
-    pub media: MediaFamily,
-    /// For the `org.opencontainers.image.base.{name,digest}` annotations; `None` for built-ins.
-    pub reference: Option<BaseReference>,
-}
-
-impl BaseImage {
-    /// The base re-typed for `--media-types`: a gzip'd layer is one in either family; any other
-    /// layer type has no Docker name, and a manifest never mixes the two.
-    pub fn with_media(mut self, family: MediaFamily) -> Result<BaseImage, StoreError> {
-        if family == MediaFamily::Docker {
-            if let Some(l) = self.layers.iter().find(|l| !MediaFamily::is_gzip_layer(&l.blob.media_type)) {
-                return Err(StoreError::NotDockerCompatible {
-                    digest: l.blob.digest.to_string(),
-                    media_type: l.blob.media_type.clone(),
-                });
-            }
-        }
-        self.media = family;
-        Ok(self)
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct BaseReference {
-    pub name: String,
-    pub digest: Digest,
-}
-
-/// A place bases come from. Resolves per platform because an index base has one image each.
-pub trait BaseSource: Send + Sync {
-    fn resolve(&self, platform: &Platform) -> Result<BaseImage, StoreError>;
-}
-
-pub fn open_base(
-    spec: &BaseSpec,
-    registries: &std::sync::Arc<registry::Settings>,
-) -> Result<Box<dyn BaseSource>, StoreError> {
-    Ok(match spec {
-        BaseSpec::Static => Box::new(builtin::Static),
-        BaseSpec::Scratch => Box::new(builtin::Scratch),
-        BaseSpec::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
-        BaseSpec::Registry { reference, .. } => {
+/// The one list of sources: how each kind of name is read.
+pub fn open(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<dyn Source> {
+    match name {
+        ImageName::Static => Box::new(builtin::Static),
+        ImageName::Scratch => Box::new(builtin::Scratch),
+        ImageName::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
+        ImageName::Registry { reference } => {
             Box::new(registry::source::RegistryStore::new(reference.clone(), registries.clone()))
-        }
-    })
-}
-
-/// An image named on the command line: `oci:DIR[:TAG]` (skopeo's syntax) or a registry reference
-/// (`[docker://]REGISTRY/REPO[:TAG][@sha256:…]`).
-pub enum ImageName {
-    Layout { dir: PathBuf, tag: Option<String> },
-    Registry(registry::reference::Reference),
-}
-
-impl ImageName {
-    pub fn parse(name: &str, cwd: &std::path::Path) -> Result<ImageName, StoreError> {
-        if let Some((dir, tag)) = layout_source::parse_oci_ref(name) {
-            return Ok(ImageName::Layout { dir: cwd.join(dir), tag });
-        }
-        registry::reference::Reference::parse(name.strip_prefix("docker://").unwrap_or(name))
-            .map(ImageName::Registry)
-            .map_err(|_| StoreError::BadReference { reference: name.into() })
-    }
-
-    /// The tag it names, if any.
-    pub fn tag(&self) -> Option<&str> {
-        match self {
-            ImageName::Layout { tag, .. } => tag.as_deref(),
-            ImageName::Registry(r) => r.tag.as_deref(),
-        }
-    }
-
-    /// The registry host, for `--creds`.
-    pub fn registry(&self) -> Option<&str> {
-        match self {
-            ImageName::Layout { .. } => None,
-            ImageName::Registry(r) => Some(&r.registry),
-        }
-    }
-
-    pub fn open(&self, settings: &std::sync::Arc<registry::Settings>) -> Box<dyn source::ImageStore> {
-        match self {
-            ImageName::Layout { dir, tag } => Box::new(layout_source::LayoutStore::new(dir, tag.as_deref())),
-            ImageName::Registry(r) => Box::new(registry::source::RegistryStore::new(r.clone(), settings.clone())),
         }
     }
 }
@@ -145,8 +65,8 @@ pub enum StoreError {
     CorruptBlob { path: PathBuf, expected: String, actual: String },
     #[error("{what} has {actual} bytes where its descriptor says {expected} (its digest {digest} matches)")]
     WrongSize { what: String, digest: String, expected: u64, actual: u64 },
-    #[error("`{reference}` is not an image reference cargo-oci can read")]
-    BadReference { reference: String },
+    #[error(transparent)]
+    Name(#[from] crate::oci::BadName),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
     #[error("failed to pull `{image}`")]
@@ -161,8 +81,8 @@ pub enum StoreError {
         #[source]
         source: Box<registry::RegistryError>,
     },
-    #[error("layer {digest} of the base is `{media_type}`, which has no Docker media type")]
-    NotDockerCompatible { digest: String, media_type: String },
+    #[error(transparent)]
+    NotDockerCompatible(#[from] crate::oci::NotDockerCompatible),
     #[error("failed to encode {what} as JSON")]
     Json {
         what: &'static str,
@@ -172,9 +92,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A failed `op` on `path`; an I/O error that carries a `StoreError` (a lazily opened blob
+    /// that did not match its digest) is that error.
     pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.into();
-        move |source| StoreError::Io { op, path, source }
+        move |source| {
+            if !source.get_ref().is_some_and(|e| e.is::<StoreError>()) {
+                return StoreError::Io { op, path, source };
+            }
+            let kind = source.kind();
+            match source.into_inner().map(|e| e.downcast::<StoreError>()) {
+                Some(Ok(inner)) => *inner,
+                Some(Err(other)) => StoreError::Io { op, path, source: std::io::Error::new(kind, other) },
+                None => StoreError::Io { op, path, source: kind.into() },
+            }
+        }
     }
 
     /// Bytes that do not match their descriptor: a different digest, or (the same digest) a
@@ -200,12 +132,22 @@ impl StoreError {
         }
     }
 
+    /// Whether [`StoreError::hints`] says all there is to say about its cause too (a pull's
+    /// 404 names the image; the registry's own 404 hint would repeat it less precisely).
+    pub fn covers_cause(&self) -> bool {
+        match self {
+            StoreError::Pull { source, .. } => matches!(**source, registry::RegistryError::Status { status: 404, .. }),
+            StoreError::Registry(e) => e.covers_cause(),
+            _ => false,
+        }
+    }
+
+    /// The fixes this error knows; those of its causes are added by `error::hints`.
     pub fn hints(&self) -> Vec<String> {
         match self {
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 vec!["pick a directory you can write with `--output DIR`".into()]
             }
-            StoreError::Io { source, .. } if disk::is_disk_full(source) => disk::io_hints(source),
             StoreError::PlatformMissing { .. } => {
                 vec!["build only for the platforms the base has (`--target …`), or pick a base that has this one".into()]
             }
@@ -214,15 +156,12 @@ impl StoreError {
                 let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
                 vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
             }
-            StoreError::BadReference { .. } => {
-                vec!["name a layout as `oci:DIR:TAG` (skopeo's syntax) or a registry image as `REGISTRY/REPO:TAG`".into()]
-            }
+            StoreError::Name(e) => e.hints(),
             StoreError::Registry(e) => e.hints(),
             StoreError::Pull { image, source } if matches!(**source, registry::RegistryError::Status { status: 404, .. }) => {
                 vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
             }
-            StoreError::Pull { source, .. } | StoreError::Push { source, .. } => source.hints(),
-            StoreError::NotDockerCompatible { .. } => vec!["keep OCI media types: `--media-types oci`".into()],
+            StoreError::NotDockerCompatible(e) => e.hints(),
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`".into()],

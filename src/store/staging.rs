@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::disk::{self, Scratch};
 use super::sweep::{self, Legacy};
-use crate::blob::{Blob, Content, Layer};
 use crate::layer::{self, Entry};
+use crate::oci::{Blob, Content, Layer};
 
 /// Removed with everything in it when dropped, so a failed build leaves nothing behind; locked
 /// while it lives, so other builds sweeping `parent` leave it alone.

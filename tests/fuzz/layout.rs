@@ -125,7 +125,7 @@ pub fn fix_checksums(tar: &mut [u8]) {
 
 /// Every reader of a layout, on `root`; `seed` is the unchanged layout (for `diff`).
 fn read_everything(root: &Path, seed: &Path) {
-    use cargo_oci::plan::Platform;
+    use cargo_oci::oci::Platform;
     use cargo_oci::store::layout_source::LayoutStore;
     let store = LayoutStore::new(root, Some("x"));
     if let Ok(r) = cargo_oci::inspect::inspect(&store) {
@@ -133,7 +133,7 @@ fn read_everything(root: &Path, seed: &Path) {
     }
     for arch in ["amd64", "arm64"] {
         let platform = Platform::new("linux", arch, None);
-        if let Ok(base) = cargo_oci::store::source::resolve(&store, &platform) {
+        if let Ok(base) = cargo_oci::store::read::base(&store, &platform) {
             let _ = cargo_oci::check::rootfs::RootFs::from_layers(&base.layers);
         }
     }

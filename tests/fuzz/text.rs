@@ -34,9 +34,9 @@ fn run(target: &str, check: impl Fn(&str)) {
 
 #[test]
 fn image_references() {
-    use cargo_oci::store::layout_source::parse_oci_ref;
-    use cargo_oci::store::registry::reference::Reference;
-    use cargo_oci::store::ImageName;
+    use cargo_oci::oci::name::parse_oci_ref;
+    use cargo_oci::oci::ImageName;
+    use cargo_oci::oci::Reference;
     run("reference", |s| {
         if let Ok(r) = Reference::parse(s) {
             // What we print must parse back to the same reference.
@@ -53,7 +53,8 @@ fn image_references() {
 
 #[test]
 fn targets_and_platforms() {
-    use cargo_oci::plan::platform::{parse_targets, Platform};
+    use cargo_oci::oci::Platform;
+    use cargo_oci::plan::target::parse_targets;
     use cargo_oci::plan::{glibc, Target};
     run("target", |s| {
         if let Ok(t) = Target::parse(s) {

@@ -23,5 +23,6 @@ mod registry_proxy;
 mod registry_publish;
 mod registry_support;
 mod repro;
+mod shape;
 mod support;
 mod workspace;

@@ -138,3 +138,53 @@ fn several_binaries_in_one_image_and_a_base_per_target() {
     let run = p.oci(&["plan", "--bin", "tool"]).failure();
     assert!(run.stderr().contains("no image to build holds a binary named `tool`"), "{}", run.stderr());
 }
+
+/// `cargo oci plan --message-format json` shows every decision `build` acts on: where the image
+/// goes (layout with --gc, archive, registry with the base to mount from), the attestations,
+/// the registry settings (never the credentials), --verify-reproducible, the ELF check, and the
+/// glibc floor that comes from the base's files (read by `plan` as by `build`).
+#[test]
+fn the_plan_shows_every_decision_build_acts_on() {
+    let p = Project::bin("decide", "d");
+    let dpkg = "Package: libc6\nStatus: install ok installed\nVersion: 2.31-13\n";
+    fake_image_with(&p.path().join("base"), "glibc", &["amd64"], "var/lib/dpkg/status", &|_| dpkg.into());
+    let args = [
+        "plan",
+        "--message-format",
+        "json",
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--base",
+        "oci:base:glibc",
+        "--output",
+        "lay",
+        "--gc",
+        "--tar",
+        "app.tar",
+        "--push",
+        "127.0.0.1:5000/decide:1",
+        "--media-types",
+        "docker",
+        "--sbom",
+        "cyclonedx",
+        "--provenance",
+        "false",
+        "--verify-reproducible",
+        "--no-elf-check",
+        "--insecure-registry",
+        "lab.example:5000",
+        "--ca-cert",
+        "ca.pem",
+        "--creds",
+        "bot:s3cret-token",
+    ];
+    let vars = [("CARGO_OCI_CHUNK_SIZE".to_string(), "1048576".to_string())];
+    let run = p.oci_env(&args, &vars).success();
+    let json = run.stdout();
+    assert!(!json.contains("s3cret-token"), "credentials never appear in a plan");
+    p.insta().bind(|| insta::assert_snapshot!("plan_decisions_json", json));
+    // What `build` runs is this plan: the floor from the base's dpkg status is in the job.
+    let plan: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["jobs"][0]["target"]["glibc"], "2.31");
+    assert!(!p.path().join("lay").exists() && !p.path().join("target/oci").exists(), "plan writes nothing");
+}

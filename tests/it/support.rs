@@ -498,11 +498,16 @@ pub fn run_bundle(bundle: &Path, arch: &str) -> String {
 /// A small two-platform image written through the library (scratch base, one layer of fixed
 /// bytes per platform): the same digests on every machine and toolchain, for snapshots.
 pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
-    use cargo_oci::blob::{Blob, Content, Layer};
-    use cargo_oci::image::{ImageInput, ImageSet, MediaFamily};
+    fake_image_with(layout, tag, archs, "usr/local/bin/fake", &|platform| format!("{message} for {platform}"));
+}
+
+/// [`fake_image`] with another file (`path`, its text per platform) in the one layer.
+pub fn fake_image_with(layout: &Path, tag: &str, archs: &[&str], path: &str, body: &dyn Fn(&str) -> String) {
+    use cargo_oci::image::ImageInput;
     use cargo_oci::layer::{Entry, Source};
-    use cargo_oci::plan::{ContainerConfig, Target};
-    use cargo_oci::store::BaseSource;
+    use cargo_oci::oci::{Blob, ContainerConfig, Content, Image, Layer, MediaFamily};
+    use cargo_oci::plan::Target;
+    use cargo_oci::store::Source as _;
 
     let annotations: BTreeMap<String, String> =
         [("org.opencontainers.image.title".to_string(), "fake".to_string())].into();
@@ -519,9 +524,9 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
     let mut images = Vec::new();
     for arch in archs {
         let platform = Target::parse(arch).unwrap().platform;
-        let base = cargo_oci::store::builtin::Scratch.resolve(&platform).unwrap();
-        let body = format!("{message} for {platform}").into_bytes();
-        let entries = vec![Entry::file("usr/local/bin/fake", Source::Bytes(body), 0o755)];
+        let base = cargo_oci::store::builtin::Scratch.base(&platform).unwrap();
+        let body = body(&platform.to_string()).into_bytes();
+        let entries = vec![Entry::file(path, Source::Bytes(body), 0o755)];
         let (bytes, d) = cargo_oci::layer::write(entries, 0, Vec::new()).unwrap();
         let layer = Layer {
             blob: Blob {
@@ -544,8 +549,7 @@ pub fn fake_image(layout: &Path, tag: &str, archs: &[&str], message: &str) {
         images.push(cargo_oci::image::platform_image(input).unwrap());
     }
     let index = cargo_oci::image::index(&images, &annotations, MediaFamily::Oci).unwrap();
-    cargo_oci::store::layout::write(layout, &ImageSet { images, index, referrers: Vec::new() }, &[tag.to_string()])
-        .unwrap();
+    cargo_oci::store::layout::write(layout, &Image::new(index, images), &[tag.to_string()]).unwrap();
 }
 
 /// The architectures an image index lists, in order.

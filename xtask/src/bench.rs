@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use cargo_oci::compile::Artifacts;
-use cargo_oci::plan::{BaseSpec, ContainerConfig, ImagePlan, LayerPlan, PackageInfo, Target, DEFAULT_BIN_DIR};
+use cargo_oci::oci::{ContainerConfig, ImageName as BaseSpec};
+use cargo_oci::plan::{ImagePlan, ImageTarget, LayerPlan, PackageInfo, Target, Targets, DEFAULT_BIN_DIR};
 use cargo_oci::store::staging::Staging;
 use sha2::Digest as _;
 
@@ -183,8 +184,8 @@ pub fn child(args: &[String]) -> Result<(), String> {
             manifest_dir: ".".into(),
         },
         bins: vec!["bench".into()],
-        base: targets.iter().map(|t| (t.triple.clone(), BaseSpec::Static)).collect(),
-        targets,
+        // Built elsewhere (the bench packages a given binary): no backend runs.
+        targets: Targets(targets.into_iter().map(|target| ImageTarget::prebuilt(target, BaseSpec::Static)).collect()),
         tags: vec!["bench".into()],
         output: out.clone(),
         config: ContainerConfig {
@@ -198,16 +199,16 @@ pub fn child(args: &[String]) -> Result<(), String> {
             bin_dir: DEFAULT_BIN_DIR.into(),
         },
         annotations: BTreeMap::new(),
-        outputs: cargo_oci::plan::Outputs { layout: true, ..Default::default() },
+        destinations: Vec::new(),
+        media_types: None,
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let staging = Staging::new(&out.join("..")).map_err(|e| e.to_string())?;
     let no_env = cargo_oci::env::Env::from_pairs(".".into(), []);
-    let registries =
-        cargo_oci::store::registry::Settings::new(&Default::default(), &no_env, None).map_err(|e| e.to_string())?;
-    let bases = cargo_oci::package::resolve_bases(&image, &registries.into()).map_err(|e| e.to_string())?;
+    let registries = cargo_oci::registries::settings(&Default::default(), &no_env);
+    let bases = cargo_oci::package::resolve_bases(&image, &registries).map_err(|e| e.to_string())?;
     let progress = cargo_oci::progress::Progress::hidden();
     let inputs = cargo_oci::package::Inputs {
         artifacts: &artifacts,

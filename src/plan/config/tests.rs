@@ -86,6 +86,19 @@ fn wrong_type_names_the_key_and_shows_an_example() {
     assert!(err.to_string().starts_with("`package.metadata.oci.env.A` at /p/Cargo.toml:6 has the wrong type"), "{err}");
 }
 
+/// `backend` is read by serde like every other key: a wrong value points at its line.
+#[test]
+fn an_unknown_backend_names_its_line() {
+    let text = format!("{HEAD}[package.metadata.oci.target.aarch64-unknown-linux-musl]\nbackend = \"zig\"\n");
+    let err = parse(&text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`package.metadata.oci.target.aarch64-unknown-linux-musl.backend` at /p/Cargo.toml:6 has the wrong type: \
+         unknown variant `zig`, expected one of `auto`, `cargo`, `zigbuild`, `cross`"
+    );
+    assert_eq!(err.hints(), [r#"write it like this: `backend = "cargo"`"#]);
+}
+
 #[test]
 fn modes() {
     let m = |v: &str| {

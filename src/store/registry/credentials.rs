@@ -7,7 +7,6 @@
 //! it knows nothing of podman's `auth.json`. The formats are two small JSON shapes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -15,31 +14,7 @@ use base64::Engine as _;
 use super::RegistryError;
 use crate::env::{Env, EnvVars};
 use crate::process::Cmd;
-
-/// A string that never shows itself: `Display` and `Debug` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// What to authenticate with.
 #[derive(Clone, Debug, PartialEq, Eq)]

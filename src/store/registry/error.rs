@@ -48,10 +48,6 @@ pub enum RegistryError {
     PlainRealm { realm: String },
     #[error("refusing the token realm `{realm}` of {registry}: {why}")]
     BadRealm { realm: String, registry: String, why: String },
-    #[error("`--creds` must be `USER:PASSWORD`")]
-    BadCreds,
-    #[error("CARGO_OCI_CHUNK_SIZE=`{value}` is not a number of bytes (at least 1024)")]
-    BadChunkSize { value: String },
     #[error("{var}=`{value}` is not a usable proxy: {why}")]
     BadProxy { var: String, value: String, why: String },
     #[error("failed to read `{}`", path.display())]
@@ -171,6 +167,13 @@ impl RegistryError {
         }
     }
 
+    /// Whether [`RegistryError::hints`] already stands for its cause's: cannot-reach keeps the
+    /// probe's hints except the plain-HTTP one, which would be wrong advice there.
+    pub fn covers_cause(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { .. })
+    }
+
+    /// The fixes this error knows; those of its causes are added by `error::hints`.
     pub fn hints(&self) -> Vec<String> {
         match self {
             RegistryError::Transport { source, url, proxy, .. } => {
@@ -208,10 +211,6 @@ impl RegistryError {
             RegistryError::Unauthorized { registry, .. } => {
                 vec![format!("log in with `docker login {registry}`, or pass `--creds USER:PASSWORD`")]
             }
-            RegistryError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
-            RegistryError::BadChunkSize { .. } => {
-                vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
-            }
             RegistryError::BadProxy { var, .. } => vec![format!(
                 "set it to a proxy URL such as `{var}=http://proxy.example:3128` (http or https), or unset it"
             )],
@@ -241,10 +240,8 @@ impl RegistryError {
             RegistryError::ImmutableTag { tag, .. } => {
                 vec![format!("push under a new tag, or allow overwriting `{tag}` in the repository's settings")]
             }
-            RegistryError::PartlyPushed { source, .. } => {
-                let mut h = source.hints();
-                h.push("run the same command again: what the registry has is skipped, the rest is pushed".into());
-                h
+            RegistryError::PartlyPushed { .. } => {
+                vec!["run the same command again: what the registry has is skipped, the rest is pushed".into()]
             }
             _ => Vec::new(),
         }

@@ -1,4 +1,5 @@
-//! Registries as a base source and as a sink (the distribution API over HTTP(S)).
+//! Registries as a source (`source`) and a sink (`sink`, `push`): the distribution API over
+//! HTTP(S), every request through one path (`transport`).
 //!
 //! HTTP stack: `ureq` 3 with rustls, blocking. Our pipeline is synchronous, and a blocking client
 //! streams a request body from any `Read` (a file, or another registry's response) with a known
@@ -11,8 +12,8 @@ pub mod credentials;
 pub mod error;
 pub mod net;
 pub mod push;
-pub mod reference;
 pub mod referrers;
+pub mod sink;
 pub mod source;
 pub mod transport;
 pub mod upload;
@@ -21,28 +22,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::oci::{Reference, ReferenceError};
 pub use credentials::{CredentialSources, Credentials, Secret};
 pub use error::RegistryError;
-pub use reference::{Reference, ReferenceError};
 
-use crate::env::{Env, EnvVars};
+use crate::env::Env;
 use crate::store::cache::Cache;
-
-/// Flags shared by every command that talks to registries.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct RegistryArgs {
-    /// Credentials `USER:PASSWORD` for the registry pushed to (or the base's registry when not
-    /// pushing); otherwise credentials come from docker/podman config files
-    #[arg(long, value_name = "USER:PASSWORD")]
-    pub creds: Option<String>,
-    /// A PEM file of extra CA certificates to trust (repeatable), e.g. a private registry's CA
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Allow plain HTTP (and skip nothing else) for this registry host[:port] (repeatable);
-    /// loopback hosts are always allowed
-    #[arg(long, value_name = "HOST")]
-    pub insecure_registry: Vec<String>,
-}
 
 /// How to reach registries: resolved once from flags and the environment.
 #[derive(Clone, Debug)]
@@ -83,38 +68,31 @@ impl Default for RetryPolicy {
 }
 
 impl Settings {
-    /// `creds_for` is the registry `--creds` applies to: the push destination, else the base's.
-    pub fn new(args: &RegistryArgs, env: &Env, creds_for: Option<&str>) -> Result<Settings, RegistryError> {
+    /// What the plan decided (`--creds` for one registry, `--ca-cert`, `--insecure-registry`, the
+    /// chunk size) with what the environment says (credential files, CAs, proxies, the cache).
+    pub fn new(
+        env: &Env,
+        explicit: Option<(String, Credentials)>,
+        ca_certs: Vec<PathBuf>,
+        insecure: Vec<String>,
+        chunk_size: Option<u64>,
+    ) -> Settings {
         let mut credentials = CredentialSources::from_env(env);
-        if let Some(c) = &args.creds {
-            let parsed = Credentials::parse_user_pass(c).ok_or(RegistryError::BadCreds)?;
-            if let Some(r) = creds_for {
-                credentials.explicit = Some((r.to_string(), parsed));
-            }
-        }
-        let chunk_size = match env.get(EnvVars::CARGO_OCI_CHUNK_SIZE) {
-            Some(v) => Some(
-                v.parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1024)
-                    .ok_or_else(|| RegistryError::BadChunkSize { value: v.into() })?,
-            ),
-            None => None,
-        };
-        Ok(Settings {
+        credentials.explicit = explicit;
+        Settings {
             credentials,
-            trust: net::Trust::from_env(env, args.ca_cert.iter().map(|p| env.cwd.join(p)).collect()),
-            insecure: args.insecure_registry.clone(),
+            trust: net::Trust::from_env(env, ca_certs),
+            insecure,
             cache: Cache::from_env(env).map(Arc::new),
             chunk_size,
             retry: RetryPolicy::default(),
             proxies: net::Proxies::from_env(env),
-        })
+        }
     }
 
     /// Plain HTTP is allowed for loopback hosts and those named with `--insecure-registry`.
     pub fn allows_plain_http(&self, host: &str) -> bool {
-        reference::is_loopback(host) || self.insecure.iter().any(|h| h == host)
+        crate::oci::name::is_loopback(host) || self.insecure.iter().any(|h| h == host)
     }
 }
 
@@ -134,13 +112,12 @@ mod tests {
     #[test]
     fn plain_http_only_for_loopback_and_named_hosts() {
         let env = Env::from_pairs("/".into(), [("HOME", "/h")]);
-        let args = RegistryArgs { insecure_registry: vec!["lab.internal:5000".into()], ..Default::default() };
-        let s = Settings::new(&args, &env, None).unwrap();
+        let s = Settings::new(&env, None, Vec::new(), vec!["lab.internal:5000".into()], None);
         assert!(s.allows_plain_http("127.0.0.1:5000") && s.allows_plain_http("localhost"));
         assert!(s.allows_plain_http("lab.internal:5000"));
         assert!(!s.allows_plain_http("lab.internal") && !s.allows_plain_http("ghcr.io"));
         assert_eq!(
-            s.cache.as_ref().unwrap().path(&crate::blob::Digest::of(b"")).parent().unwrap(),
+            s.cache.as_ref().unwrap().path(&crate::oci::Digest::of(b"")).parent().unwrap(),
             std::path::Path::new("/h/.cache/cargo-oci/blobs/sha256")
         );
     }
@@ -148,12 +125,10 @@ mod tests {
     #[test]
     fn creds_go_only_to_their_registry_and_never_print() {
         let env = Env::from_pairs("/".into(), []);
-        let args = RegistryArgs { creds: Some("bot:pa55word".into()), ..Default::default() };
-        let s = Settings::new(&args, &env, Some("ghcr.io")).unwrap();
+        let creds = Credentials::parse_user_pass("bot:pa55word").unwrap();
+        let s = Settings::new(&env, Some(("ghcr.io".into(), creds)), Vec::new(), Vec::new(), None);
         assert!(s.credentials.lookup("ghcr.io").unwrap().is_some());
         assert!(s.credentials.lookup("docker.io").unwrap().is_none());
         assert!(!format!("{s:?}").contains("pa55word"));
-        let bad = RegistryArgs { creds: Some("nocolon".into()), ..Default::default() };
-        assert!(matches!(Settings::new(&bad, &env, None), Err(RegistryError::BadCreds)));
     }
 }

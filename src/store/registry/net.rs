@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use ureq::tls::Certificate;
 
-use super::reference::is_loopback;
 use super::RegistryError;
 use crate::env::{Env, EnvVars};
+use crate::oci::name::is_loopback;
 
 /// A proxy named by a variable.
 #[derive(Clone)]

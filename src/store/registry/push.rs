@@ -1,4 +1,5 @@
-//! The registry sink, children always before parents: blobs (skipped when present, mounted from
+//! Pushing an image to a registry repository (what `sink::RegistrySink` runs), children always
+//! before parents: blobs (skipped when present, mounted from
 //! the base's repository, else uploaded: see `upload`), then manifests by digest, then the
 //! referrers (SBOMs, provenance) by digest, then the root under each tag, then — on registries
 //! without the referrers API — the `sha256-<digest>` tags that list the referrers. A tag never
@@ -6,29 +7,11 @@
 
 use std::sync::Arc;
 
-use oci_spec::image::{ImageIndex, ImageManifest};
-
 use super::referrers::{self, ReferrersReport};
 use super::transport::{Call, Registry, Repo};
 use super::upload::upload;
 use super::{Reference, RegistryError, Settings};
-use crate::blob::{Blob, Content, Digest};
-use crate::image::referrer::Referrer;
-use crate::image::ImageSet;
-use crate::store::source::ImageStore;
-use crate::store::StoreError;
-
-/// What a push writes: blobs (layers and configs), per-platform manifests, and the root (an
-/// index, or a single manifest) that tags point at.
-#[derive(Clone, Debug)]
-pub struct PushSet {
-    pub blobs: Vec<Blob>,
-    pub manifests: Vec<Blob>,
-    pub root: Blob,
-    /// SBOMs, provenance and other artifacts about the root or a manifest: pushed by digest
-    /// before the tags move (see `referrers`).
-    pub referrers: Vec<Referrer>,
-}
+use crate::oci::{Blob, Content, Digest, Image};
 
 /// What happened to the blobs, for the status line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,93 +27,10 @@ pub struct PushReport {
     pub notes: Vec<String>,
 }
 
-impl PushSet {
-    pub fn from_image_set(set: &ImageSet) -> PushSet {
-        let mut blobs: Vec<Blob> = Vec::new();
-        for b in set.images.iter().flat_map(|i| i.layers.iter().map(|l| &l.blob).chain([&i.config])) {
-            if !blobs.iter().any(|x| x.digest == b.digest) {
-                blobs.push(b.clone());
-            }
-        }
-        PushSet {
-            blobs,
-            manifests: set.images.iter().map(|i| i.manifest.clone()).collect(),
-            root: set.index.clone(),
-            referrers: set.referrers.clone(),
-        }
-    }
-
-    /// Everything an image store holds under its reference (a layout tag, a registry tag).
-    pub fn from_store(store: &dyn ImageStore) -> Result<PushSet, StoreError> {
-        let root = store.root()?;
-        let bad = |why: String| StoreError::BadImage { image: store.name(), why };
-        let root_blob = Blob {
-            media_type: root.media_type.clone(),
-            digest: root.digest.clone(),
-            size: root.bytes.len() as u64,
-            content: Content::Bytes(root.bytes.clone().into()),
-        };
-        let is_index = crate::store::source::is_index(&root.media_type, &root.bytes);
-        let mut manifests = Vec::new();
-        if is_index {
-            let index: ImageIndex = serde_json::from_slice(&root.bytes).map_err(|e| bad(format!("index: {e}")))?;
-            for d in index.manifests() {
-                let media_type = d.media_type().to_string();
-                if crate::store::source::is_index(&media_type, b"{}") {
-                    return Err(bad("nested indexes are not supported".into()));
-                }
-                let digest = Digest::parse(d.digest().as_ref()).map_err(bad)?;
-                let bytes = store.document(&media_type, &digest, d.size())?;
-                manifests.push(Blob { media_type, digest, size: d.size(), content: Content::Bytes(bytes.into()) });
-            }
-        } else {
-            manifests.push(root_blob.clone());
-        }
-        let mut blobs: Vec<Blob> = Vec::new();
-        for m in &manifests {
-            let manifest: ImageManifest =
-                serde_json::from_slice(&m.read_all().map_err(StoreError::io("read", store.name()))?)
-                    .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?;
-            let c = manifest.config();
-            let config_digest = Digest::parse(c.digest().as_ref()).map_err(bad)?;
-            let config = store.document(c.media_type().as_ref(), &config_digest, c.size())?;
-            let mut add = |b: Blob| {
-                if !blobs.iter().any(|x| x.digest == b.digest) {
-                    blobs.push(b)
-                }
-            };
-            for l in manifest.layers() {
-                let digest = Digest::parse(l.digest().as_ref()).map_err(bad)?;
-                let content = store.layer(l.media_type().as_ref(), &digest, l.size())?;
-                add(Blob { media_type: l.media_type().to_string(), digest, size: l.size(), content });
-            }
-            add(Blob {
-                media_type: c.media_type().to_string(),
-                digest: config_digest,
-                size: c.size(),
-                content: Content::Bytes(config.into()),
-            });
-        }
-        // The referrers the store holds about what is pushed: the root and every manifest.
-        let mut subjects: Vec<&Digest> = manifests.iter().map(|m| &m.digest).collect();
-        if is_index {
-            subjects.push(&root_blob.digest);
-        }
-        let mut referrers = Vec::new();
-        for subject in subjects {
-            referrers.extend(store.referrers(subject)?);
-        }
-        if !is_index {
-            manifests.clear();
-        }
-        Ok(PushSet { blobs, manifests, root: root_blob, referrers })
-    }
-}
-
-/// Pushes `set` to `target`'s repository under each of `tags`. `mount_from` is a repository
+/// Pushes `image` to `target`'s repository under each of `tags`. `mount_from` is a repository
 /// whose blobs may be mounted (the base's), used when it is on the same registry.
 pub fn push(
-    set: &PushSet,
+    image: &Image,
     target: &Reference,
     tags: &[String],
     mount_from: Option<&Reference>,
@@ -141,30 +41,31 @@ pub fn push(
     }
     let registry = Registry::connect(target, settings)?;
     let same_registry = |(reg, repo): (String, String)| (reg == target.registry).then_some(repo);
-    let referrer_blobs = set.referrers.iter().flat_map(|r| r.blobs.iter());
+    let leaves = image.leaves();
+    let referrer_blobs = image.referrers.iter().flat_map(|r| r.blobs.iter());
     let mount = mount_from.map(|r| (r.registry.clone(), r.repository.clone())).and_then(same_registry).or_else(|| {
-        set.blobs.iter().chain(referrer_blobs.clone()).find_map(|b| lazy_source(b).and_then(same_registry))
+        leaves.iter().copied().chain(referrer_blobs.clone()).find_map(|b| lazy_source(b).and_then(same_registry))
     });
     let repo = registry.repo(&target.repository, "pull,push", mount.as_deref());
     let mut report = PushReport::default();
     let mut seen: Vec<&Digest> = Vec::new();
-    for blob in set.blobs.iter().chain(referrer_blobs) {
+    for blob in leaves.iter().copied().chain(referrer_blobs) {
         if seen.contains(&&blob.digest) {
             continue;
         }
         seen.push(&blob.digest);
         push_blob(&repo, blob, mount.as_deref(), &mut report)?;
     }
-    for m in &set.manifests {
+    for m in image.manifests() {
         if !exists(&repo, "manifests", &m.digest, Some(&m.media_type))? {
             put_manifest(&repo, m, m.digest.as_str())?;
         }
     }
     // Attestations are in place before a tag moves: whoever follows the tag finds them.
-    let listing = referrers::push_artifacts(&repo, &set.referrers, &mut report.referrers)?;
+    let listing = referrers::push_artifacts(&repo, &image.referrers, &mut report.referrers)?;
     let mut pushed: Vec<String> = Vec::new();
     for tag in tags {
-        if let Err(e) = put_tag(&repo, &set.root, tag) {
+        if let Err(e) = put_tag(&repo, &image.root, tag) {
             if pushed.is_empty() {
                 return Err(e);
             }

@@ -15,8 +15,8 @@ use oci_spec::image::{Descriptor, ImageIndex};
 use super::push::{exists, put_manifest};
 use super::transport::{Call, Repo};
 use super::RegistryError;
-use crate::blob::{Blob, Digest};
-use crate::image::referrer::Referrer;
+use crate::oci::Referrer;
+use crate::oci::{Blob, Digest};
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MAX_INDEX: u64 = 4 << 20;

@@ -8,9 +8,10 @@ use sha2::Digest as _;
 
 use super::transport::{Call, Registry, Repo};
 use super::{Reference, RegistryError, Settings};
-use crate::blob::{Blob, Content, Digest, LazyContent};
-use crate::image::referrer::{parse_artifact, Referrer};
-use crate::image::MediaFamily;
+use crate::oci::referrer::parse_artifact;
+use crate::oci::MediaFamily;
+use crate::oci::Referrer;
+use crate::oci::{Blob, Content, Digest, LazyContent};
 use crate::store::cache::Cache;
 use crate::store::source::{Document, ImageStore};
 use crate::store::StoreError;
@@ -114,9 +115,11 @@ impl Remote {
         let what = format!("{what} from {}", self.reference.name());
         match size {
             Some(s) if actual != *digest || s != len => Err(StoreError::mismatch(what, digest, s, &actual, len)),
-            None if actual != *digest => {
-                Err(StoreError::Corrupt { what, expected: digest.to_string(), actual: format!("{actual} ({len} bytes)") })
-            }
+            None if actual != *digest => Err(StoreError::Corrupt {
+                what,
+                expected: digest.to_string(),
+                actual: format!("{actual} ({len} bytes)"),
+            }),
             _ => Ok(()),
         }
     }
@@ -199,7 +202,7 @@ impl ImageStore for RegistryStore {
 
     /// The referrers API's answer, else the `sha256-<hex>` fallback tag's index: each artifact
     /// manifest fetched and verified, its blobs left lazy (mounted or streamed by a push).
-    fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
+    fn artifacts(&self, subject: &Digest) -> Result<Vec<Referrer>, StoreError> {
         let listed = self.remote.repo().and_then(|repo| super::referrers::descriptors(&repo, subject));
         let mut out = Vec::new();
         for d in listed.map_err(|e| self.remote.failed(e))? {

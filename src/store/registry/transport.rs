@@ -438,7 +438,6 @@ pub fn retry<T>(
 mod tests {
     use super::*;
     use crate::env::Env;
-    use crate::store::registry::RegistryArgs;
 
     fn status(code: u16, retry_after: Option<u64>) -> RegistryError {
         RegistryError::Status {
@@ -497,9 +496,8 @@ mod tests {
 
     /// A registry client for `host` with `--insecure-registry` hosts, without connecting.
     fn registry(host: &str, insecure: &[&str]) -> Registry {
-        let args =
-            RegistryArgs { insecure_registry: insecure.iter().map(|s| s.to_string()).collect(), ..Default::default() };
-        let settings = Arc::new(Settings::new(&args, &Env::from_pairs("/".into(), []), None).unwrap());
+        let args = insecure.iter().map(|s| s.to_string()).collect();
+        let settings = Arc::new(Settings::new(&Env::from_pairs("/".into(), []), None, Vec::new(), args, None));
         Registry {
             name: host.into(),
             base_url: format!("https://{host}"),

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::transport::{retry, Call, Repo};
 use super::RegistryError;
-use crate::blob::Blob;
+use crate::oci::Blob;
 
 /// GHCR refuses request bodies of chunked uploads above this.
 pub const GHCR_MAX_CHUNK: u64 = 4 << 20;

@@ -1,12 +1,15 @@
-//! Image references as docker spells them: `alpine` → `docker.io/library/alpine:latest`,
-//! `host:port/repo:tag`, `repo@sha256:…`, `localhost/repo`.
+//! Names of images: registry references as docker spells them (`alpine` →
+//! `docker.io/library/alpine:latest`, `host:port/repo:tag`, `repo@sha256:…`, `localhost/repo`), and
+//! [`ImageName`], everything cargo-oci reads an image from (`oci:DIR[:TAG]` as skopeo spells it, a
+//! registry reference, the built-in bases), and [`Destination`], everything it writes one to.
 //!
 //! Hand-written: the grammar is docker's `reference` package (a page of regexes); the crates that
 //! port it pull in async registries or regex engines we do not otherwise need.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-use crate::blob::Digest;
+use super::digest::Digest;
 
 /// Where Docker Hub's short names live, and the host its API is served from.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -204,10 +207,118 @@ pub fn is_loopback(registry: &str) -> bool {
         || host.parse::<std::net::Ipv6Addr>().is_ok_and(|a| a.is_loopback())
 }
 
+/// Where an image is read from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ImageName {
+    /// The embedded distroless-static equivalent (a base only).
+    Static,
+    /// No layers at all (a base only).
+    Scratch,
+    /// An image in a local OCI layout (`oci:DIR[:TAG]`).
+    Layout { path: PathBuf, tag: Option<String> },
+    /// An image in a registry (`REGISTRY/REPO[:TAG][@DIGEST]`).
+    Registry { reference: Reference },
+}
+
+/// A name on the command line that is neither `oci:DIR[:TAG]` nor a registry reference.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{reference}` is not an image reference cargo-oci can read")]
+pub struct BadName {
+    pub reference: String,
+}
+
+impl BadName {
+    pub fn hints(&self) -> Vec<String> {
+        vec!["name a layout as `oci:DIR:TAG` (skopeo's syntax) or a registry image as `REGISTRY/REPO:TAG`".into()]
+    }
+}
+
+impl ImageName {
+    /// An image named on the command line: `oci:DIR[:TAG]` (relative to `cwd`) or a registry
+    /// reference (`[docker://]REGISTRY/REPO[:TAG][@sha256:…]`).
+    pub fn parse(name: &str, cwd: &Path) -> Result<ImageName, BadName> {
+        if let Some((dir, tag)) = parse_oci_ref(name) {
+            return Ok(ImageName::Layout { path: cwd.join(dir), tag });
+        }
+        Reference::parse(name.strip_prefix("docker://").unwrap_or(name))
+            .map(|reference| ImageName::Registry { reference })
+            .map_err(|_| BadName { reference: name.into() })
+    }
+
+    /// The tag it names, if any.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ImageName::Layout { tag, .. } => tag.as_deref(),
+            ImageName::Registry { reference } => reference.tag.as_deref(),
+            ImageName::Static | ImageName::Scratch => None,
+        }
+    }
+
+    /// The registry host, for `--creds`.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            ImageName::Registry { reference } => Some(&reference.registry),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ImageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageName::Static => f.write_str("static"),
+            ImageName::Scratch => f.write_str("scratch"),
+            ImageName::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
+            ImageName::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
+            ImageName::Registry { reference } => write!(f, "{reference}"),
+        }
+    }
+}
+
+/// Where an image is written, and under which tags.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Destination {
+    /// An OCI image layout directory; `gc`: afterwards, remove the blobs no tag reaches.
+    Layout { path: PathBuf, tags: Vec<String>, gc: bool },
+    /// An oci-archive (a tar of a one-tag layout, for `podman load`, `ctr images import`).
+    Archive { path: PathBuf, tag: String },
+    /// A registry repository. `mount_from`: a repository of the same registry whose blobs may be
+    /// mounted rather than uploaded (the base's, a merged source's).
+    Registry {
+        repository: Reference,
+        tags: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mount_from: Option<Reference>,
+    },
+}
+
+/// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.
+pub fn parse_oci_ref(s: &str) -> Option<(PathBuf, Option<String>)> {
+    let rest = s.strip_prefix("oci:")?;
+    match rest.rsplit_once(':') {
+        Some((dir, tag)) if !tag.contains('/') && !tag.is_empty() && !dir.is_empty() => {
+            Some((dir.into(), Some(tag.into())))
+        }
+        _ if !rest.is_empty() => Some((rest.into(), None)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn oci_refs() {
+        assert_eq!(parse_oci_ref("oci:/a/b:v1"), Some(("/a/b".into(), Some("v1".into()))));
+        assert_eq!(parse_oci_ref("oci:rel/dir"), Some(("rel/dir".into(), None)));
+        assert_eq!(parse_oci_ref("oci:./x:y/z"), Some(("./x:y/z".into(), None)));
+        assert_eq!(parse_oci_ref("oci:"), None);
+        assert_eq!(parse_oci_ref("docker://x"), None);
+    }
 
     fn full(s: &str) -> String {
         Reference::parse(s).unwrap().to_string()

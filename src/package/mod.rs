@@ -1,14 +1,19 @@
-//! Layer + image stage for one image: the files layer (once), each platform's binary layer on
-//! that platform's base, then the index.
+//! Layer + image stage: each image's bases, its files layer (once), each platform's binary layer
+//! on that platform's base, then the index; and with the attestations ([`assemble`]) every image
+//! of the plan, ready for the sinks.
 
-use crate::blob::Layer;
+pub mod files;
+
 use crate::compile::Artifacts;
-use crate::image::{ImageInput, ImageSet, MediaFamily, PlatformImage};
+use crate::image::ImageInput;
 use crate::layer::{Entry, Kind, Source};
-use crate::plan::{BaseSpec, ImagePlan, LayerPlan, Target};
+use crate::oci::{BaseImage, ImageName};
+use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
+use crate::plan::{ImagePlan, LayerPlan, Plan, Target};
 use crate::progress::Progress;
+use crate::shell::Shell;
 use crate::store::staging::Staging;
-use crate::store::{BaseImage, BaseSource, StoreError};
+use crate::store::StoreError;
 use crate::Error;
 
 /// The base of each of the image's targets (in target order), resolved before anything is
@@ -17,25 +22,48 @@ pub fn resolve_bases(
     image: &ImagePlan,
     registries: &std::sync::Arc<crate::store::registry::Settings>,
 ) -> Result<Vec<BaseImage>, StoreError> {
-    let mut opened: Vec<(&BaseSpec, Box<dyn BaseSource>)> = Vec::new();
+    let mut opened: Vec<(&ImageName, Box<dyn crate::store::Source>)> = Vec::new();
     let mut out = Vec::new();
-    for t in &image.targets {
-        let spec = image.base_of(t);
+    for t in image.targets.iter() {
+        let spec = &t.base;
         let i = match opened.iter().position(|(s, _)| *s == spec) {
             Some(i) => i,
             None => {
-                opened.push((spec, crate::store::open_base(spec, registries)?));
+                opened.push((spec, crate::store::open(spec, registries)));
                 opened.len() - 1
             }
         };
-        let base = opened[i].1.resolve(&t.platform)?;
+        let base = opened[i].1.base(&t.target.platform)?;
         // `--media-types` re-types the base; a manifest never mixes the two families.
-        out.push(match image.outputs.media_types {
+        out.push(match image.media_types {
             Some(family) => base.with_media(family)?,
             None => base,
         });
     }
     Ok(out)
+}
+
+/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
+pub fn assemble(
+    plan: &Plan,
+    bases: &[Vec<BaseImage>],
+    artifacts: &Artifacts,
+    staging: &Staging,
+    build: &crate::provenance::BuildFacts,
+    facts: &crate::facts::Facts,
+    shell: &mut Shell,
+) -> Result<Vec<Image>, Error> {
+    let progress = &shell.progress();
+    let mut sets = Vec::new();
+    for (image, bases) in plan.images.iter().zip(bases) {
+        let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
+        shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
+        let inputs = Inputs { artifacts, staging, epoch: plan.epoch, profile: &plan.profile, progress };
+        let mut set = package(image, bases, &inputs)?;
+        set.referrers = crate::attest::attest(plan, image, &set, bases, build, facts)?;
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 /// What packaging reads besides the plan: the compiled binaries, where layers are staged, the
@@ -50,7 +78,7 @@ pub struct Inputs<'a> {
 
 /// Layers, configs, manifests and index for one image: each platform in its own thread (the
 /// gzip of a large binary is the slow part, and platforms do not depend on each other).
-pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<ImageSet, Error> {
+pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<Image, Error> {
     // Built once, before the platforms: the same bytes, so one blob in every manifest.
     let files = files_layer(image, inputs).map_err(|source| Error::Package {
         image: image.name.clone(),
@@ -63,7 +91,8 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
             .targets
             .iter()
             .zip(bases)
-            .map(|(target, base)| {
+            .map(|(t, base)| {
+                let target = &t.target;
                 s.spawn(move || -> Result<PlatformImage, Error> {
                     let failed = |source| Error::Package {
                         image: image.name.clone(),
@@ -98,10 +127,10 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
     // layout readers such as skopeo's take only OCI types from `index.json`, so a Docker manifest
     // list there could not be read back at all. Only `--media-types docker` asks for a Docker
     // manifest list, for registries that reject OCI indexes.
-    let family = image.outputs.media_types.unwrap_or(MediaFamily::Oci);
+    let family = image.media_types.unwrap_or(MediaFamily::Oci);
     let index = crate::image::index(&images, &image.annotations, family)
         .map_err(|source| StoreError::Json { what: "the image index", source })?;
-    Ok(ImageSet { images, index, referrers: Vec::new() })
+    Ok(Image::new(index, images))
 }
 
 /// The `files` layer, if the plan has one.
@@ -112,7 +141,7 @@ fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> std::io::Result<Option
     }) else {
         return Ok(None);
     };
-    let entries = crate::plan::files::entries(files)?;
+    let entries = files::entries(files)?;
     let list: Vec<String> = files.iter().map(|f| f.dest.clone()).collect();
     let created_by = format!("cargo-oci files: {}", list.join(", "));
     compress(entries, format!("files of {}", image.name), created_by, inputs).map(Some)

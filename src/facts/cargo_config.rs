@@ -34,7 +34,7 @@ pub fn configured_linker(triple: &str, env: &Env) -> Option<String> {
 
 /// cargo's discovery order: `.cargo/config.toml` (or legacy `config`) in the cwd and each parent,
 /// then in `$CARGO_HOME`.
-pub(super) fn config_files(env: &Env) -> Vec<PathBuf> {
+pub fn config_files(env: &Env) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = env.cwd.ancestors().map(|d| d.join(".cargo")).collect();
     if let Some(home) = env.cargo_home() {
         if !dirs.contains(&home) {
@@ -77,7 +77,7 @@ fn has_linker_flag<'a>(flags: impl Iterator<Item = &'a str>) -> bool {
 
 /// An environment rooted at `dir` with no cargo home config, plus `vars` (for config tests).
 #[cfg(test)]
-pub(super) fn env_in(dir: &Path, vars: &[(&'static str, &'static str)]) -> Env {
+pub(crate) fn env_in(dir: &Path, vars: &[(&'static str, &'static str)]) -> Env {
     let mut v = vec![("CARGO_HOME", "/nonexistent-cargo-home")];
     v.extend_from_slice(vars);
     Env::from_pairs(dir.to_path_buf(), v)

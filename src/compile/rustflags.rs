@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::cargo_config::config_files;
 use crate::env::{Env, EnvVars};
+use crate::facts::cargo_config::config_files;
 use crate::process::Cmd;
 
 /// The rustflags cargo would use for `triple`, and where they came from (for `-v` and the plan).
@@ -102,8 +102,8 @@ pub fn path_remaps(env: &Env, workspace_root: &Path, target_dir: &Path) -> Vec<S
 
 #[cfg(test)]
 mod tests {
-    use super::super::cargo_config::env_in;
     use super::*;
+    use crate::facts::cargo_config::env_in;
 
     #[test]
     fn env_beats_config_and_encoded_beats_plain() {

@@ -1,0 +1,71 @@
+//! What cargo is told (the feature and lock flags every invocation gets) and what it tells:
+//! `cargo metadata`, run once per question and kept in the [`Facts`](super::Facts) cache.
+
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::{Metadata, MetadataCommand};
+use serde::Serialize;
+
+use super::FactsError;
+use crate::env::Env;
+
+/// Flags passed through to every cargo invocation.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CargoFlags {
+    pub manifest_path: PathBuf,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    pub locked: bool,
+    pub frozen: bool,
+    pub offline: bool,
+}
+
+/// The feature and lock flags as cargo takes them (shared by metadata and build).
+pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
+    let mut v = Vec::new();
+    for f in &flags.features {
+        v.extend(["--features".to_string(), f.clone()]);
+    }
+    let switches = [
+        (flags.all_features, "--all-features"),
+        (flags.no_default_features, "--no-default-features"),
+        (flags.locked, "--locked"),
+        (flags.frozen, "--frozen"),
+        (flags.offline, "--offline"),
+    ];
+    v.extend(switches.iter().filter(|(on, _)| *on).map(|(_, s)| s.to_string()));
+    v
+}
+
+/// The cache key of one `cargo metadata` question.
+pub(super) fn key(env: &Env, manifest: Option<&Path>, flags: &CargoFlags, platform: Option<&str>) -> String {
+    format!("{:?} {manifest:?} {:?} {platform:?}", env.cwd, feature_args(flags))
+}
+
+/// `cargo metadata`, with the user's feature and lock flags; `--no-deps` unless a platform is
+/// given, in which case the dependency graph is resolved for it.
+pub(super) fn metadata(
+    env: &Env,
+    manifest: Option<&Path>,
+    flags: &CargoFlags,
+    platform: Option<&str>,
+) -> Result<Metadata, FactsError> {
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(env.cargo()).current_dir(&env.cwd);
+    if let Some(m) = manifest {
+        cmd.manifest_path(env.cwd.join(m));
+    }
+    let mut opts = feature_args(flags);
+    match platform {
+        Some(p) => opts.extend(["--filter-platform".to_string(), p.to_string()]),
+        None => {
+            cmd.no_deps();
+        }
+    }
+    cmd.other_options(opts);
+    cmd.exec().map_err(|source| FactsError::Metadata {
+        manifest: manifest.map(Path::to_path_buf).unwrap_or_else(|| env.cwd.join("Cargo.toml")),
+        source,
+    })
+}

@@ -1,0 +1,126 @@
+//! Facts: the outside world planning and the later stages read — `cargo metadata` (kept in an
+//! owned cache: the SBOM stage asks, per image, what backend selection asked per target, and
+//! `--verify-reproducible` asks again), git (commit time and revision), the cargo config
+//! (configured linkers), which packages compile C, the toolchain's versions, and the files the
+//! settings name. Gathered here, once, so `plan` itself does no I/O.
+
+pub mod cargo;
+pub mod cargo_config;
+pub mod cdeps;
+pub mod git;
+pub mod toolchain;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use cargo_metadata::{Metadata, PackageId};
+
+pub use cargo::{feature_args, CargoFlags};
+
+use crate::env::Env;
+use crate::oci::Digest;
+
+/// The facts of one command, with the answers it already got.
+#[derive(Debug)]
+pub struct Facts {
+    env: Env,
+    metadata: Mutex<BTreeMap<String, Metadata>>,
+}
+
+/// What a path in the settings is on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathFacts {
+    /// The path with every symlink followed.
+    pub real: PathBuf,
+    pub is_dir: bool,
+    pub is_file: bool,
+}
+
+impl Facts {
+    pub fn new(env: &Env) -> Facts {
+        Facts { env: env.clone(), metadata: Mutex::default() }
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// `cargo metadata` (see [`cargo::metadata`]); each question is asked of cargo once.
+    pub fn metadata(
+        &self,
+        manifest: Option<&Path>,
+        flags: &CargoFlags,
+        platform: Option<&str>,
+    ) -> Result<Metadata, FactsError> {
+        let key = cargo::key(&self.env, manifest, flags, platform);
+        if let Some(m) = self.metadata.lock().expect("metadata cache lock").get(&key) {
+            return Ok(m.clone());
+        }
+        let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
+        self.metadata.lock().expect("metadata cache lock").insert(key, meta.clone());
+        Ok(meta)
+    }
+
+    /// The packages compiled for `triple` into `package` that build C code (see
+    /// [`cdeps::c_builds`]), from the dependency graph resolved for that target.
+    pub fn c_builds(&self, flags: &CargoFlags, package: &str, triple: &str) -> Result<Vec<String>, FactsError> {
+        let meta = self.metadata(Some(flags.manifest_path.as_path()), flags, Some(triple))?;
+        Ok(cdeps::c_builds(&meta, &PackageId { repr: package.into() }))
+    }
+
+    /// Where the user configured a linker for `triple`, if anywhere.
+    pub fn linker(&self, triple: &str) -> Option<String> {
+        cargo_config::configured_linker(triple, &self.env)
+    }
+
+    /// The last commit's time in `dir`'s git work tree.
+    pub fn commit_time(&self, dir: &Path) -> Option<u64> {
+        git::commit_time(dir)
+    }
+
+    /// The commit `dir` is checked out at.
+    pub fn revision(&self, dir: &Path) -> Option<String> {
+        git::revision(dir)
+    }
+
+    /// The text of a file the settings live in (a Cargo.toml).
+    pub fn read_to_string(&self, file: &Path) -> io::Result<String> {
+        std::fs::read_to_string(file)
+    }
+
+    /// What `path` is, symlinks followed.
+    pub fn path(&self, path: &Path) -> io::Result<PathFacts> {
+        let real = std::fs::canonicalize(path)?;
+        let md = std::fs::metadata(&real)?;
+        Ok(PathFacts { real, is_dir: md.is_dir(), is_file: md.is_file() })
+    }
+
+    /// The `Cargo.lock` cargo uses for `dir` (the nearest one above it), hashed.
+    pub fn cargo_lock(&self, dir: &Path) -> Option<Digest> {
+        let lock = dir.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.is_file())?;
+        std::fs::read(lock).ok().map(|b| Digest::of(&b))
+    }
+}
+
+/// A fact that could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error("could not read the cargo metadata of `{}`", manifest.display())]
+    Metadata {
+        manifest: PathBuf,
+        #[source]
+        source: cargo_metadata::Error,
+    },
+}
+
+impl FactsError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            FactsError::Metadata { .. } => {
+                vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()]
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The versions of the tools a build runs (`rustc -vV`, `cargo -V`, `zig version`), for
+//! provenance. What cannot be run stays empty.
+
+use std::path::Path;
+
+use crate::env::Env;
+use crate::process::Cmd;
+
+fn text(cmd: Cmd) -> Option<String> {
+    cmd.output().ok().map(|o| String::from_utf8_lossy(&o).trim().to_string())
+}
+
+/// `rustc -vV`, verbatim, as run in `dir` (a `rust-toolchain.toml` there picks the toolchain).
+pub fn rustc(env: &Env, dir: &Path) -> String {
+    text(Cmd::new(env.rustc()).arg("-vV").cwd(dir)).unwrap_or_default()
+}
+
+/// `cargo -V`, as run in `dir`.
+pub fn cargo(env: &Env, dir: &Path) -> String {
+    text(Cmd::new(env.cargo()).arg("-V").cwd(dir)).unwrap_or_default()
+}
+
+/// `zig version` (on PATH, else `python3 -m ziglang version`, where cargo-zigbuild finds it).
+pub fn zig(env: &Env) -> Option<String> {
+    match env.which("zig") {
+        Some(zig) => text(Cmd::new(zig).arg("version").cwd(&env.cwd)),
+        None => text(Cmd::new(env.which("python3")?).args(["-m", "ziglang", "version"]).cwd(&env.cwd)),
+    }
+}

@@ -1,0 +1,65 @@
+//! Where images go: the [`Sink`] trait, and [`open`], the one list that decides how each
+//! destination is written (ko's `makePublisher` / `MultiPublisher` are the model). `build`,
+//! `merge` and `push` all write through it, so an image's referrers go wherever it goes.
+//!
+//! Adding a sink (a `docker load`, a containerd import): one file with a `Sink`, one
+//! `oci::Destination` variant, one arm in [`open`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{archive, layout_sink, registry, StoreError};
+use crate::oci::{Destination, Image};
+use crate::shell::Shell;
+
+/// A destination, opened.
+pub trait Sink {
+    /// Writes `image` (blobs before the documents that name them, its referrers with it) and
+    /// says where it now is. `what` names the image in status lines.
+    fn write(&self, image: &Image, what: &str, shell: &mut Shell) -> Result<Delivery, StoreError>;
+}
+
+/// Where an image was written, as the report names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The layout directory.
+    Layout(PathBuf),
+    /// `oci-archive:FILE:TAG`.
+    Archive(String),
+    /// `REGISTRY/REPO:TAG` for each tag pushed.
+    Pushed(Vec<String>),
+}
+
+/// The sink for each destination, in order.
+pub fn open(destinations: &[Destination], registries: &Arc<registry::Settings>) -> Vec<Box<dyn Sink>> {
+    destinations
+        .iter()
+        .map(|d| -> Box<dyn Sink> {
+            match d {
+                Destination::Layout { path, tags, gc } => {
+                    Box::new(layout_sink::LayoutSink { dir: path.clone(), tags: tags.clone(), gc: *gc })
+                }
+                Destination::Archive { path, tag } => {
+                    Box::new(archive::ArchiveSink { path: path.clone(), tag: tag.clone() })
+                }
+                Destination::Registry { repository, tags, mount_from } => Box::new(registry::sink::RegistrySink {
+                    repository: repository.clone(),
+                    tags: tags.clone(),
+                    mount_from: mount_from.clone(),
+                    settings: registries.clone(),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Writes `image` to every destination, in order (the first failure stops the rest).
+pub fn write(
+    destinations: &[Destination],
+    registries: &Arc<registry::Settings>,
+    image: &Image,
+    what: &str,
+    shell: &mut Shell,
+) -> Result<Vec<Delivery>, StoreError> {
+    open(destinations, registries).iter().map(|sink| sink.write(image, what, shell)).collect()
+}
