@@ -58,6 +58,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let started = Instant::now();
     let facts = Facts::new(env);
     let mut plan = plan::resolve(request, &facts)?;
+    warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
     let bases = resolve_bases(&plan, &registries)?;
@@ -95,6 +96,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
 /// from the bases (which are read only when a target wants a floor).
 pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Error> {
     let mut plan = plan::resolve(request, &Facts::new(env))?;
+    warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
         let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;
@@ -129,6 +131,13 @@ fn explain_bases(plan: &Plan, bases: &[Vec<oci::BaseImage>], shell: &mut Shell) 
                 shell.verbose("Base", format!("{} for {}: {}", r.name, t.target.platform, r.digest));
             }
         }
+    }
+}
+
+/// The plan's warnings, each with its hint.
+fn warn(plan: &Plan, shell: &mut Shell) {
+    for w in &plan.warnings {
+        shell.warn(format!("{}\n  hint: {}", w.message, w.hint));
     }
 }
 

@@ -149,6 +149,17 @@ pub struct BuildArgs {
     pub media_types: Option<MediaTypes>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Run the binary behind a tiny init as PID 1 that forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT
+    /// and reaps zombies (built from cargo-oci's own source for each target, no download)
+    /// [default: `init` from Cargo.toml, else off]
+    #[arg(long)]
+    pub init: bool,
+    /// Signal that stops the container (the config's StopSignal), e.g. `SIGINT`
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// A volume of the image (the config's Volumes), an absolute path (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub volume: Vec<String>,
 }
 
 impl BuildArgs {
@@ -189,6 +200,9 @@ impl BuildArgs {
             tar: self.tar.clone(),
             media_types: self.media_types.map(Into::into),
             registry: self.registry.to_request(),
+            init: self.init.then_some(true),
+            stop_signal: self.stop_signal.clone(),
+            volumes: self.volume.clone(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod cargo;
 mod cross;
+pub mod init;
 pub mod rustflags;
 mod rustup;
 mod zigbuild;
@@ -127,6 +128,18 @@ pub enum CompileError {
     },
     #[error("cargo built for `{triple}` but reported no executable for binary `{bin}` of `{package}`")]
     MissingArtifact { package: String, bin: String, triple: String },
+    #[error("could not write the init's crate to `{}`", dir.display())]
+    InitCrate {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to compile the init for PID 1 (`init = true`) for `{triple}`")]
+    Init {
+        triple: String,
+        #[source]
+        source: ProcessError,
+    },
     #[error("{what} is needed to build for `{triple}` but was not found")]
     ToolMissing { what: String, triple: String, hints: Vec<String> },
 }
@@ -151,6 +164,9 @@ impl CompileError {
                 }
             }
             CompileError::ToolMissing { hints, .. } => hints.clone(),
+            CompileError::Init { .. } => {
+                vec!["the service built; to build its image without the init, drop `init = true` (or `--init`)".into()]
+            }
             _ => Vec::new(),
         }
     }
@@ -170,6 +186,10 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         let triple = &job.target.triple;
         cmd.stream(|line| record(&mut artifacts, line, triple), false)
             .map_err(|source| CompileError::Build { triple: triple.clone(), source })?;
+        if job.init {
+            let exe = init::build(plan, job, env, shell)?;
+            artifacts.insert(init::NAME, init::NAME, triple, exe);
+        }
         for u in &job.units {
             for b in &u.bins {
                 if artifacts.get(&u.package_id, b, triple).is_none() {
@@ -211,6 +231,7 @@ pub(crate) mod testing {
                 package_id: "app-id".into(),
                 bins: vec!["app".into(), "tool".into()],
             }],
+            init: false,
         };
         let plan = Plan {
             workspace_root: "/src/app".into(),
@@ -229,6 +250,7 @@ pub(crate) mod testing {
             verify_reproducible: false,
             attestations: crate::plan::Attestations { sbom: crate::plan::SbomFormat::Spdx, provenance: true },
             registry: Default::default(),
+            warnings: Vec::new(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
         backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()

@@ -41,6 +41,12 @@ pub struct OciConfig {
     pub bins: Option<Vec<String>>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
+    /// Run the binary behind cargo-oci's init for PID 1 (`templates/pid1`).
+    pub init: Option<bool>,
+    /// The image config's StopSignal, e.g. `SIGINT`.
+    pub stop_signal: Option<String>,
+    /// The image config's Volumes: absolute paths.
+    pub volumes: Option<Vec<String>>,
 }
 
 /// One `files` entry: `src` (relative to the package directory) copied to `dest` in the image.
@@ -130,6 +136,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("mode", "mode = 0o644"),
     ("uid", "uid = 65532"),
     ("gid", "gid = 65532"),
+    ("init", "init = true"),
+    ("stop-signal", r#"stop-signal = "SIGINT""#),
+    ("volumes", r#"volumes = ["/data"]"#),
 ];
 
 /// Which table of a Cargo.toml holds the settings.
@@ -251,6 +260,8 @@ pub fn flag_of(key: &str) -> &'static str {
         "tags" => "--tag",
         "targets" => "--target",
         "bins" => "--bin",
+        "stop-signal" => "--stop-signal",
+        "volumes" => "--volume",
         _ => "--base",
     }
 }

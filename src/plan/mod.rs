@@ -13,11 +13,13 @@ pub mod files;
 pub mod glibc;
 mod jobs;
 pub mod outputs;
+mod pid1;
 pub mod registry;
 pub mod request;
 mod resolve;
 mod settings;
 pub mod show;
+mod signal;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -58,6 +60,16 @@ pub struct Plan {
     pub attestations: Attestations,
     /// How registries (bases, `--push`) are reached.
     pub registry: RegistryPlan,
+    /// What the plan does that may not be what was meant (printed by `build` and `plan`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// A decision worth a second look, with the exact change that addresses it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PlanWarning {
+    pub message: String,
+    pub hint: String,
 }
 
 /// The referrers attached to each platform manifest (`--sbom`, `--provenance`).
@@ -94,6 +106,10 @@ pub struct CompileJob {
     pub backend: BackendChoice,
     /// The packages and their binaries this job builds.
     pub units: Vec<Unit>,
+    /// It also builds cargo-oci's init for PID 1 (`templates/pid1`) for this target, with the
+    /// same backend: once per target, for every image with `init = true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -193,6 +209,14 @@ impl Serialize for Targets {
 }
 
 impl ImagePlan {
+    /// Where its init for PID 1 is, when it has one.
+    pub fn init_path(&self) -> Option<&str> {
+        self.layers.iter().find_map(|l| match l {
+            LayerPlan::Init { path } => Some(path.as_str()),
+            _ => None,
+        })
+    }
+
     /// The first registry base of the image, by triple (its blobs can be mounted on a push to
     /// the same registry; `--creds` goes to it when nothing is pushed).
     pub fn registry_base(&self) -> Option<&Reference> {
@@ -213,7 +237,13 @@ pub enum LayerPlan {
     Files { files: Vec<FileCopy> },
     /// The binaries, compiled per platform, placed in `dir`.
     Binaries { dir: String, bins: Vec<String> },
+    /// `init = true`: cargo-oci's init for PID 1 at `path`, the entrypoint's first word. The
+    /// same bytes for every image of a target, so one blob; the bottom of our layers.
+    Init { path: String },
 }
+
+/// Where the init for PID 1 is put: one path, so one layer per target whatever `bin-dir` is.
+pub const INIT_PATH: &str = "/usr/local/bin/cargo-oci-init";
 
 /// One `files` entry, checked: `src` exists inside the package, `dest` is normalised.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

@@ -56,6 +56,12 @@ pub struct Request {
     pub tar: Option<PathBuf>,
     pub media_types: Option<MediaFamily>,
     pub registry: RegistryRequest,
+    /// `--init`: run the binary behind cargo-oci's init for PID 1 (`None`: as Cargo.toml says).
+    pub init: Option<bool>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--volume` (repeatable).
+    pub volumes: Vec<String>,
 }
 
 impl Default for Request {
@@ -95,6 +101,9 @@ impl Default for Request {
             tar: None,
             media_types: None,
             registry: RegistryRequest::default(),
+            init: None,
+            stop_signal: None,
+            volumes: Vec::new(),
         }
     }
 }

@@ -101,6 +101,7 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         image.targets = Targets(targets);
     }
     set_destinations(&mut images, &outputs, args, &target_dir, env);
+    let warnings = images.iter().filter_map(|i| super::pid1::warning(i, &flags, facts)).collect();
     let jobs = super::jobs(&images);
     // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
     // both: credentials go only where they were meant).
@@ -122,6 +123,7 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         verify_reproducible: args.verify_reproducible,
         attestations: super::Attestations { sbom: args.sbom, provenance: args.provenance },
         registry,
+        warnings,
     })
 }
 
@@ -142,6 +144,9 @@ fn cli_config(args: &Request) -> OciConfig {
         labels: table(&args.labels),
         annotations: table(&args.annotations),
         backend: args.backend,
+        init: args.init,
+        stop_signal: args.stop_signal.clone(),
+        volumes: list(&args.volumes),
         ..OciConfig::default()
     }
 }
@@ -155,10 +160,16 @@ fn image_plan(
     revision: Option<&str>,
     epoch: u64,
 ) -> ImagePlan {
-    let entrypoint = s.entrypoint.clone().unwrap_or_else(|| vec![format!("{}/{}", s.bin_dir, bins[0])]);
+    let mut entrypoint = s.entrypoint.clone().unwrap_or_else(|| vec![format!("{}/{}", s.bin_dir, bins[0])]);
     let mut annotations = annotations(package, &name, revision, epoch);
     annotations.extend(s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut layers = Vec::new();
+    if s.init {
+        // The init runs the entrypoint it replaces; `--` ends its own options. Cmd stays as it
+        // is: `docker run IMAGE ARGS` still appends to the service's arguments.
+        entrypoint.splice(0..0, [super::INIT_PATH.to_string(), "--".into()]);
+        layers.push(LayerPlan::Init { path: super::INIT_PATH.into() });
+    }
     if !s.files.is_empty() {
         layers.push(LayerPlan::Files { files: s.files.clone() });
     }
@@ -184,6 +195,8 @@ fn image_plan(
             exposed_ports: s.exposed_ports.clone(),
             labels: s.labels.clone(),
             bin_dir: s.bin_dir.clone(),
+            stop_signal: s.stop_signal.clone(),
+            volumes: s.volumes.clone(),
         },
         annotations,
         layers,

@@ -40,6 +40,12 @@ pub struct Settings {
     pub annotations: BTreeMap<String, String>,
     pub bin_dir: String,
     pub files: Vec<FileCopy>,
+    /// `init = true`: the binary runs behind cargo-oci's init for PID 1.
+    pub init: bool,
+    /// `SIGINT`-style, normalised.
+    pub stop_signal: Option<String>,
+    /// Absolute, normalised, sorted, each once.
+    pub volumes: Vec<String>,
 }
 
 /// One target and what it is built on and with.
@@ -168,6 +174,25 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         None => Vec::new(),
     };
 
+    let stop_signal = match top(layers, |c| c.stop_signal.as_ref()) {
+        Some((sig, origin)) => Some(super::signal::stop_signal(sig).map_err(|why| {
+            let hint = match origin {
+                Origin::CommandLine => "e.g. `--stop-signal SIGINT` (a name, with or without SIG, or a number)",
+                _ => "e.g. `stop-signal = \"SIGINT\"` (a name, with or without SIG, or a number)",
+            };
+            origin.invalid(&KeyPath::key("stop-signal"), why, hint)
+        })?),
+        None => None,
+    };
+    let mut volumes = Vec::new();
+    if let Some((list, origin)) = top(layers, |c| c.volumes.as_ref()) {
+        for v in list {
+            volumes.push(absolute("volumes", v, origin)?);
+        }
+        volumes.sort();
+        volumes.dedup();
+    }
+
     Ok(Settings {
         targets,
         tags,
@@ -182,6 +207,9 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         annotations: plain(merged(layers, |c| c.annotations.as_ref())),
         bin_dir,
         files,
+        init: top(layers, |c| c.init.as_ref()).is_some_and(|(on, _)| *on),
+        stop_signal,
+        volumes,
     })
 }
 

@@ -55,6 +55,7 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
                 }
             }
             LayerPlan::Binaries { dir, bins } => row("binaries", format!("{} in {dir}", bins.join(", "))),
+            LayerPlan::Init { path } => row("init", format!("{path} (PID 1: forwards signals, reaps zombies)")),
         }
     }
     let c = &image.config;
@@ -64,6 +65,8 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     row("user", c.user.clone().unwrap_or_default());
     row("workdir", c.workdir.clone().unwrap_or_default());
     row("ports", c.exposed_ports.join(", "));
+    row("stop signal", c.stop_signal.clone().unwrap_or_default());
+    row("volumes", c.volumes.join(", "));
     row("labels", c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
     for (k, v) in &image.annotations {
         row("annotation", format!("{k}={v}"));

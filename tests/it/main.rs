@@ -6,6 +6,7 @@ mod build;
 mod concurrency;
 mod config;
 mod cross;
+mod day2;
 mod diff;
 mod errors;
 mod init;

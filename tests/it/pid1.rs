@@ -359,18 +359,6 @@ fn the_aarch64_build_works_under_qemu() {
     assert_eq!(reaped, ("reaped, parent 1\n".to_string(), Some(7)));
 }
 
-/// `podman rm -f` of a container when the test ends, however it ends.
-struct Container<'a> {
-    storage: &'a Path,
-    name: String,
-}
-
-impl Drop for Container<'_> {
-    fn drop(&mut self) {
-        let _ = podman(self.storage, &["rm", "-f", &self.name]);
-    }
-}
-
 #[test]
 fn in_a_container_podman_stop_ends_a_service_with_no_handler_with_143() {
     if !(have("podman") && have("runc") && have("umoci") && have("tar")) {
@@ -402,24 +390,9 @@ fn in_a_container_podman_stop_ends_a_service_with_no_handler_with_143() {
     );
 
     let storage = work.path().join("podman");
-    let name = format!("cargo-oci-it-pid1-{}", std::process::id());
-    let container = Container { storage: &storage, name: name.clone() };
-    let mut args = vec!["run", "-d", "--name", &name, "--network", "none"];
-    args.extend(PODMAN_ULIMITS);
-    let oci_ref = format!("oci:{image}");
-    args.push(&oci_ref);
-    podman(&storage, &args).success();
     // Stop only once the service runs behind the init (it logs where it listens).
-    let mut logs = String::new();
-    for _ in 0..2400 {
-        let run = podman(&storage, &["logs", &name]).success();
-        logs = run.stdout() + &run.stderr();
-        if logs.contains("listening on 0.0.0.0:8080") {
-            break;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    assert!(logs.contains("listening on 0.0.0.0:8080"), "the service never started: {logs}");
+    let container = podman_run_detached(&storage, &format!("oci:{image}"), "listening on 0.0.0.0:8080");
+    let name = container.name.clone();
     let top = podman(&storage, &["top", &name, "pid", "args"]).success().stdout();
     assert!(
         top.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "/cargo-oci-init", "--", "/hello"]),

@@ -197,6 +197,8 @@ pub fn child(args: &[String]) -> Result<(), String> {
             exposed_ports: Vec::new(),
             labels: BTreeMap::new(),
             bin_dir: DEFAULT_BIN_DIR.into(),
+            stop_signal: None,
+            volumes: Vec::new(),
         },
         annotations: BTreeMap::new(),
         destinations: Vec::new(),

@@ -1,0 +1,146 @@
+//! Day 2 (issue 14): `init = true` puts cargo-oci's init for PID 1 in front of the service
+//! (built from templates/pid1 per target, one layer per target), and a plan without it warns
+//! when the binary handles no signal; `stop-signal` and `volumes` reach the image config.
+//! Checked with podman (a real `podman stop`) and skopeo.
+
+use crate::support::*;
+
+const INIT: &str = "/usr/local/bin/cargo-oci-init";
+
+/// `examples/hello` (no SIGTERM handler) with `extra` appended to its Cargo.toml.
+fn hello_with(extra: &str) -> Project {
+    let p = Project::example("hello");
+    let manifest = std::fs::read_to_string(p.path().join("Cargo.toml")).unwrap();
+    p.file("Cargo.toml", &format!("{manifest}\n{extra}"))
+}
+
+#[test]
+fn init_true_runs_hello_behind_the_init_and_podman_stop_ends_it_with_143() {
+    let p = hello_with("[package.metadata.oci]\ninit = true\n");
+    let target = Project::cache_dir("day2-hello");
+    let build = |out: &str| {
+        let run = p.oci_in(&target, &["build", "--target", "x86_64,aarch64", "-o", out, "-q"]);
+        parse_built(&run.success().stdout())
+    };
+    let first = build("lay");
+    // Same source, same digest: the init's build is as reproducible as the service's.
+    assert_eq!(build("again").digest, first.digest, "the same digest twice");
+
+    let manifests = validate_layout(&first.layout, &first.tag);
+    assert_eq!(manifests.len(), 2);
+    for m in &manifests {
+        let cfg = &m.config["config"];
+        assert_eq!(cfg["Entrypoint"], serde_json::json!([INIT, "--", "/usr/local/bin/hello"]), "{}", m.platform);
+        // base, init, binaries: the init is the bottom of our layers.
+        assert_eq!(m.layers.len(), 3, "{}", m.platform);
+        let history = m.config["history"][1]["created_by"].as_str().unwrap();
+        assert!(history.contains("init for PID 1"), "{history}");
+    }
+    assert_ne!(manifests[0].layers[1], manifests[1].layers[1], "one init per target");
+
+    // Another image of the same target shares the init's layer (the same bytes, one blob).
+    let other = Project::bin("other", "hi").file(
+        "Cargo.toml",
+        "[package]\nname = \"other\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n[package.metadata.oci]\ninit = true\n",
+    );
+    let o = parse_built(
+        &other
+            .oci_in(&Project::cache_dir("day2-other"), &["build", "--target", "x86_64", "-o", "lay", "-q"])
+            .success()
+            .stdout(),
+    );
+    let other_amd64 = validate_layout(&o.layout, &o.tag);
+    let hello_amd64 = manifests.iter().find(|m| m.platform == "linux/amd64").unwrap();
+    assert_eq!(other_amd64[0].layers[1], hello_amd64.layers[1], "one init layer for every image of a target");
+
+    // The plan says so, and does not warn: the init forwards SIGTERM.
+    let plan = p.oci_in(&target, &["plan", "--target", "x86_64"]).success();
+    assert!(plan.stdout().contains(&format!("init        {INIT}")), "{}", plan.stdout());
+    assert!(!plan.stderr().contains("warning"), "{}", plan.stderr());
+
+    if !(have("podman") && have("runc")) {
+        return;
+    }
+    let work = Project::empty();
+    let storage = work.path().join("podman");
+    let image = format!("oci:{}:{}", first.layout.display(), first.tag);
+    let container = podman_run_detached(&storage, &image, "listening on 0.0.0.0:8080");
+    let name = container.name.clone();
+    let top = podman(&storage, &["top", &name, "pid", "args"]).success().stdout();
+    assert!(
+        top.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", INIT, "--", "/usr/local/bin/hello"]),
+        "{top}"
+    );
+
+    podman(&storage, &["stop", "-t", "8", &name]).success();
+    // 143 = 128 + SIGTERM: the init passed SIGTERM on and the service died of it. Without the
+    // init, hello ignores SIGTERM as PID 1, podman kills it after 8 s and the status is 137.
+    let status = podman(&storage, &["inspect", "--format", "{{.State.ExitCode}}", &name]).success().stdout();
+    assert_eq!(status.trim(), "143", "not 137 (SIGKILL after the timeout)");
+}
+
+#[test]
+fn without_init_the_plan_warns_that_the_binary_ignores_sigterm_and_names_init_true() {
+    let p = Project::example("hello");
+    let plan = p.oci(&["plan", "--target", "x86_64,aarch64"]).success();
+    let err = plan.stderr();
+    assert!(err.contains("warning: image `hello` (linux/amd64, linux/arm64)"), "{err}");
+    assert!(err.contains("ignore SIGTERM"), "{err}");
+    assert!(err.contains("hint: add `init = true` to [package.metadata.oci] (or build with `--init`)"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.oci(&["plan", "--target", "x86_64", "--message-format", "json"]).success().stdout())
+            .unwrap();
+    assert!(json["warnings"][0]["hint"].as_str().unwrap().contains("init = true"), "{json}");
+
+    // `--init` silences it, and so does a crate that handles signals (a path crate named
+    // signal-hook: the plan goes by the resolved graph, for that target).
+    assert!(!p.oci(&["plan", "--target", "x86_64", "--init"]).success().stderr().contains("warning"));
+    let handled = Project::empty()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nsignal-hook = { path = \"sh\" }\n[workspace]\n",
+        )
+        .file("src/main.rs", "fn main() {}\n")
+        .file("sh/Cargo.toml", "[package]\nname = \"signal-hook\"\nversion = \"0.3.0\"\nedition = \"2021\"\n")
+        .file("sh/src/lib.rs", "");
+    let quiet = handled.oci(&["plan", "--target", "x86_64"]).success();
+    assert!(!quiet.stderr().contains("warning"), "{}", quiet.stderr());
+}
+
+#[test]
+fn stop_signal_and_volumes_reach_the_image_config() {
+    let p = Project::bin("vols", "hi").file(
+        "Cargo.toml",
+        "[package]\nname = \"vols\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+         [package.metadata.oci]\nstop-signal = \"int\"\nvolumes = [\"/data\", \"/var//cache/\"]\n",
+    );
+    let built = parse_built(&p.oci(&["build", "--target", "x86_64", "-o", "lay", "-q"]).success().stdout());
+    let cfg = &validate_layout(&built.layout, &built.tag)[0].config["config"];
+    assert_eq!(cfg["StopSignal"], "SIGINT");
+    assert_eq!(cfg["Volumes"], serde_json::json!({"/data": {}, "/var/cache": {}}));
+    // The flags win over Cargo.toml.
+    let built = parse_built(
+        &p.oci(&["build", "--target", "x86_64", "-o", "lay2", "-q", "--stop-signal", "SIGQUIT", "--volume", "/srv"])
+            .success()
+            .stdout(),
+    );
+    if have("skopeo") {
+        let oci_ref = format!("oci:{}:{}", built.layout.display(), built.tag);
+        let cfg: serde_json::Value =
+            serde_json::from_str(&tool("skopeo", &["inspect", "--config", &oci_ref]).stdout()).unwrap();
+        assert_eq!(cfg["config"]["StopSignal"], "SIGQUIT");
+        assert_eq!(cfg["config"]["Volumes"], serde_json::json!({"/srv": {}}));
+    }
+
+    let bad = Project::bin("bad", "hi").file(
+        "Cargo.toml",
+        "[package]\nname = \"bad\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+         [package.metadata.oci]\nstop-signal = \"SIGSTOPP\"\n",
+    );
+    let (error, hints) = bad.oci(&["plan"]).failure().error_and_hints();
+    assert!(error.contains("`package.metadata.oci.stop-signal` at"), "{error}");
+    assert!(error.contains(":7 is invalid: `SIGSTOPP` is not a signal"), "{error}");
+    assert_eq!(hints, ["hint: e.g. `stop-signal = \"SIGINT\"` (a name, with or without SIG, or a number)"]);
+    let (error, _) = p.oci(&["plan", "--volume", "data"]).failure().error_and_hints();
+    assert_eq!(error, "error: `--volume` is invalid: `data` is not an absolute path");
+}
