@@ -28,6 +28,8 @@ pub enum Error {
     Init(#[from] crate::init::InitError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Auditable(#[from] crate::auditable::AuditableError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -59,6 +61,7 @@ impl Error {
             Error::Name(e) => e.hints(),
             Error::Init(e) => e.hints(),
             Error::Check(e) => e.hints(),
+            Error::Auditable(e) => e.hints(),
             Error::Attest(_) | Error::Package { .. } => Vec::new(),
         }
     }

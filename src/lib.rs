@@ -12,6 +12,7 @@
 //! this pipeline and `commands` on top. The other subcommands are in `commands`.
 
 pub mod attest;
+pub mod auditable;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -68,7 +69,8 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
-    let artifacts = compile::compile(&plan, env, shell)?;
+    let mut artifacts = compile::compile(&plan, env, shell)?;
+    auditable::embed(&plan, &facts, &mut artifacts, shell)?;
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }

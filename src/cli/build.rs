@@ -160,6 +160,10 @@ pub struct BuildArgs {
     /// A volume of the image (the config's Volumes), an absolute path (repeatable)
     #[arg(long, value_name = "PATH")]
     pub volume: Vec<String>,
+    /// Do not add the dependency list (cargo-auditable's `.dep-v0` section, read by Trivy,
+    /// Grype, Syft, rust-audit-info) to the binaries [default: `auditable` from Cargo.toml, else on]
+    #[arg(long)]
+    pub no_auditable: bool,
 }
 
 impl BuildArgs {
@@ -203,6 +207,7 @@ impl BuildArgs {
             init: self.init.then_some(true),
             stop_signal: self.stop_signal.clone(),
             volumes: self.volume.clone(),
+            auditable: self.no_auditable.then_some(false),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct OciConfig {
     pub stop_signal: Option<String>,
     /// The image config's Volumes: absolute paths.
     pub volumes: Option<Vec<String>>,
+    /// Each binary carries cargo-auditable's `.dep-v0` dependency list (default true).
+    pub auditable: Option<bool>,
 }
 
 /// One `files` entry: `src` (relative to the package directory) copied to `dest` in the image.
@@ -139,6 +141,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("init", "init = true"),
     ("stop-signal", r#"stop-signal = "SIGINT""#),
     ("volumes", r#"volumes = ["/data"]"#),
+    ("auditable", "auditable = false"),
 ];
 
 /// Which table of a Cargo.toml holds the settings.

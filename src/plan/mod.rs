@@ -161,6 +161,8 @@ pub struct ImagePlan {
     pub media_types: Option<MediaFamily>,
     /// Our layers on top of the base's, bottom first.
     pub layers: Vec<LayerPlan>,
+    /// Its binaries carry cargo-auditable's `.dep-v0` dependency list (`--no-auditable`: not).
+    pub auditable: bool,
 }
 
 /// One platform of an image: the target, the base it goes on and the backend that builds it.

@@ -62,6 +62,8 @@ pub struct Request {
     pub stop_signal: Option<String>,
     /// `--volume` (repeatable).
     pub volumes: Vec<String>,
+    /// `--no-auditable` (`Some(false)`); `None`: as Cargo.toml says (default on).
+    pub auditable: Option<bool>,
 }
 
 impl Default for Request {
@@ -104,6 +106,7 @@ impl Default for Request {
             init: None,
             stop_signal: None,
             volumes: Vec::new(),
+            auditable: None,
         }
     }
 }

@@ -147,6 +147,7 @@ fn cli_config(args: &Request) -> OciConfig {
         init: args.init,
         stop_signal: args.stop_signal.clone(),
         volumes: list(&args.volumes),
+        auditable: args.auditable,
         ..OciConfig::default()
     }
 }
@@ -202,6 +203,7 @@ fn image_plan(
         layers,
         destinations: Vec::new(),
         media_types: None,
+        auditable: s.auditable,
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Settings {
     pub stop_signal: Option<String>,
     /// Absolute, normalised, sorted, each once.
     pub volumes: Vec<String>,
+    /// `.dep-v0` in every binary (`auditable = false` turns it off).
+    pub auditable: bool,
 }
 
 /// One target and what it is built on and with.
@@ -210,6 +212,7 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         init: top(layers, |c| c.init.as_ref()).is_some_and(|(on, _)| *on),
         stop_signal,
         volumes,
+        auditable: top(layers, |c| c.auditable.as_ref()).is_none_or(|(on, _)| *on),
     })
 }
 

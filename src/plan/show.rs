@@ -58,6 +58,7 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
             LayerPlan::Init { path } => row("init", format!("{path} (PID 1: forwards signals, reaps zombies)")),
         }
     }
+    row("auditable", if image.auditable { "dependency list in each binary (.dep-v0)" } else { "off" }.into());
     let c = &image.config;
     row("entrypoint", quoted(&c.entrypoint));
     row("cmd", c.cmd.as_deref().map(quoted).unwrap_or_default());

@@ -3,6 +3,8 @@
 //! when the binary handles no signal; `stop-signal` and `volumes` reach the image config.
 //! Checked with podman (a real `podman stop`) and skopeo.
 
+use std::path::Path;
+
 use crate::support::*;
 
 const INIT: &str = "/usr/local/bin/cargo-oci-init";
@@ -143,4 +145,93 @@ fn stop_signal_and_volumes_reach_the_image_config() {
     assert_eq!(hints, ["hint: e.g. `stop-signal = \"SIGINT\"` (a name, with or without SIG, or a number)"]);
     let (error, _) = p.oci(&["plan", "--volume", "data"]).failure().error_and_hints();
     assert_eq!(error, "error: `--volume` is invalid: `data` is not an absolute path");
+}
+
+/// A crate with a normal, a build, a dev and an aarch64-only dependency (path crates: no
+/// network), so the list can be told apart per target and per kind.
+fn with_dependencies() -> Project {
+    let lib = |name: &str| {
+        (
+            format!("{name}/Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.2.0\"\nedition = \"2021\"\n"),
+        )
+    };
+    let mut p = Project::empty()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"svc\"\nversion = \"1.0.0\"\nedition = \"2021\"\n[workspace]\n\
+             [dependencies]\nalpha = { path = \"alpha\" }\n[build-dependencies]\nbdep = { path = \"bdep\" }\n\
+             [dev-dependencies]\ndevdep = { path = \"devdep\" }\n\
+             [target.'cfg(target_arch = \"aarch64\")'.dependencies]\narmonly = { path = \"armonly\" }\n",
+        )
+        .file("src/main.rs", "fn main() { println!(\"{}\", alpha::NAME); }\n")
+        .file("build.rs", "fn main() {}\n")
+        .file("alpha/src/lib.rs", "pub const NAME: &str = \"alpha\";\n");
+    for name in ["alpha", "bdep", "devdep", "armonly"] {
+        let (path, manifest) = lib(name);
+        p = p.file(&path, &manifest);
+        if name != "alpha" {
+            p = p.file(&format!("{name}/src/lib.rs"), "");
+        }
+    }
+    p
+}
+
+/// `rust-audit-info` on the binary at `path` in `arch`'s rootfs of the image: (name, kind) pairs.
+fn audit_info(built: &BuiltRef, arch: &str, path: &str, work: &Path) -> Result<Vec<(String, String)>, String> {
+    let dir = work.join(format!("{arch}-{}", &built.digest[7..19]));
+    let rootfs = dir.join(format!("bundle-{arch}/rootfs"));
+    if !rootfs.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        unpack_platform(&built.layout, &built.tag, arch, &dir);
+    }
+    let out =
+        std::process::Command::new("rust-audit-info").arg(rootfs.join(path.trim_start_matches('/'))).output().unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(info["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["kind"].as_str().unwrap_or("runtime").to_string()))
+        .collect())
+}
+
+#[test]
+fn binaries_carry_their_dependency_list_for_scanners_unless_turned_off() {
+    if !(have("rust-audit-info") && have("skopeo") && have("umoci")) {
+        return;
+    }
+    let p = with_dependencies();
+    let build = |out: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--target", "x86_64,aarch64", "-o", out, "-q"];
+        args.extend(extra);
+        parse_built(&p.oci(&args).success().stdout())
+    };
+    let first = build("lay", &["--init"]);
+    assert_eq!(build("again", &["--init"]).digest, first.digest, "the same digest twice");
+    let work = Project::empty();
+    let pair = |n: &str, k: &str| (n.to_string(), k.to_string());
+    let amd64 = audit_info(&first, "amd64", "/usr/local/bin/svc", work.path()).unwrap();
+    assert_eq!(amd64, [pair("alpha", "runtime"), pair("bdep", "build"), pair("svc", "runtime")]);
+    let arm64 = audit_info(&first, "arm64", "/usr/local/bin/svc", work.path()).unwrap();
+    assert_eq!(
+        arm64,
+        [pair("alpha", "runtime"), pair("armonly", "runtime"), pair("bdep", "build"), pair("svc", "runtime")]
+    );
+    // The init is ours, not the service's: it gets no list.
+    assert!(audit_info(&first, "amd64", INIT, work.path()).is_err());
+
+    // Off: no section, another digest; the plan says which.
+    let off = build("off", &["--init", "--no-auditable"]);
+    assert_ne!(off.digest, first.digest);
+    let error = audit_info(&off, "amd64", "/usr/local/bin/svc", work.path()).unwrap_err();
+    assert!(error.contains("No audit data found in the binary"), "{error}");
+    assert!(p.oci(&["plan", "--target", "x86_64"]).success().stdout().contains("auditable   dependency list"));
+    assert!(p.oci(&["plan", "--target", "x86_64", "--no-auditable"]).success().stdout().contains("auditable   off"));
+    let manifest = std::fs::read_to_string(p.path().join("Cargo.toml")).unwrap();
+    let off_in_toml = p.file("Cargo.toml", &format!("{manifest}\n[package.metadata.oci]\nauditable = false\n"));
+    assert!(off_in_toml.oci(&["plan", "--target", "x86_64"]).success().stdout().contains("auditable   off"));
 }

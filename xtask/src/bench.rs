@@ -204,6 +204,7 @@ pub fn child(args: &[String]) -> Result<(), String> {
         destinations: Vec::new(),
         media_types: None,
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
+        auditable: false,
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let start = Instant::now();
