@@ -54,6 +54,17 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
                 }
             }
         }
+        Command::Lock(cmd) => {
+            let update = match cmd.update.as_deref() {
+                None => crate::lock::Update::None,
+                Some("") => crate::lock::Update::All,
+                Some(base) => crate::lock::Update::One(base.to_string()),
+            };
+            if let Some(path) = crate::lock::lock(&cmd.args.to_request(), &update, env, shell)? {
+                println!("{}", path.display());
+            }
+            Ok(true)
+        }
         Command::Gc(args) => {
             gc::gc(args, env, shell)?;
             Ok(true)

@@ -30,6 +30,8 @@ pub enum Error {
     Check(#[from] CheckError),
     #[error(transparent)]
     Auditable(#[from] crate::auditable::AuditableError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -62,6 +64,7 @@ impl Error {
             Error::Init(e) => e.hints(),
             Error::Check(e) => e.hints(),
             Error::Auditable(e) => e.hints(),
+            Error::Lock(e) => e.hints(),
             Error::Attest(_) | Error::Package { .. } => Vec::new(),
         }
     }

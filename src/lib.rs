@@ -26,6 +26,7 @@ pub mod image;
 pub mod init;
 pub mod inspect;
 pub mod layer;
+pub mod lock;
 pub mod merge;
 pub mod oci;
 pub mod package;

@@ -48,7 +48,8 @@ pub fn embed(plan: &Plan, facts: &Facts, artifacts: &mut Artifacts, shell: &mut 
                 let bytes = std::fs::read(&path).map_err(|source| AuditableError::Io { path: path.clone(), source })?;
                 match elf::append(&bytes, SECTION, &data).map_err(failed)? {
                     elf::Appended::Added(with) => {
-                        write(&out, &with).map_err(|source| AuditableError::Io { path: out.clone(), source })?;
+                        crate::store::disk::replace_file(&out, &with, true)
+                            .map_err(|source| AuditableError::Io { path: out.clone(), source })?;
                         shell.verbose("Auditable", format!("{bin} for {triple}: {count} packages in {SECTION}"));
                         artifacts.insert(&unit.package_id, bin, triple, out);
                     }
@@ -59,18 +60,6 @@ pub fn embed(plan: &Plan, facts: &Facts, artifacts: &mut Artifacts, shell: &mut 
             }
         }
     }
-    Ok(())
-}
-
-/// Writes by rename (a concurrent build reads the old file or the new one), executable.
-fn write(path: &PathBuf, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o755))?;
-    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

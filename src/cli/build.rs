@@ -208,6 +208,7 @@ impl BuildArgs {
             stop_signal: self.stop_signal.clone(),
             volumes: self.volume.clone(),
             auditable: self.no_auditable.then_some(false),
+            oci_lock: true,
         }
     }
 }

@@ -63,6 +63,19 @@ pub enum Command {
     Push(PushArgs),
     /// Remove the blobs of an OCI layout that no tag or referrer in its index.json reaches
     Gc(GcArgs),
+    /// Resolve every registry base of the workspace to its digests and write `oci.lock` next to
+    /// Cargo.lock; builds then use the locked digests even when a tag moves
+    Lock(LockArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub args: BuildArgs,
+    /// Resolve locked bases again: every one, or only BASE (as written in Cargo.toml, e.g.
+    /// `ghcr.io/org/base:1`)
+    #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
+    pub update: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

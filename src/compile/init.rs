@@ -60,19 +60,14 @@ pub fn build(plan: &Plan, job: &CompileJob, env: &Env, shell: &mut Shell) -> Res
     exe.ok_or_else(|| CompileError::MissingArtifact { package: NAME.into(), bin: NAME.into(), triple: triple.clone() })
 }
 
-/// Writes the crate's files where they differ (so cargo sees no change on a warm build), each
-/// by rename: a concurrent build reads the old file or the new one.
+/// Writes the crate's files where they differ (so cargo sees no change on a warm build).
 fn write_crate(dir: &Path) -> std::io::Result<()> {
     for (name, text) in FILES {
         let path = dir.join(name);
         if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
             continue;
         }
-        let parent = path.parent().unwrap_or(dir);
-        std::fs::create_dir_all(parent)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        crate::store::disk::replace_file(&path, text.as_bytes(), false)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod files;
 pub mod glibc;
 mod jobs;
+pub mod lockfile;
 pub mod outputs;
 mod pid1;
 pub mod registry;
@@ -171,6 +172,8 @@ pub struct ImageTarget {
     pub target: Target,
     pub base: ImageName,
     pub backend: BackendChoice,
+    /// The base is pinned by `oci.lock` (its reference carries the locked digest).
+    pub locked: bool,
 }
 
 impl ImageTarget {
@@ -178,7 +181,7 @@ impl ImageTarget {
     /// backend is named, never run.
     pub fn prebuilt(target: Target, base: ImageName) -> ImageTarget {
         let backend = BackendChoice { kind: BackendKind::Cargo, reason: "built elsewhere".into(), linker: None };
-        ImageTarget { target, base, backend }
+        ImageTarget { target, base, backend, locked: false }
     }
 }
 
@@ -206,6 +209,11 @@ impl Serialize for Targets {
         let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("targets", &self.iter().map(|t| &t.target).collect::<Vec<_>>())?;
         m.serialize_entry("base", &self.iter().map(|t| (&t.target.triple, &t.base)).collect::<BTreeMap<_, _>>())?;
+        // Which bases `oci.lock` pinned (only when it pinned any: plans without a lock are unchanged).
+        let locked: BTreeMap<_, _> = self.iter().filter(|t| t.locked).map(|t| (&t.target.triple, true)).collect();
+        if !locked.is_empty() {
+            m.serialize_entry("locked", &locked)?;
+        }
         m.end()
     }
 }
@@ -322,6 +330,10 @@ pub enum PlanError {
     BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
+    #[error("`{}` is not a valid oci.lock: {why}", path.display())]
+    BadLock { path: PathBuf, why: String },
+    #[error("{}: base `{base}` for {platform} is not locked, and `--locked` was given", if *missing { format!("`{}` does not exist", path.display()) } else { format!("`{}` is stale", path.display()) })]
+    NotLocked { base: String, platform: String, path: PathBuf, missing: bool },
 }
 
 impl PlanError {
@@ -375,6 +387,10 @@ impl PlanError {
             PlanError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
             PlanError::BadChunkSize { .. } => {
                 vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
+            }
+            PlanError::BadLock { .. } => vec!["write it again from the bases: `cargo oci lock --update`".into()],
+            PlanError::NotLocked { .. } => {
+                vec!["lock the bases (and commit oci.lock): `cargo oci lock`, then build with `--locked` again".into()]
             }
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"

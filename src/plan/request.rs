@@ -64,6 +64,8 @@ pub struct Request {
     pub volumes: Vec<String>,
     /// `--no-auditable` (`Some(false)`); `None`: as Cargo.toml says (default on).
     pub auditable: Option<bool>,
+    /// Pin bases to `oci.lock` when it exists (`cargo oci lock` plans without it).
+    pub oci_lock: bool,
 }
 
 impl Default for Request {
@@ -107,6 +109,7 @@ impl Default for Request {
             stop_signal: None,
             volumes: Vec::new(),
             auditable: None,
+            oci_lock: true,
         }
     }
 }

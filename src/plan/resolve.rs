@@ -96,9 +96,18 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
                     b
                 }
             };
-            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend });
+            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend, locked: false });
         }
         image.targets = Targets(targets);
+    }
+    if args.oci_lock {
+        let path = super::lockfile::path(meta.workspace_root.as_std_path());
+        let lock = match facts.read_to_string(&path) {
+            Ok(text) => Some(super::lockfile::OciLock::parse(&path, &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(PlanError::BadLock { path, why: e.to_string() }),
+        };
+        super::lockfile::apply(&mut images, lock.as_ref(), &path, args.locked || args.frozen)?;
     }
     set_destinations(&mut images, &outputs, args, &target_dir, env);
     let warnings = images.iter().filter_map(|i| super::pid1::warning(i, &flags, facts)).collect();

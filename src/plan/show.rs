@@ -45,7 +45,8 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     };
     row("output", image.output.display().to_string());
     row("tags", image.tags.join(", "));
-    let platforms: Vec<String> = image.targets.iter().map(|t| format!("{} on {}", t.target.platform, t.base)).collect();
+    let platforms: Vec<String> =
+        image.targets.iter().map(|t| format!("{} on {}{}", t.target.platform, t.base, lock_state(t))).collect();
     row("platforms", platforms.join(", "));
     for l in &image.layers {
         match l {
@@ -71,6 +72,15 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     row("labels", c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
     for (k, v) in &image.annotations {
         row("annotation", format!("{k}={v}"));
+    }
+}
+
+/// Whether a registry base is pinned by `oci.lock` or follows its tag.
+fn lock_state(t: &super::ImageTarget) -> &'static str {
+    match &t.base {
+        _ if t.locked => " (locked by oci.lock)",
+        crate::oci::ImageName::Registry { reference } if reference.digest.is_none() => " (tag, resolved when built)",
+        _ => "",
     }
 }
 

@@ -235,3 +235,88 @@ fn binaries_carry_their_dependency_list_for_scanners_unless_turned_off() {
     let off_in_toml = p.file("Cargo.toml", &format!("{manifest}\n[package.metadata.oci]\nauditable = false\n"));
     assert!(off_in_toml.oci(&["plan", "--target", "x86_64"]).success().stdout().contains("auditable   off"));
 }
+
+/// The digest of what `reference` (on a plain-HTTP registry) points at, from its raw bytes.
+fn registry_digest(reference: &str) -> String {
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    format!("sha256:{}", sha256_hex(&out.stdout))
+}
+
+#[test]
+fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
+    use crate::registry_support::*;
+    let Some((reg, work)) = registry_and(Kind::Plain, &["skopeo", "buildah", "umoci"]) else { return };
+    let h = reg.host();
+    buildah_base(work.path(), &format!("docker://{h}/base:1"), "oci", &reg.client_flags(""));
+    let first = registry_digest(&format!("{h}/base:1"));
+    let manifest = |base: &str| {
+        format!(
+            "[package]\nname = \"pinned\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+             [package.metadata.oci]\nbase = \"{base}\"\ntargets = [\"x86_64\"]\n"
+        )
+    };
+    let p = Project::bin("pinned", "hi").file("Cargo.toml", &manifest(&format!("{h}/base:1")));
+    let env = OciEnv::new();
+    let oci = |args: &[&str]| p.oci_env(args, &env.vars());
+    let base_of = |out: &str| {
+        let built = parse_built(&oci(&["build", "-o", out, "-q"]).success().stdout());
+        let m = &validate_layout(&built.layout, &built.tag)[0].manifest;
+        let a = &m["annotations"];
+        (
+            a["org.opencontainers.image.base.name"].as_str().unwrap().to_string(),
+            a["org.opencontainers.image.base.digest"].as_str().unwrap().to_string(),
+        )
+    };
+    let read_lock =
+        || -> toml::Value { toml::from_str(&std::fs::read_to_string(p.path().join("oci.lock")).unwrap()).unwrap() };
+
+    // Lock: the index digest the tag points at, and the amd64 manifest under it.
+    let locked = oci(&["lock"]).success();
+    assert_eq!(locked.stdout().trim(), p.path().join("oci.lock").display().to_string());
+    let entry = read_lock()["base"][&format!("{h}/base:1")].clone();
+    assert_eq!(entry["index"].as_str().unwrap(), first);
+    let amd64 = entry["platforms"]["linux/amd64"].as_str().unwrap().to_string();
+    assert!(entry["platforms"].get("linux/arm64").is_none(), "only the platforms built: {entry}");
+    let plan = oci(&["plan"]).success().stdout();
+    assert!(plan.contains(&format!("linux/amd64 on {h}/base:1@{first} (locked by oci.lock)")), "{plan}");
+
+    // The tag moves (skopeo copies another image over it): the build keeps the locked base.
+    let other = work.path().join("other");
+    fake_image(&other, "x", &["amd64"], "another base");
+    let to = format!("docker://{h}/base:1");
+    tool("skopeo", &["copy", "-q", "--dest-tls-verify=false", &format!("oci:{}:x", other.display()), &to]);
+    let moved = registry_digest(&format!("{h}/base:1"));
+    assert_ne!(moved, first);
+    assert_eq!(base_of("lay"), (format!("{h}/base:1@{first}"), amd64.clone()), "still the locked base");
+    // `--locked` is satisfied by the lock even though the tag moved (as with Cargo.lock).
+    oci(&["build", "-o", "lay", "-q", "--locked"]).success();
+
+    // `lock --update` moves it, and the build follows.
+    let updated = oci(&["lock", "--update"]).success();
+    assert!(updated.stderr().contains(&format!("Updating {h}/base:1 {first} -> {moved}")), "{}", updated.stderr());
+    assert_eq!(read_lock()["base"][&format!("{h}/base:1")]["index"].as_str().unwrap(), moved);
+    let (name, digest) = base_of("lay2");
+    assert_eq!(name, format!("{h}/base:1@{moved}"));
+    assert_ne!(digest, amd64);
+    let (error, hints) = oci(&["lock", "--update", "nope:1"]).failure().error_and_hints();
+    assert!(error.contains("`--update nope:1` names no registry base of this workspace"), "{error}");
+    assert_eq!(hints, [format!("hint: its registry bases: {h}/base:1")]);
+
+    // A base the lock does not know: `--locked` refuses, naming the fix; without it, the tag.
+    let p = p.file("Cargo.toml", &manifest(&format!("{h}/base:2")));
+    let (error, hints) = p.oci_env(&["build", "-q", "--locked"], &env.vars()).failure().error_and_hints();
+    assert!(error.contains("is stale: base `") && error.contains("/base:2` for linux/amd64 is not locked"), "{error}");
+    assert_eq!(
+        hints,
+        ["hint: lock the bases (and commit oci.lock): `cargo oci lock`, then build with `--locked` again"]
+    );
+    std::fs::remove_file(p.path().join("oci.lock")).unwrap();
+    let (error, _) = p.oci_env(&["plan", "--locked"], &env.vars()).failure().error_and_hints();
+    assert!(error.contains("oci.lock` does not exist"), "{error}");
+    let plan = p.oci_env(&["plan"], &env.vars()).success().stdout();
+    assert!(plan.contains(&format!("linux/amd64 on {h}/base:2 (tag, resolved when built)")), "{plan}");
+}

@@ -324,7 +324,7 @@ pub fn blob_json(layout: &Path, digest: &str) -> Value {
     read_json(&blob_path(layout, digest))
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
