@@ -65,6 +65,18 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             }
             Ok(true)
         }
+        Command::Rebase(args) => {
+            let req = crate::rebase::RebaseRequest {
+                image: &args.image,
+                base: &args.base,
+                output: args.to.output.as_ref(),
+                push: args.to.push.as_deref(),
+                tags: &args.to.tag,
+                registry: args.registry.to_request(),
+            };
+            let done = crate::rebase::rebase(&req, env, shell).map_err(Error::from);
+            report::emit(args.message_format, done).map(|()| true)
+        }
         Command::Gc(args) => {
             gc::gc(args, env, shell)?;
             Ok(true)

@@ -32,6 +32,9 @@ pub enum Error {
     Auditable(#[from] crate::auditable::AuditableError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// Boxed: it carries the check's finding, and errors travel far.
+    #[error(transparent)]
+    Rebase(Box<crate::rebase::RebaseError>),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -39,6 +42,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::rebase::RebaseError> for Error {
+    fn from(e: crate::rebase::RebaseError) -> Error {
+        Error::Rebase(Box::new(e))
+    }
 }
 
 impl Error {
@@ -65,6 +74,7 @@ impl Error {
             Error::Check(e) => e.hints(),
             Error::Auditable(e) => e.hints(),
             Error::Lock(e) => e.hints(),
+            Error::Rebase(e) => e.hints(),
             Error::Attest(_) | Error::Package { .. } => Vec::new(),
         }
     }
@@ -74,6 +84,7 @@ impl Error {
         match self {
             Error::Store(e) => e.covers_cause(),
             Error::Merge(e) => e.covers_cause(),
+            Error::Rebase(e) => e.covers_cause(),
             _ => false,
         }
     }

@@ -36,6 +36,7 @@ pub mod process;
 pub mod progress;
 pub mod provenance;
 pub mod push;
+pub mod rebase;
 pub mod registries;
 pub mod report;
 pub mod sbom;

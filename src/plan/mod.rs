@@ -7,7 +7,7 @@
 
 mod backend;
 mod base;
-pub use base::known_libc;
+pub use base::{known_libc, parse_base};
 pub mod config;
 pub mod files;
 pub mod glibc;

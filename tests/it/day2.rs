@@ -320,3 +320,65 @@ fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     let plan = p.oci_env(&["plan"], &env.vars()).success().stdout();
     assert!(plan.contains(&format!("linux/amd64 on {h}/base:2 (tag, resolved when built)")), "{plan}");
 }
+
+#[test]
+fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not_fit() {
+    use crate::registry_support::buildah_base_marked;
+    if !(have("buildah") && have("skopeo") && have("umoci") && have("qemu-aarch64-static")) {
+        return;
+    }
+    let work = Project::empty();
+    let w = work.path();
+    let (a, b) = (w.join("base-a"), w.join("base-b"));
+    for d in ["ba", "bb"] {
+        std::fs::create_dir_all(w.join(d)).unwrap();
+    }
+    buildah_base_marked(&w.join("ba"), &format!("oci:{}:1", a.display()), "oci", &[], "old");
+    buildah_base_marked(&w.join("bb"), &format!("oci:{}:1", b.display()), "oci", &[], "new");
+    let manifest = format!(
+        "[package]\nname = \"reb\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+         [package.metadata.oci]\nbase = \"oci:{}:1\"\ntargets = [\"x86_64\", \"aarch64\"]\n",
+        a.display()
+    );
+    let p = Project::bin("reb", "hi").file("Cargo.toml", &manifest);
+    let built = parse_built(&p.oci(&["build", "-o", "lay", "-t", "1", "-q"]).success().stdout());
+    let before = validate_layout(&built.layout, "1");
+
+    let rebase = |image: &str, base: &Path, out: &str| {
+        let args = ["rebase", image, "--base", &format!("oci:{}:1", base.display()), "-o", out, "-t", "1", "-q"];
+        parse_built(&p.oci(&args).success().stdout())
+    };
+    let moved = rebase(&format!("oci:{}:1", built.layout.display()), &b, "moved");
+    let after = validate_layout(&moved.layout, "1");
+    assert_eq!(after.len(), 2);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.platform, new.platform);
+        // Our layer, byte for byte; the base's layer is the new base's.
+        assert_eq!(new.layers.last(), old.layers.last(), "{}", new.platform);
+        assert_ne!(new.layers[0], old.layers[0]);
+        assert_eq!(new.layers.len(), 2);
+        assert_eq!(new.manifest["annotations"]["org.opencontainers.image.base.name"], format!("oci:{}:1", b.display()));
+        assert_eq!(new.config["config"]["Entrypoint"], old.config["config"]["Entrypoint"]);
+    }
+    let rootfs = unpack_platform(&moved.layout, "1", "arm64", w);
+    assert_eq!(std::fs::read_to_string(rootfs.join("etc/base-marker")).unwrap(), "new for arm64\n");
+    let ran = tool("qemu-aarch64-static", &[rootfs.join("usr/local/bin/reb").to_str().unwrap()]);
+    assert_eq!(ran.stdout().trim(), "hi aarch64");
+    // Back onto the old base: exactly the image the build wrote.
+    let back = rebase(&format!("oci:{}:1", moved.layout.display()), &a, "back");
+    assert_eq!(back.digest, built.digest, "rebasing back gives the built image's digest");
+
+    // A gnu binary (it needs the glibc loader) on a base without it: refused, with the reason.
+    let gnu = parse_built(
+        &p.oci(&["build", "--target", "x86_64-unknown-linux-gnu", "--no-elf-check", "-o", "gnu", "-t", "1", "-q"])
+            .success()
+            .stdout(),
+    );
+    let args = ["rebase", &format!("oci:{}:1", gnu.layout.display()), "--base", "scratch", "-o", "refused", "-t", "1"];
+    let (error, hints) = p.oci(&args).failure().error_and_hints();
+    assert!(error.contains("cannot be rebased onto `scratch`"), "{error}");
+    let run = p.oci(&args).failure();
+    assert!(run.stderr().contains("needs the dynamic loader `/lib64/ld-linux-x86-64.so.2`"), "{}", run.stderr());
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    assert!(!p.path().join("refused").exists(), "nothing written");
+}
