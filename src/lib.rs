@@ -3,9 +3,9 @@
 //! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
 //! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
 //! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
-//! target, through a backend) → ELF check → **package**: **layer** (deterministic tar.gz) +
-//! **image** (config, manifest, index: pure functions) + referrers (SBOM, provenance) → **store**
-//! sinks, one per destination of the plan (layout, oci-archive, registry).
+//! target, through a backend) → ELF check → `.dep-v0` added (auditable) → **package**: **layer**
+//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers (SBOM,
+//! provenance) → **store** sinks, one per destination of the plan (layout, oci-archive, registry).
 //!
 //! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
 //! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
@@ -72,10 +72,11 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
     let mut artifacts = compile::compile(&plan, env, shell)?;
-    auditable::embed(&plan, &facts, &mut artifacts, shell)?;
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
+    // After the check: a binary that is refused leaves nothing under target/oci.
+    auditable::embed(&plan, &facts, &mut artifacts, shell)?;
     let build = attest::build_facts(&plan, &facts);
     let oci_dir = plan.target_dir.join("oci");
     let staging = Staging::new(&oci_dir).map_err(store::StoreError::io("create a staging directory in", &oci_dir))?;

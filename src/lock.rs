@@ -13,7 +13,6 @@ use crate::plan::lockfile::{self, LockedBase, OciLock};
 use crate::plan::Request;
 use crate::shell::Shell;
 use crate::store::StoreError;
-use crate::Error;
 
 /// What `--update` asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +27,10 @@ pub enum Update {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("`--update {base}` names no registry base of this workspace")]
     UnknownBase { base: String, bases: Vec<String> },
     #[error("could not write `{}`", path.display())]
@@ -41,6 +44,8 @@ pub enum LockError {
 impl LockError {
     pub fn hints(&self) -> Vec<String> {
         match self {
+            LockError::Plan(e) => e.hints(),
+            LockError::Store(e) => e.hints(),
             LockError::UnknownBase { bases, .. } if bases.is_empty() => {
                 vec!["this workspace builds on no registry base (built-in and layout bases are not locked)".into()]
             }
@@ -51,7 +56,7 @@ impl LockError {
 }
 
 /// Writes the workspace's `oci.lock`; returns its path (`None`: no registry base, nothing written).
-pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) -> Result<Option<PathBuf>, Error> {
+pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) -> Result<Option<PathBuf>, LockError> {
     // Every member, as the tags say now (the old lock is read below, entry by entry).
     let request =
         Request { workspace: request.packages.is_empty() || request.workspace, oci_lock: false, ..request.clone() };
@@ -70,7 +75,7 @@ pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) ->
     }
     if let Update::One(base) = update {
         if !wanted.contains_key(base) {
-            return Err(LockError::UnknownBase { base: base.clone(), bases: wanted.keys().cloned().collect() }.into());
+            return Err(LockError::UnknownBase { base: base.clone(), bases: wanted.keys().cloned().collect() });
         }
     }
     if wanted.is_empty() {
