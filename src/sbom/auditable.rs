@@ -28,8 +28,13 @@ enum Reach {
 /// metadata --filter-platform`): zlib'd JSON, and how many packages it lists.
 pub fn dep_v0(metadata: &Metadata, root: &PackageId) -> Result<(Vec<u8>, usize), serde_json::Error> {
     let info = version_info(metadata, root);
-    let json = serde_json::to_string(&info)?;
-    Ok((miniz_oxide::deflate::compress_to_vec_zlib(json.as_bytes(), 7), info.packages.len()))
+    Ok((encode(&info)?, info.packages.len()))
+}
+
+/// The section's bytes: the JSON, zlib'd at level 7 (cargo-auditable's `compress_to_vec_zlib(…, 7)`).
+pub fn encode(info: &VersionInfo) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_string(info)?;
+    Ok(miniz_oxide::deflate::compress_to_vec_zlib(json.as_bytes(), 7))
 }
 
 /// The packages compiled into `root`'s binaries, with their kinds and dependency edges.
@@ -100,4 +105,43 @@ pub fn version_info(metadata: &Metadata, root: &PackageId) -> VersionInfo {
         })
         .collect();
     VersionInfo { packages, format: 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes are in every digest: a new auditable-serde or miniz_oxide that changes them
+    /// must be a visible change (both are pinned in Cargo.toml).
+    #[test]
+    fn golden_bytes() {
+        let package =
+            |name: &str, source: Source, kind: DependencyKind, dependencies: Vec<usize>, root: bool| Package {
+                name: name.into(),
+                version: cargo_metadata::semver::Version::new(1, 2, 3),
+                source,
+                kind,
+                dependencies,
+                root,
+            };
+        let info = VersionInfo {
+            packages: vec![
+                package("app", Source::Local, DependencyKind::Runtime, vec![1, 2], true),
+                package("cc", Source::CratesIo, DependencyKind::Build, vec![], false),
+                package("serde", Source::Registry, DependencyKind::Runtime, vec![], false),
+            ],
+            format: 1,
+        };
+        let json = serde_json::to_string(&info).unwrap();
+        assert_eq!(
+            json,
+            r#"{"packages":[{"name":"app","version":"1.2.3","source":"local","dependencies":[1,2],"root":true},{"name":"cc","version":"1.2.3","source":"crates.io","kind":"build"},{"name":"serde","version":"1.2.3","source":"registry"}],"format":1}"#
+        );
+        let bytes = encode(&info).unwrap();
+        assert_eq!(
+            crate::oci::Digest::of(&bytes).to_string(),
+            "sha256:86386b25e9a45a7a17b6a0723f66ef4485e5635156a232362ccce941794dcc09"
+        );
+        assert_eq!(miniz_oxide::inflate::decompress_to_vec_zlib(&bytes).unwrap(), json.as_bytes());
+    }
 }
