@@ -381,4 +381,33 @@ fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not
     assert!(run.stderr().contains("needs the dynamic loader `/lib64/ld-linux-x86-64.so.2`"), "{}", run.stderr());
     assert_eq!(hints.len(), 1, "{hints:?}");
     assert!(!p.path().join("refused").exists(), "nothing written");
+
+    // Registry to registry, through the same sources and sinks.
+    let Some((reg, _)) = crate::registry_support::registry_and(crate::registry_support::Kind::Plain, &[]) else {
+        return;
+    };
+    let h = reg.host();
+    let env = crate::registry_support::OciEnv::new();
+    let skopeo_to =
+        |from: String, to: String| tool("skopeo", &["copy", "-q", "--all", "--dest-tls-verify=false", &from, &to]);
+    skopeo_to(format!("oci:{}:1", b.display()), format!("docker://{h}/base-b:1"));
+    p.oci_env(&["push", &format!("oci:{}:1", built.layout.display()), &format!("{h}/reb:1")], &env.vars()).success();
+    let args = ["rebase", &format!("{h}/reb:1"), "--base", &format!("{h}/base-b:1"), "--push", &format!("{h}/reb:2")];
+    let pushed = p.oci_env(&args, &env.vars()).success().stdout();
+    assert!(pushed.contains(&format!("{h}/reb:2@")), "{pushed}");
+    let flags = ["--tls-verify=false".to_string()];
+    let index = crate::registry_support::skopeo_raw(&format!("docker://{h}/reb:2"), &flags);
+    for (entry, old) in index["manifests"].as_array().unwrap().iter().zip(&before) {
+        let m = crate::registry_support::skopeo_raw(
+            &format!("docker://{h}/reb@{}", entry["digest"].as_str().unwrap()),
+            &flags,
+        );
+        let layers: Vec<&str> = m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+        assert_eq!(
+            layers.last().copied(),
+            old.layers.last().map(String::as_str),
+            "our layer, unchanged, in the registry"
+        );
+        assert_eq!(m["annotations"]["org.opencontainers.image.base.name"], format!("{h}/base-b:1"));
+    }
 }
