@@ -302,6 +302,11 @@ fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     let (name, digest) = base_of("lay2");
     assert_eq!(name, format!("{h}/base:1@{moved}"));
     assert_ne!(digest, amd64);
+    // With the registry gone, the locked base comes from the cache: `--offline` builds.
+    let mut reg = reg;
+    reg.stop();
+    let offline = parse_built(&oci(&["build", "-o", "lay3", "-q", "--offline", "--locked"]).success().stdout());
+    assert_eq!(offline.digest, parse_built(&oci(&["build", "-o", "lay2", "-q"]).success().stdout()).digest);
     let (error, hints) = oci(&["lock", "--update", "nope:1"]).failure().error_and_hints();
     assert!(error.contains("`--update nope:1` names no registry base of this workspace"), "{error}");
     assert_eq!(hints, [format!("hint: its registry bases: {h}/base:1")]);
