@@ -10,7 +10,9 @@
 //!   files, and a binary that would no longer start is refused with the reason.
 //!
 //! `crane rebase` swaps base layers too, but checks nothing: its docs say rebase "is not safe in
-//! general". Referrers (SBOM, provenance) are not carried over: they name the old manifests.
+//! general". The SBOMs (about our packages, which did not change) are attached again to the new
+//! manifests; the provenance is not: it describes a build of the old manifests, and a statement
+//! that records the rebase is not written yet.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -98,15 +100,19 @@ pub fn rebase(req: &RebaseRequest<'_>, env: &Env, shell: &mut Shell) -> Result<V
         crate::merge::root_annotations(&image).map_err(|why| StoreError::BadImage { image: source.name(), why })?;
     let new_base = store::open(&base_name, &settings);
     let mut platforms = Vec::new();
+    let mut referrers = Vec::new();
     for old in &image.platforms {
         let base = new_base.base(&old.platform)?;
         shell.status("Rebasing", format!("{} for {} onto {}", source.name(), old.platform, new_base.name()));
-        platforms.push(rebase_platform(old, base, &source.name(), &new_base.name(), shell)?);
+        let new = rebase_platform(old, base, &source.name(), &new_base.name(), shell)?;
+        referrers.extend(sboms_again(source.as_ref(), old, &new)?);
+        platforms.push(new);
     }
     // An OCI index over the platforms, as `build` writes it, with the image's annotations.
     let index = crate::image::index(&platforms, &annotations, MediaFamily::Oci)
         .map_err(|source| StoreError::Json { what: "the rebased index", source })?;
-    let set = Image::new(index, platforms);
+    let mut set = Image::new(index, platforms);
+    set.referrers = referrers;
     let name = match (&out.output, &out.push) {
         (Some(o), _) => o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         (None, Some(p)) => p.repository.repository.rsplit('/').next().unwrap_or_default().to_string(),
@@ -181,6 +187,34 @@ fn rebase_platform(
         annotations: &annotations,
     })
     .map_err(|source| StoreError::Json { what: "the rebased config", source }.into())
+}
+
+/// The SBOMs about `old`'s manifest, attached to `new`'s: the same documents (our packages did
+/// not change), each in a new artifact manifest whose subject is the rebased manifest.
+fn sboms_again(
+    source: &dyn store::Source,
+    old: &PlatformImage,
+    new: &PlatformImage,
+) -> Result<Vec<crate::oci::Referrer>, StoreError> {
+    let mut out = Vec::new();
+    for r in source.referrers(&old.manifest.digest)? {
+        if r.artifact_type == crate::provenance::MEDIA_TYPE {
+            continue;
+        }
+        store::read::check_local(r.blobs.iter())?;
+        let Some(document) = r.blobs.last() else { continue };
+        let created = r.manifest.read_all().ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let annotations: BTreeMap<String, String> = created
+            .and_then(|m| m["annotations"].as_object().cloned())
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+            .collect();
+        let again = crate::image::referrer::artifact(&new.manifest, document.clone(), &annotations)
+            .map_err(|source| StoreError::Json { what: "an SBOM's artifact manifest", source })?;
+        out.push(again);
+    }
+    Ok(out)
 }
 
 /// Every executable in `ours` against the new base's files: the build's ELF check.

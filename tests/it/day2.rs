@@ -365,6 +365,26 @@ fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not
         assert_eq!(new.manifest["annotations"]["org.opencontainers.image.base.name"], format!("oci:{}:1", b.display()));
         assert_eq!(new.config["config"]["Entrypoint"], old.config["config"]["Entrypoint"]);
     }
+    // The SBOMs come along, about the new manifests, the same documents; the provenance does not.
+    let sboms = |lay: &Path| {
+        let mut v: Vec<(String, String)> = referrers(lay, "application/spdx+json")
+            .into_iter()
+            .map(|(subject, m, _)| (subject, m["layers"][0]["digest"].as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (old_sboms, new_sboms) = (sboms(&built.layout), sboms(&moved.layout));
+    let mut new_subjects: Vec<String> = after.iter().map(|m| m.digest.clone()).collect();
+    new_subjects.sort();
+    assert_eq!(new_sboms.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), new_subjects);
+    let docs = |v: &[(String, String)]| {
+        let mut d: Vec<String> = v.iter().map(|(_, d)| d.clone()).collect();
+        d.sort();
+        d
+    };
+    assert_eq!(docs(&new_sboms), docs(&old_sboms), "the same SBOM documents");
+    assert!(referrers(&moved.layout, "application/vnd.in-toto+json").is_empty());
     let rootfs = unpack_platform(&moved.layout, "1", "arm64", w);
     assert_eq!(std::fs::read_to_string(rootfs.join("etc/base-marker")).unwrap(), "new for arm64\n");
     let ran = tool("qemu-aarch64-static", &[rootfs.join("usr/local/bin/reb").to_str().unwrap()]);
