@@ -4,7 +4,6 @@
 use crate::cli::{Command, MessageFormat, OciCli};
 use crate::env::Env;
 use crate::oci::json;
-use crate::oci::ImageName;
 use crate::shell::Shell;
 use crate::{build, diff, gc, init, inspect, merge, plan, push, report, Error};
 
@@ -16,17 +15,17 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
         }
         Command::Plan(args) => {
             let plan = crate::plan(&args.args.to_request(), env, shell)?;
-            match args.format {
+            match args.message_format {
                 MessageFormat::Human => print!("{}", plan::show::human(&plan)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&plan).expect("plans are plain data")),
             }
             Ok(true)
         }
         Command::Inspect(args) => {
-            let name = ImageName::parse(&args.image, &env.cwd)?;
+            let name = crate::store::name_from_arg(&args.image, &env.cwd)?;
             let settings = crate::registries::for_command(&args.registry.to_request(), env, name.registry())?;
             let report = inspect::inspect(crate::store::open(&name, &settings).as_ref())?;
-            match args.format {
+            match args.message_format {
                 MessageFormat::Human => print!("{}", inspect::human(&report)),
                 MessageFormat::Json => println!("{}", json::to_pretty_string(&report).expect("reports are plain data")),
             }
@@ -40,19 +39,21 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             Ok(true)
         }
         Command::Diff(args) => {
-            let (a, b) = (ImageName::parse(&args.a, &env.cwd)?, ImageName::parse(&args.b, &env.cwd)?);
+            let (a, b) =
+                (crate::store::name_from_arg(&args.a, &env.cwd)?, crate::store::name_from_arg(&args.b, &env.cwd)?);
             let creds_for = a.registry().or(b.registry());
             let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
-            match diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())? {
-                None => {
-                    println!("identical: {} and {} are the same image", args.a, args.b);
-                    Ok(true)
+            let difference =
+                diff::diff(crate::store::open(&a, &settings).as_ref(), crate::store::open(&b, &settings).as_ref())?;
+            match (args.message_format, &difference) {
+                (MessageFormat::Json, d) => {
+                    let v = serde_json::json!({ "identical": d.is_none(), "difference": d });
+                    println!("{}", String::from_utf8(json::to_vec(&v).expect("plain JSON")).expect("JSON is UTF-8"));
                 }
-                Some(d) => {
-                    println!("{d}");
-                    Ok(false)
-                }
+                (MessageFormat::Human, None) => println!("identical: {} and {} are the same image", args.a, args.b),
+                (MessageFormat::Human, Some(d)) => println!("{d}"),
             }
+            Ok(difference.is_none())
         }
         Command::Lock(cmd) => {
             let update = match cmd.update.as_deref() {

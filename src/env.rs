@@ -33,6 +33,10 @@ impl EnvVars {
     pub const RUSTUP_HOME: &'static str = "RUSTUP_HOME";
     /// cargo's colour choice (`auto`, `always`, `never`), honoured like cargo does.
     pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";
+    /// cargo's progress bar: `auto`, `always`, `never`; when set, we leave it to cargo.
+    pub const CARGO_TERM_PROGRESS_WHEN: &'static str = "CARGO_TERM_PROGRESS_WHEN";
+    /// The progress bar's width, which cargo needs when it is not writing to the terminal.
+    pub const CARGO_TERM_PROGRESS_WIDTH: &'static str = "CARGO_TERM_PROGRESS_WIDTH";
     /// Any value turns colour off (no-color.org).
     pub const NO_COLOR: &'static str = "NO_COLOR";
     /// Docker's config directory: `config.json` with `auths`, `credHelpers`, `credsStore`.
@@ -72,6 +76,11 @@ impl EnvVars {
     pub const GITHUB_TOKEN: &'static str = "GITHUB_TOKEN";
     /// The user name that goes with `GITHUB_TOKEN` (any name works on ghcr.io).
     pub const GITHUB_ACTOR: &'static str = "GITHUB_ACTOR";
+
+    /// `--repository`: the prefix every image is pushed under (ko's `KO_DOCKER_REPO`).
+    pub const CARGO_OCI_REPOSITORY: &'static str = "CARGO_OCI_REPOSITORY";
+    /// Where the Docker Engine listens (`unix:///PATH`), for `--load=docker`; as docker's CLI reads it.
+    pub const DOCKER_HOST: &'static str = "DOCKER_HOST";
 
     /// `CARGO_TARGET_<TRIPLE>_LINKER`: the user's linker for a target.
     pub fn target_linker(triple: &str) -> String {

@@ -31,6 +31,7 @@ pub mod merge;
 pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod platforms;
 pub mod preflight;
 pub mod process;
 pub mod progress;
@@ -60,7 +61,8 @@ use store::staging::Staging;
 pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let facts = Facts::new(env);
-    let mut plan = plan::resolve(request, &facts)?;
+    let expanded = platforms::expand_all(request, &facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
     warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
@@ -72,6 +74,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
     let mut artifacts = compile::compile(&plan, env, shell)?;
+    check::strip::say_after_build(&plan, &artifacts, shell);
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
@@ -100,7 +103,9 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
 /// `cargo oci plan`: the plan as `build` runs it — destinations checked, and the glibc floors
 /// from the bases (which are read only when a target wants a floor).
 pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Error> {
-    let mut plan = plan::resolve(request, &Facts::new(env))?;
+    let facts = Facts::new(env);
+    let expanded = platforms::expand_all(request, &facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
     warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
@@ -108,6 +113,7 @@ pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Err
         let inspected = check::inspect(&plan, &bases, false, shell)?;
         floors(&mut plan, &inspected, shell);
     }
+    check::strip::say_from_earlier_build(&plan, shell);
     Ok(plan)
 }
 

@@ -11,8 +11,9 @@ fn main() -> ExitCode {
     };
     let verbosity = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => Verbosity::Quiet,
-        (_, true) => Verbosity::Verbose,
-        _ => Verbosity::Normal,
+        (_, 0) => Verbosity::Normal,
+        (_, 1) => Verbosity::Verbose,
+        _ => Verbosity::VeryVerbose,
     };
     let env = match Env::capture() {
         Ok(env) => env,

@@ -48,7 +48,7 @@ impl MergeError {
 }
 
 pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, MergeError> {
-    let names = args.sources.iter().map(|s| ImageName::parse(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
+    let names = args.sources.iter().map(|s| crate::store::name_from_arg(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
     let to = &args.to;
     let out = Outputs::resolve(to.output.as_ref(), to.push.as_deref(), &to.tag, &names, env, "the merged image")?;
     let (tags, output, push, destinations) = (&out.tags, &out.output, &out.push, &out.destinations);

@@ -9,6 +9,7 @@ use crate::env::Env;
 use crate::oci::Destination;
 use crate::plan::Plan;
 use crate::store::layout::{self, OutputError};
+use crate::store::load::{self, LoadError};
 
 /// A destination that cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,8 @@ pub enum PreflightError {
     TarIsDirectory { path: PathBuf },
     #[error("`--tar {}`: its directory does not exist", path.display())]
     TarNoParent { path: PathBuf },
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 impl PreflightError {
@@ -31,6 +34,7 @@ impl PreflightError {
             PreflightError::TarNoParent { .. } => {
                 vec!["create the directory first, or name a file in an existing one".into()]
             }
+            PreflightError::Load(e) => e.hints(),
         }
     }
 }
@@ -45,6 +49,9 @@ pub fn destinations<'a>(all: impl IntoIterator<Item = &'a Destination>) -> Resul
             }
             Destination::Archive { path, .. } if !path.parent().is_some_and(|p| p.is_dir()) => {
                 return Err(PreflightError::TarNoParent { path: path.clone() })
+            }
+            Destination::Load { engine, docker_socket, .. } => {
+                load::pick(*engine, docker_socket)?;
             }
             Destination::Archive { .. } | Destination::Registry { .. } => {}
         }
@@ -71,7 +78,12 @@ mod tests {
 
     #[test]
     fn an_archive_needs_a_file_name_in_an_existing_directory() {
-        let tar = |p: &str| destinations(&[Destination::Archive { path: p.into(), tag: "t".into() }]);
+        let name = crate::oci::LocalName {
+            reference: crate::oci::Reference::parse("app:t").unwrap(),
+            platform: crate::oci::Platform::new("linux", "amd64", None),
+        };
+        let tar =
+            |p: &str| destinations(&[Destination::Archive { path: p.into(), tag: "t".into(), name: name.clone() }]);
         assert!(tar("/tmp").unwrap_err().to_string().contains("is a directory"));
         assert!(tar("/nonexistent-dir/x.tar").unwrap_err().to_string().contains("its directory does not exist"));
         assert!(tar("/tmp/x.tar").is_ok());

@@ -166,21 +166,53 @@ impl Cmd {
     }
 }
 
-/// Copies a child's stderr to ours line by line (unless quiet) and returns its last lines.
-fn tee_tail(r: impl Read, quiet: bool) -> String {
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+/// How many bytes of a child's stderr are kept to find its last lines in.
+const TAIL_BYTES: usize = 64 * 1024;
+
+/// Copies a child's stderr to ours as it comes (unless quiet), so cargo's progress bar, redrawn
+/// with `\r` and never ended by a newline, shows as it is drawn; returns its last lines as text.
+fn tee_tail(mut r: impl Read, quiet: bool) -> String {
+    let mut kept: VecDeque<u8> = VecDeque::with_capacity(TAIL_BYTES);
     let mut err = io::stderr();
-    for line in BufReader::new(r).lines() {
-        let Ok(line) = line else { break };
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
         if !quiet {
-            let _ = writeln!(err, "{line}");
+            let _ = err.write_all(&buf[..n]);
+            let _ = err.flush();
         }
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line);
+        kept.extend(&buf[..n]);
+        let excess = kept.len().saturating_sub(TAIL_BYTES);
+        kept.drain(..excess);
     }
-    Vec::from(tail).join("\n")
+    let text = String::from_utf8_lossy(kept.make_contiguous()).into_owned();
+    let lines: Vec<String> = text.lines().map(plain_line).filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// A line as it was left on the terminal, as text: what follows its last `\r` (a progress bar
+/// redraws over itself), without colour codes (`ESC [ … letter`).
+fn plain_line(line: &str) -> String {
+    let shown = line.rsplit('\r').find(|s| !s.trim().is_empty()).unwrap_or("");
+    let mut out = String::with_capacity(shown.len());
+    let mut chars = shown.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for Cmd {
@@ -244,6 +276,14 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("`sh -c 'echo one >&2; echo two >&2; exit 3'` failed (exit status: 3)"), "{msg}");
         assert!(msg.ends_with("one\ntwo"), "{msg}");
+    }
+
+    #[test]
+    fn the_tail_is_text_without_progress_bars_or_colours() {
+        let err = "\x1b[1m\x1b[32m   Compiling\x1b[0m a\n    Building [=> ] 1/2\r\x1b[K\x1b[31merror\x1b[0m: boom\n";
+        assert_eq!(tee_tail(err.as_bytes(), true), "   Compiling a\nerror: boom");
+        let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(tee_tail(long.as_bytes(), true).lines().count(), TAIL_LINES);
     }
 
     #[test]

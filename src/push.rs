@@ -4,7 +4,7 @@
 
 use crate::cli::PushArgs;
 use crate::env::Env;
-use crate::oci::{Image, ImageName, Reference};
+use crate::oci::{Image, Reference};
 use crate::plan::outputs::push_destination;
 use crate::report::ImageReport;
 use crate::shell::Shell;
@@ -12,7 +12,7 @@ use crate::store::{self, read::check_local, StoreError};
 use crate::Error;
 
 pub fn push(args: &PushArgs, env: &Env, shell: &mut Shell) -> Result<ImageReport, Error> {
-    let source = ImageName::parse(&args.source, &env.cwd)?;
+    let source = crate::store::name_from_arg(&args.source, &env.cwd)?;
     let fallback: Vec<String> = source.tag().map(String::from).into_iter().collect();
     let to = push_destination(&args.reference, &args.tag, &fallback, &args.source)?;
     let settings = crate::registries::for_command(&args.registry.to_request(), env, Some(&to.repository.registry))?;

@@ -23,7 +23,7 @@ use crate::check::{self, elf, rootfs::RootFs, BaseFacts, Binary, CheckError};
 use crate::env::Env;
 use crate::image::ImageInput;
 use crate::merge::{MergeError, Outputs};
-use crate::oci::{BaseImage, ContainerConfig, Image, ImageName, Layer, MediaFamily, PlatformImage};
+use crate::oci::{BaseImage, ContainerConfig, Image, Layer, MediaFamily, PlatformImage};
 use crate::plan::Target;
 use crate::report::ImageReport;
 use crate::shell::Shell;
@@ -87,7 +87,7 @@ impl RebaseError {
 }
 
 pub fn rebase(req: &RebaseRequest<'_>, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, RebaseError> {
-    let source_name = ImageName::parse(req.image, &env.cwd)
+    let source_name = store::name_from_arg(req.image, &env.cwd)
         .map_err(|e| StoreError::BadImage { image: req.image.to_string(), why: e.to_string() })?;
     let base_name = crate::plan::parse_base(req.base, env)?;
     let names = [source_name.clone(), base_name.clone()];

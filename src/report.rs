@@ -36,6 +36,9 @@ pub struct ImageReport {
     /// `oci-archive:FILE:TAG` (`--tar`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive: Option<String>,
+    /// `docker-daemon:NAME`, `containers-storage:NAME` or `containerd:NAME` (`--load`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -108,15 +111,19 @@ impl ImageReport {
                 Delivery::Archive(a) => Some(a.clone()),
                 _ => None,
             }),
+            loaded: delivered.iter().find_map(|d| match d {
+                Delivery::Loaded(a) => Some(a.clone()),
+                _ => None,
+            }),
         }
     }
 }
 
 impl std::fmt::Display for ImageReport {
     /// `oci:<layout>:<tag>@sha256:<index digest>` (or, without a layout, the pushed `REF:TAG@…`,
-    /// else `oci-archive:FILE:TAG@…`), for skopeo/podman and scripts.
+    /// else `oci-archive:FILE:TAG@…`, else the loaded `docker-daemon:NAME@…`), for skopeo/podman and scripts.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let first = self.references.first().or(self.pushed.first()).or(self.archive.as_ref());
+        let first = self.references.first().or(self.pushed.first()).or(self.archive.as_ref()).or(self.loaded.as_ref());
         write!(f, "{}@{}", first.map(String::as_str).unwrap_or(&self.image), self.index.digest)
     }
 }

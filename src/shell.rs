@@ -10,7 +10,10 @@ use crate::env::{Env, EnvVars};
 pub enum Verbosity {
     Quiet,
     Normal,
+    /// `-v`: our "why" lines (backends, bases, digests, the commands we run).
     Verbose,
+    /// `-vv`: also cargo's own `--verbose` (every rustc command line).
+    VeryVerbose,
 }
 
 /// `--color` values, as cargo spells them.
@@ -28,9 +31,10 @@ pub struct Shell {
     bars: bool,
 }
 
-const HEADER: Style = AnsiColor::Green.on_default().bold();
-const WARN: Style = AnsiColor::Yellow.on_default().bold();
-const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+// cargo's own palette (cargo's `util::style`), so our lines and cargo's look alike.
+const HEADER: Style = AnsiColor::BrightGreen.on_default().bold();
+const WARN: Style = AnsiColor::BrightYellow.on_default().bold();
+const NOTE: Style = AnsiColor::BrightCyan.on_default().bold();
 
 impl Shell {
     /// `--color` wins, then `CARGO_TERM_COLOR`, then `NO_COLOR`, then "is stderr a terminal".
@@ -64,7 +68,22 @@ impl Shell {
     }
 
     pub fn is_verbose(&self) -> bool {
-        self.verbosity == Verbosity::Verbose
+        self.verbosity >= Verbosity::Verbose
+    }
+
+    /// Whether our stderr shows colour: then cargo's does too (`--color always`), since it
+    /// writes into our pipe, not to the terminal.
+    pub fn is_colored(&self) -> bool {
+        self.err.current_choice() != anstream::ColorChoice::Never
+    }
+
+    /// The width of the terminal our stderr is, when cargo should draw its progress bar there
+    /// (not under `-q`, never into a log or pipe).
+    pub fn terminal_width(&self) -> Option<u16> {
+        if !self.bars {
+            return None;
+        }
+        terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0).or(Some(80))
     }
 
     /// `   Packaging whoami 0.3.1 for linux/amd64` — the verb right-aligned in 12 columns.
@@ -76,7 +95,7 @@ impl Shell {
 
     /// A status line shown only with `-v`.
     pub fn verbose(&mut self, verb: &str, msg: impl std::fmt::Display) {
-        if self.verbosity == Verbosity::Verbose {
+        if self.verbosity >= Verbosity::Verbose {
             let _ = writeln!(self.err, "{NOTE}{verb:>12}{NOTE:#} {msg}");
         }
     }
@@ -89,7 +108,7 @@ impl Shell {
 
     /// Errors always print, also under `-q`.
     pub fn error(&mut self, err: &(dyn std::error::Error + 'static), hints: &[String]) {
-        let red = AnsiColor::Red.on_default().bold();
+        let red = AnsiColor::BrightRed.on_default().bold();
         let _ = writeln!(self.err, "{red}error{red:#}: {err}");
         let mut source = err.source();
         if source.is_some() {

@@ -4,6 +4,7 @@
 
 pub mod elf;
 pub mod rootfs;
+pub mod strip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

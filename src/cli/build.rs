@@ -53,6 +53,9 @@ pub struct BuildArgs {
     /// Cargo profile to build with
     #[arg(long, value_name = "NAME", default_value = "release")]
     pub profile: String,
+    /// Build with the release profile: the default already (accepted as cargo spells it)
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
     /// Space or comma separated list of features to activate
     #[arg(short = 'F', long, value_name = "FEATURES")]
     pub features: Vec<String>,
@@ -140,7 +143,9 @@ pub struct BuildArgs {
     /// no layout is written unless `--output` is given
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
-    /// Also write an oci-archive (a tar of a one-tag layout) for `podman load`, `ctr images import`
+    /// Write an archive that `docker load` (both image stores), `podman load`, `ctr images import`
+    /// and skopeo (`oci-archive:FILE`) load under the image's name (the `--push` reference, else
+    /// `<image>:<tag>`); no layout is written unless `--output` is given
     #[arg(long, value_name = "FILE")]
     pub tar: Option<PathBuf>,
     /// Manifest media types: `oci`, or `docker` (v2 schema 2) for registries that reject OCI
@@ -164,6 +169,36 @@ pub struct BuildArgs {
     /// Grype, Syft, rust-audit-info) to the binaries [default: `auditable` from Cargo.toml, else on]
     #[arg(long)]
     pub no_auditable: bool,
+    /// Load the image into the local engine: `docker` (its API on `DOCKER_HOST`, else
+    /// /var/run/docker.sock), `podman`, `containerd` (`ctr images import`); alone: the first that
+    /// answers. No layout is written unless `--output` is given
+    #[arg(long, value_name = "ENGINE", num_args = 0..=1, default_missing_value = "auto")]
+    pub load: Option<String>,
+    /// Platforms, as docker buildx and ko spell them: `linux/amd64,linux/arm64`, `linux/arm/v7`
+    /// (musl targets; the same list as `--target`), or `all`: every platform of the base's index
+    /// that has a Rust target
+    #[arg(long, value_name = "LIST")]
+    pub platform: Vec<String>,
+    /// Push every image of the run to `REGISTRY/PREFIX/<image>`, tagged with each tag (ko's
+    /// `KO_DOCKER_REPO`) [default: `CARGO_OCI_REPOSITORY`, else `repository` from Cargo.toml]
+    #[arg(long, value_name = "REGISTRY/PREFIX")]
+    pub repository: Option<String>,
+    /// Directory for all generated artifacts, as cargo's `--target-dir`
+    /// [default: cargo's target directory]
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Override a cargo configuration value, as cargo's `--config KEY=VALUE` (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Strip the binaries (passed to cargo as the profile's `strip`): alone or `true` leaves out
+    /// debug info and symbols, `debuginfo` only debug info, `false` nothing
+    /// [default: `strip` from Cargo.toml, else the profile's]
+    #[arg(long, value_name = "WHAT", num_args = 0..=1, default_missing_value = "true", value_parser = strip_value)]
+    pub strip: Option<crate::plan::strip::Strip>,
+}
+
+fn strip_value(s: &str) -> Result<crate::plan::strip::Strip, String> {
+    crate::plan::strip::Strip::parse(s).ok_or_else(|| "expected true, false, debuginfo or symbols".to_string())
 }
 
 impl BuildArgs {
@@ -174,7 +209,7 @@ impl BuildArgs {
             packages: self.package.clone(),
             workspace: self.workspace,
             bins: self.bin.clone(),
-            targets: self.target.clone(),
+            targets: self.target.iter().chain(&self.platform).cloned().collect(),
             profile: self.profile.clone(),
             features: self.features.clone(),
             all_features: self.all_features,
@@ -209,6 +244,11 @@ impl BuildArgs {
             volumes: self.volume.clone(),
             auditable: self.no_auditable.then_some(false),
             oci_lock: true,
+            load: self.load.clone(),
+            repository: self.repository.clone(),
+            target_dir: self.target_dir.clone(),
+            cargo_config: self.config.clone(),
+            strip: self.strip,
         }
     }
 }

@@ -14,17 +14,36 @@ use crate::shell::ColorChoice;
 /// Cargo runs `cargo-oci oci <args>`; the outer enum eats that `oci`.
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", styles = clap_cargo_styles())]
-pub enum CargoCli {
+enum CargoCli {
     /// Build multi-platform OCI images of Rust crates, without Docker or emulation.
-    #[command(version, propagate_version = true)]
-    Oci(OciCli),
+    ///
+    /// Without a command, the flags are `build`'s (as `cargo fmt` is `cargo fmt`):
+    /// `cargo oci --target x86_64,aarch64` is `cargo oci build --target x86_64,aarch64`.
+    #[command(
+        version,
+        propagate_version = true,
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        override_usage = "cargo oci [BUILD OPTIONS]\n       cargo oci <COMMAND> [OPTIONS]"
+    )]
+    Oci(OciArgs),
 }
 
+/// The command line as clap reads it: a subcommand, or `build`'s flags without one.
 #[derive(Debug, Args)]
-pub struct OciCli {
+struct OciArgs {
     #[command(subcommand)]
-    pub command: Command,
+    command: Option<Command>,
     #[command(flatten)]
+    build: BuildCmd,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// The parsed command line: always a command (`build` when none was named).
+#[derive(Debug)]
+pub struct OciCli {
+    pub command: Command,
     pub global: GlobalArgs,
 }
 
@@ -33,9 +52,9 @@ pub struct GlobalArgs {
     /// Print nothing but results and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say what is decided and why (backends, bases, digests)
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Say what is decided and why (backends, bases, digests); `-vv` also makes cargo verbose
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Coloring: auto, always, never
     #[arg(long, global = true, value_name = "WHEN")]
     pub color: Option<ColorChoice>,
@@ -117,7 +136,7 @@ pub struct PushArgs {
     #[arg(short, long, value_name = "TAG")]
     pub tag: Vec<String>,
     /// `human` (one `REF:TAG@DIGEST` line) or `json` (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -131,6 +150,9 @@ pub struct DiffArgs {
     pub b: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// `human` (one line) or `json` (`{"identical": …, "difference": …}`)
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -139,7 +161,7 @@ pub struct BuildCmd {
     pub args: BuildArgs,
     /// How results go to stdout: `human` (one `oci:DIR:TAG@DIGEST` line per image) or `json`
     /// (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
 
@@ -148,8 +170,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub args: BuildArgs,
     /// `human` or `json` (the plan as data)
-    #[arg(long, visible_alias = "message-format", value_name = "FMT", value_enum, default_value = "human")]
-    pub format: MessageFormat,
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -157,8 +179,8 @@ pub struct InspectArgs {
     /// The image: `oci:DIR[:TAG]` or `REGISTRY/REPO[:TAG][@sha256:…]`
     pub image: String,
     /// `human` or `json`
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
-    pub format: MessageFormat,
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -177,7 +199,7 @@ pub struct MergeArgs {
     #[arg(long)]
     pub replace: bool,
     /// `human` or `json` (one JSON object per line)
-    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
 }
 
@@ -208,9 +230,9 @@ pub struct InitArgs {
 fn clap_cargo_styles() -> clap::builder::Styles {
     use anstyle::{AnsiColor, Effects};
     clap::builder::Styles::styled()
-        .header(AnsiColor::Green.on_default().effects(Effects::BOLD))
-        .usage(AnsiColor::Green.on_default().effects(Effects::BOLD))
-        .literal(AnsiColor::Cyan.on_default().effects(Effects::BOLD))
+        .header(AnsiColor::BrightGreen.on_default().effects(Effects::BOLD))
+        .usage(AnsiColor::BrightGreen.on_default().effects(Effects::BOLD))
+        .literal(AnsiColor::BrightCyan.on_default().effects(Effects::BOLD))
         .placeholder(AnsiColor::Cyan.on_default())
 }
 
@@ -222,7 +244,7 @@ pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
         args.insert(1, "oci".into());
     }
     let CargoCli::Oci(cli) = CargoCli::try_parse_from(args)?;
-    Ok(cli)
+    Ok(OciCli { command: cli.command.unwrap_or(Command::Build(cli.build)), global: cli.global })
 }
 
 #[cfg(test)]

@@ -39,10 +39,16 @@ pub fn build(plan: &Plan, job: &CompileJob, env: &Env, shell: &mut Shell) -> Res
         ..plan.clone()
     };
     let unit = Unit { package: NAME.into(), package_id: NAME.into(), bins: vec![NAME.into()] };
-    let own_job =
-        CompileJob { target: job.target.clone(), backend: job.backend.clone(), units: vec![unit], init: false };
-    let verbose = shell.is_verbose();
-    let ctx = JobContext { plan: &own, job: &own_job, env, quiet: !verbose, verbose };
+    let own_job = CompileJob {
+        target: job.target.clone(),
+        backend: job.backend.clone(),
+        units: vec![unit],
+        init: false,
+        system_libs: Vec::new(),
+    };
+    // Quiet unless `-vv` (cargo's own --verbose): the service's build is the one to watch.
+    let verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
+    let ctx = JobContext { plan: &own, job: &own_job, env, quiet: !verbose, verbose, color: false };
     let cmd = backend(job.backend.kind).command(&ctx);
     shell.verbose("Running", &cmd);
     let mut exe = None;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{Message, TargetKind};
 
 use crate::env::Env;
+use crate::facts::cdeps::SystemLib;
 use crate::plan::{BackendKind, CompileJob, Plan};
 use crate::process::{Cmd, ProcessError};
 use crate::shell::Shell;
@@ -45,7 +46,10 @@ pub struct JobContext<'a> {
     pub job: &'a CompileJob,
     pub env: &'a Env,
     pub quiet: bool,
+    /// `-vv`: cargo's own `--verbose`.
     pub verbose: bool,
+    /// Our stderr shows colour: cargo's should too (`--color always`; it writes into a pipe).
+    pub color: bool,
 }
 
 impl JobContext<'_> {
@@ -77,6 +81,9 @@ impl JobContext<'_> {
         }
         if self.verbose {
             a.push("--verbose".into());
+        }
+        if self.color {
+            a.extend(["--color".to_string(), "always".into()]);
         }
         a
     }
@@ -125,6 +132,8 @@ pub enum CompileError {
         triple: String,
         #[source]
         source: ProcessError,
+        /// What the build links from the system (see `CompileJob::system_libs`): the likely cause.
+        system_libs: Vec<SystemLib>,
     },
     #[error("cargo built for `{triple}` but reported no executable for binary `{bin}` of `{package}`")]
     MissingArtifact { package: String, bin: String, triple: String },
@@ -152,7 +161,8 @@ impl CompileError {
                     "run `rustup target add {triple}` (or install the std for this target with your toolchain manager)"
                 )]
             }
-            CompileError::Build { triple, source } => {
+            CompileError::Build { system_libs, .. } if !system_libs.is_empty() => system_lib_hints(system_libs),
+            CompileError::Build { triple, source, .. } => {
                 let text = source.to_string();
                 let cc_missing = text.contains("failed to find tool")
                     || text.contains("ToolNotFound")
@@ -172,6 +182,35 @@ impl CompileError {
     }
 }
 
+/// The two ways out when a cross build needs the target's own library: do without it (rustls
+/// for OpenSSL), or build it from source with the crate (OpenSSL's `vendored` feature).
+fn system_lib_hints(libs: &[SystemLib]) -> Vec<String> {
+    let mut hints = Vec::new();
+    if let Some(lib) = libs.iter().find(|l| l.openssl) {
+        hints.push(format!(
+            "{} links OpenSSL; use rustls instead, e.g. for reqwest in Cargo.toml: \
+             `reqwest = {{ version = \"0.12\", default-features = false, features = [\"rustls-tls\"] }}` \
+             (`cargo tree -i openssl-sys` shows who pulls it in)",
+            lib.package
+        ));
+        hints.push(
+            "or build OpenSSL from source for the target: add to [dependencies] in Cargo.toml \
+             `openssl = { version = \"0.10\", features = [\"vendored\"] }`"
+                .into(),
+        );
+    }
+    for lib in libs.iter().filter(|l| !l.openssl) {
+        let name = lib.package.split(' ').next().unwrap_or(&lib.package);
+        hints.push(format!(
+            "{} looks for a system library with pkg-config; build it from source with the crate's own \
+             feature if it has one (often `vendored`, `bundled` or `static`: `{name} = {{ version = \"*\", features = [\"bundled\"] }}`), \
+             or drop the dependency for this target",
+            lib.package
+        ));
+    }
+    hints
+}
+
 /// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
 pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
     let mut artifacts = Artifacts::default();
@@ -180,12 +219,20 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         if be.needs_local_std() {
             rustup::ensure_target(&job.target.triple, env, shell)?;
         }
-        let ctx = JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: shell.is_verbose() };
-        let cmd = be.command(&ctx);
+        let very_verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
+        let ctx =
+            JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: very_verbose, color: shell.is_colored() };
+        let cmd = with_progress_bar(be.command(&ctx), shell.terminal_width(), env);
         shell.verbose("Running", &cmd);
         let triple = &job.target.triple;
-        cmd.stream(|line| record(&mut artifacts, line, triple), false)
-            .map_err(|source| CompileError::Build { triple: triple.clone(), source })?;
+        for lib in &job.system_libs {
+            shell.warn(format!("{lib} is compiled for {triple}: a cross build finds no such library for it"));
+        }
+        cmd.stream(|line| record(&mut artifacts, line, triple), false).map_err(|source| CompileError::Build {
+            triple: triple.clone(),
+            source,
+            system_libs: job.system_libs.clone(),
+        })?;
         if job.init {
             let exe = init::build(plan, job, env, shell)?;
             artifacts.insert(init::NAME, init::NAME, triple, exe);
@@ -203,6 +250,23 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
         }
     }
     Ok(artifacts)
+}
+
+/// Cargo draws its progress bar only on a terminal, and its stderr is our pipe (we keep its
+/// tail for errors): on a terminal of `width` columns, ask for the bar anyway, unless the user's
+/// own `CARGO_TERM_PROGRESS_*` say otherwise (cargo reads those itself).
+fn with_progress_bar(cmd: crate::process::Cmd, width: Option<u16>, env: &Env) -> crate::process::Cmd {
+    use crate::env::EnvVars;
+    match width {
+        Some(w) if env.get(EnvVars::CARGO_TERM_PROGRESS_WHEN).is_none() => {
+            let cmd = cmd.env(EnvVars::CARGO_TERM_PROGRESS_WHEN, "always");
+            match env.get(EnvVars::CARGO_TERM_PROGRESS_WIDTH) {
+                Some(_) => cmd,
+                None => cmd.env(EnvVars::CARGO_TERM_PROGRESS_WIDTH, w.to_string()),
+            }
+        }
+        _ => cmd,
+    }
 }
 
 /// Records an executable from one line of cargo's JSON output (other lines are ignored).
@@ -232,6 +296,7 @@ pub(crate) mod testing {
                 bins: vec!["app".into(), "tool".into()],
             }],
             init: false,
+            system_libs: Vec::new(),
         };
         let plan = Plan {
             workspace_root: "/src/app".into(),
@@ -253,6 +318,7 @@ pub(crate) mod testing {
             warnings: Vec::new(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
-        backend(kind).command(&JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false }).to_string()
+        let ctx = JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false, color: false };
+        backend(kind).command(&ctx).to_string()
     }
 }

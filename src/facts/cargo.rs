@@ -19,6 +19,9 @@ pub struct CargoFlags {
     pub locked: bool,
     pub frozen: bool,
     pub offline: bool,
+    /// `--config KEY=VALUE` overrides, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<String>,
 }
 
 /// The feature and lock flags as cargo takes them (shared by metadata and build).
@@ -35,6 +38,9 @@ pub fn feature_args(flags: &CargoFlags) -> Vec<String> {
         (flags.offline, "--offline"),
     ];
     v.extend(switches.iter().filter(|(on, _)| *on).map(|(_, s)| s.to_string()));
+    for c in &flags.config {
+        v.extend(["--config".to_string(), c.clone()]);
+    }
     v
 }
 

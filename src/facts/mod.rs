@@ -78,6 +78,18 @@ impl Facts {
         Ok(signals::signal_handlers(&meta, &PackageId { repr: package.into() }))
     }
 
+    /// The packages compiled for `triple` into `package` that link a system library (see
+    /// [`cdeps::system_libs`]).
+    pub fn system_libs(
+        &self,
+        flags: &CargoFlags,
+        package: &str,
+        triple: &str,
+    ) -> Result<Vec<cdeps::SystemLib>, FactsError> {
+        let meta = self.metadata(Some(flags.manifest_path.as_path()), flags, Some(triple))?;
+        Ok(cdeps::system_libs(&meta, &PackageId { repr: package.into() }))
+    }
+
     /// Where the user configured a linker for `triple`, if anywhere.
     pub fn linker(&self, triple: &str) -> Option<String> {
         cargo_config::configured_linker(triple, &self.env)

@@ -6,7 +6,7 @@
 
 use cargo_metadata::{Metadata, PackageId};
 
-use super::cdeps::compiled_for_target;
+use super::cdeps::walk_target_graph;
 
 /// Crates that install signal handlers, and the feature that does it (`None`: the crate itself).
 pub const SIGNAL_CRATES: &[(&str, Option<&str>)] = &[
@@ -21,19 +21,15 @@ pub const SIGNAL_CRATES: &[(&str, Option<&str>)] = &[
 /// The signal-handling crates compiled into `root`'s binaries (`tokio 1.47.1 (signal)`), sorted;
 /// empty when there is none. `metadata` must come from `cargo metadata --filter-platform`.
 pub fn signal_handlers(metadata: &Metadata, root: &PackageId) -> Vec<String> {
-    let mut found: Vec<String> = compiled_for_target(metadata, root)
-        .into_iter()
-        .filter_map(|(node, pkg)| {
-            let (_, feature) = SIGNAL_CRATES.iter().find(|(name, _)| *name == pkg.name.as_str())?;
-            match feature {
-                None => Some(format!("{} {}", pkg.name, pkg.version)),
-                Some(f) if node.features.iter().any(|n| n.as_str() == *f) => {
-                    Some(format!("{} {} ({f})", pkg.name, pkg.version))
-                }
-                Some(_) => None,
-            }
-        })
-        .collect();
+    let mut found: Vec<String> = Vec::new();
+    walk_target_graph(metadata, root, |pkg, _, features| {
+        let Some((_, feature)) = SIGNAL_CRATES.iter().find(|(name, _)| *name == pkg.name.as_str()) else { return };
+        match feature {
+            None => found.push(format!("{} {}", pkg.name, pkg.version)),
+            Some(f) if features.iter().any(|n| n == f) => found.push(format!("{} {} ({f})", pkg.name, pkg.version)),
+            Some(_) => {}
+        }
+    });
     found.sort();
     found
 }

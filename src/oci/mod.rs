@@ -20,6 +20,6 @@ pub use image::{
     rfc3339, Attached, BaseImage, BaseReference, ContainerConfig, Image, NotDockerCompatible, PlatformImage,
 };
 pub use media::MediaFamily;
-pub use name::{BadName, Destination, ImageName, Reference, ReferenceError};
+pub use name::{BadName, Destination, ImageName, LoadEngine, LocalName, Reference, ReferenceError};
 pub use platform::Platform;
 pub use referrer::Referrer;

@@ -282,8 +282,12 @@ impl fmt::Display for ImageName {
 pub enum Destination {
     /// An OCI image layout directory; `gc`: afterwards, remove the blobs no tag reaches.
     Layout { path: PathBuf, tags: Vec<String>, gc: bool },
-    /// An oci-archive (a tar of a one-tag layout, for `podman load`, `ctr images import`).
-    Archive { path: PathBuf, tag: String },
+    /// An oci-archive (a tar of a one-tag layout) that docker, podman, skopeo and `ctr` load
+    /// under `name` (see [`LocalName`]).
+    Archive { path: PathBuf, tag: String, name: LocalName },
+    /// Loaded into a local engine's image store (`--load`), under `name`.
+    /// `docker_socket`: where the Docker Engine is asked (`DOCKER_HOST`, else the default).
+    Load { engine: LoadEngine, name: LocalName, docker_socket: PathBuf },
     /// A registry repository. `mount_from`: a repository of the same registry whose blobs may be
     /// mounted rather than uploaded (the base's, a merged source's).
     Registry {
@@ -292,6 +296,37 @@ pub enum Destination {
         #[serde(skip_serializing_if = "Option::is_none")]
         mount_from: Option<Reference>,
     },
+}
+
+/// The name an image gets in a local engine (docker, podman, containerd), and the one platform
+/// an engine that keeps one platform per name (Docker's classic image store) gets.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LocalName {
+    /// `REGISTRY/REPO:TAG`, fully qualified (`docker.io/library/app:0.1.0`).
+    pub reference: Reference,
+    /// The platform of the docker-archive part (`manifest.json`): the host's when the image has
+    /// it, else the image's first.
+    pub platform: super::Platform,
+}
+
+/// `--load[=ENGINE]`: which local engine gets the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadEngine {
+    /// Whichever answers first: docker, then podman, then containerd.
+    Auto,
+    Docker,
+    Podman,
+    Containerd,
+}
+
+impl Reference {
+    /// The name as `docker images` shows it: `app:0.1.0` for `docker.io/library/app:0.1.0`.
+    pub fn familiar(&self) -> String {
+        let full = self.to_string();
+        let short = full.strip_prefix("docker.io/").unwrap_or(&full);
+        short.strip_prefix("library/").unwrap_or(short).to_string()
+    }
 }
 
 /// Parses skopeo's `oci:DIR[:TAG]`: the part after the last `:` is a tag if it has no `/`.

@@ -39,6 +39,10 @@ pub struct OciConfig {
     pub bin_dir: Option<String>,
     pub files: Option<Vec<FileSpec>>,
     pub bins: Option<Vec<String>>,
+    /// `REGISTRY/PREFIX`: every image is pushed to `PREFIX/<image>` (ko's `KO_DOCKER_REPO`).
+    pub repository: Option<String>,
+    /// What cargo strips from the binaries (`true`, `false`, `"debuginfo"`).
+    pub strip: Option<super::strip::Strip>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
     /// Run the binary behind cargo-oci's init for PID 1 (`templates/pid1`).
@@ -132,6 +136,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("bin-dir", r#"bin-dir = "/usr/local/bin""#),
     ("files", r#"files = [{ src = "config/app.toml", dest = "/etc/app/app.toml", mode = 0o644 }]"#),
     ("bins", r#"bins = ["api", "worker"]"#),
+    ("repository", r#"repository = "ghcr.io/org""#),
+    ("strip", r#"strip = true"#),
     ("target", r#"target.aarch64-unknown-linux-musl = { base = "scratch" }"#),
     ("src", r#"src = "config/app.toml""#),
     ("dest", r#"dest = "/etc/app/app.toml""#),
@@ -265,6 +271,8 @@ pub fn flag_of(key: &str) -> &'static str {
         "bins" => "--bin",
         "stop-signal" => "--stop-signal",
         "volumes" => "--volume",
+        "repository" => "--repository",
+        "strip" => "--strip",
         _ => "--base",
     }
 }

@@ -93,7 +93,20 @@ pub fn apply_base_floors(
         }
         notes.push(format!("{v} for {triple}: the glibc of the base `{from}`"));
     }
-    plan.jobs = super::jobs(&plan.images);
+    let old = std::mem::replace(&mut plan.jobs, super::jobs(&plan.images));
+    // The floors change no package's dependencies: each job keeps the system libraries found for
+    // the same triple and packages.
+    for job in &mut plan.jobs {
+        for o in old.iter().filter(|o| o.target.triple == job.target.triple) {
+            if o.units.iter().any(|u| job.units.iter().any(|n| n.package_id == u.package_id)) {
+                for lib in &o.system_libs {
+                    if !job.system_libs.contains(lib) {
+                        job.system_libs.push(lib.clone());
+                    }
+                }
+            }
+        }
+    }
     notes
 }
 

@@ -48,7 +48,7 @@ pub fn jobs(images: &[ImagePlan]) -> Vec<CompileJob> {
         for (backend, units, wants_init) in groups {
             let init = wants_init && !init_done;
             init_done |= init;
-            jobs.push(CompileJob { target: target.clone(), backend, units, init });
+            jobs.push(CompileJob { target: target.clone(), backend, units, init, system_libs: Vec::new() });
         }
     }
     jobs

@@ -21,6 +21,7 @@ mod resolve;
 mod settings;
 pub mod show;
 mod signal;
+pub mod strip;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -111,6 +112,11 @@ pub struct CompileJob {
     /// same backend: once per target, for every image with `init = true`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub init: bool,
+    /// What it links from the system it is built on, which a cross build cannot find (openssl-sys
+    /// without `vendored`, pkg-config probes): named in `plan`, warned of, and the fixes hinted
+    /// when the build fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system_libs: Vec<crate::facts::cdeps::SystemLib>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -334,6 +340,8 @@ pub enum PlanError {
     BadLock { path: PathBuf, why: String },
     #[error("{}: base `{base}` for {platform} is not locked, and `--locked` was given", if *missing { format!("`{}` does not exist", path.display()) } else { format!("`{}` is stale", path.display()) })]
     NotLocked { base: String, platform: String, path: PathBuf, missing: bool },
+    #[error("packages `{first}` and `{second}` set different `strip` values, and cargo builds them in one run")]
+    StripDiffers { first: String, second: String },
 }
 
 impl PlanError {
@@ -395,6 +403,9 @@ impl PlanError {
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"
             )],
+            PlanError::StripDiffers { .. } => {
+                vec!["set `strip` once, in [workspace.metadata.oci], or build them separately with `-p`".into()]
+            }
         }
     }
 }

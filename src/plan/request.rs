@@ -66,6 +66,16 @@ pub struct Request {
     pub auditable: Option<bool>,
     /// Pin bases to `oci.lock` when it exists (`cargo oci lock` plans without it).
     pub oci_lock: bool,
+    /// `--load[=ENGINE]` as typed (`auto` when bare): `docker`, `podman`, `containerd`, `auto`.
+    pub load: Option<String>,
+    /// `--repository REGISTRY/PREFIX`: every image pushed to `PREFIX/<image>`.
+    pub repository: Option<String>,
+    /// `--target-dir DIR` (relative to the cwd): cargo's, and where layouts go by default.
+    pub target_dir: Option<PathBuf>,
+    /// `--config KEY=VALUE`, passed to every cargo run.
+    pub cargo_config: Vec<String>,
+    /// `--strip[=VALUE]`.
+    pub strip: Option<super::strip::Strip>,
 }
 
 impl Default for Request {
@@ -110,6 +120,11 @@ impl Default for Request {
             volumes: Vec::new(),
             auditable: None,
             oci_lock: true,
+            load: None,
+            repository: None,
+            target_dir: None,
+            cargo_config: Vec::new(),
+            strip: None,
         }
     }
 }

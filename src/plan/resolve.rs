@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cargo_metadata::{Metadata, Package, TargetKind};
 
-use super::config::{self, OciConfig, Origin, Section};
+use super::config::{self, KeyPath, OciConfig, Origin, Section};
 use super::outputs::Outputs;
 use super::settings::{self, Layer, PackageContext, Settings};
 use super::{
@@ -15,7 +15,9 @@ use super::{
     PlanError, Request, Target, Targets,
 };
 use crate::env::{Env, EnvVars};
+use crate::facts::cdeps::SystemLib;
 use crate::facts::Facts;
+use crate::oci::Reference;
 
 pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     let env = facts.env();
@@ -27,19 +29,25 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         locked: args.locked,
         frozen: args.frozen,
         offline: args.offline,
+        config: args.cargo_config.clone(),
     };
     let meta = facts.metadata(args.manifest_path.as_deref(), &flags, None)?;
     let epoch = source_date_epoch(env, meta.workspace_root.as_std_path(), facts)?;
     let flags = CargoFlags { manifest_path: meta.workspace_root.join("Cargo.toml").into(), ..flags };
     let packages = select_packages(&meta, args, facts)?;
     let (ws_config, ws_origin) = config::load(&flags.manifest_path, Section::Workspace, facts)?;
-    let cli = Layer { config: cli_config(args), origin: Origin::CommandLine };
-    let target_dir: PathBuf = meta.target_directory.clone().into();
+    let cli = Layer { config: cli_config(args, env), origin: Origin::CommandLine };
+    let target_dir: PathBuf = match &args.target_dir {
+        Some(dir) => env.cwd.join(dir),
+        None => meta.target_directory.clone().into(),
+    };
 
     let mut images = Vec::new();
     // Which package's settings each image follows (an index into `owners`).
     let mut owners: Vec<(&Package, Settings)> = Vec::new();
     let mut owner_of: Vec<usize> = Vec::new();
+    // Each image's `repository` push (`PREFIX/<image>`), when one is configured.
+    let mut repositories: Vec<Option<Reference>> = Vec::new();
     for package in &packages {
         let (pkg_config, pkg_origin) = config::load(package.manifest_path.as_std_path(), Section::Package, facts)?;
         let layers = [
@@ -69,12 +77,17 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
                 continue;
             }
             let name = if s.bins.is_some() { package.name.to_string() } else { bins[0].clone() };
+            repositories.push(repository_of(&s, &name)?);
             images.push(image_plan(package, name, bins, &s, &manifest_dir, revision.as_deref(), epoch));
             owner_of.push(owners.len());
         }
         owners.push((package, s));
     }
     check_wanted_bins(&args.bins, &images, &packages)?;
+    let mut flags = flags;
+    if let Some(strip) = one_strip(&owners)? {
+        flags.config.push(strip.cargo_config(&args.profile));
+    }
     check_names(&images)?;
     let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     let fallback_tags = images.first().map(|i| i.tags.clone()).unwrap_or_default();
@@ -109,14 +122,18 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         };
         super::lockfile::apply(&mut images, lock.as_ref(), &path, args.locked || args.frozen)?;
     }
-    set_destinations(&mut images, &outputs, args, &target_dir, env);
+    set_destinations(&mut images, &outputs, &repositories, args, &target_dir, env);
     let warnings = images.iter().filter_map(|i| super::pid1::warning(i, &flags, facts)).collect();
-    let jobs = super::jobs(&images);
+    let mut jobs = super::jobs(&images);
+    for job in &mut jobs {
+        job.system_libs = system_libs(job, &flags, facts)?;
+    }
     // `--creds` goes to the registry pushed to, or to the base's when nothing is pushed (never to
     // both: credentials go only where they were meant).
     let creds_for = outputs
         .push
         .map(|p| p.repository.registry)
+        .or_else(|| repositories.iter().flatten().next().map(|r| r.registry.clone()))
         .or_else(|| images.first().and_then(|i| i.registry_base()).map(|r| r.registry.clone()));
     let registry = super::registry::resolve(&args.registry, env, creds_for.as_deref())?;
 
@@ -136,8 +153,52 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
     })
 }
 
+/// The system libraries `job`'s packages link, when it cross-compiles (the host's own gnu triple
+/// finds the host's libraries, as a plain `cargo build` does).
+fn system_libs(job: &super::CompileJob, flags: &CargoFlags, facts: &Facts) -> Result<Vec<SystemLib>, PlanError> {
+    if job.target.triple == format!("{}-unknown-linux-gnu", std::env::consts::ARCH) {
+        return Ok(Vec::new());
+    }
+    let mut all = Vec::new();
+    for u in &job.units {
+        for lib in facts.system_libs(flags, &u.package_id, &job.target.triple)? {
+            if !all.contains(&lib) {
+                all.push(lib);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The `strip` of the build: cargo runs once per target for every package, with one profile.
+fn one_strip(owners: &[(&Package, Settings)]) -> Result<Option<super::strip::Strip>, PlanError> {
+    let mut set = owners.iter().filter_map(|(p, s)| s.strip.map(|v| (p.name.to_string(), v)));
+    let Some((first, value)) = set.next() else { return Ok(None) };
+    match set.find(|(_, v)| *v != value) {
+        Some((second, _)) => Err(PlanError::StripDiffers { first, second }),
+        None => Ok(Some(value)),
+    }
+}
+
+/// `PREFIX/<image>` when `repository` is set (`--repository`, `CARGO_OCI_REPOSITORY`, Cargo.toml).
+fn repository_of(s: &Settings, image: &str) -> Result<Option<Reference>, PlanError> {
+    let Some((prefix, origin)) = &s.repository else { return Ok(None) };
+    let prefix = prefix.trim_end_matches('/');
+    let full = format!("{prefix}/{}", image.to_ascii_lowercase());
+    match Reference::parse(&full) {
+        Ok(r) if r.tag.is_none() && r.digest.is_none() => Ok(Some(r)),
+        Ok(_) | Err(_) => Err(origin
+            .invalid(
+                &KeyPath::key("repository"),
+                format!("`{prefix}` is not a repository prefix (pushing `{image}` to `{full}`)"),
+                "name a registry and a path, without tag: e.g. `ghcr.io/org` or `127.0.0.1:5000/team`",
+            )
+            .into()),
+    }
+}
+
 /// The command line as the top layer of settings.
-fn cli_config(args: &Request) -> OciConfig {
+fn cli_config(args: &Request, env: &Env) -> OciConfig {
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let table = |v: &Vec<(String, String)>| (!v.is_empty()).then(|| v.iter().cloned().collect::<BTreeMap<_, _>>());
     OciConfig {
@@ -157,6 +218,9 @@ fn cli_config(args: &Request) -> OciConfig {
         stop_signal: args.stop_signal.clone(),
         volumes: list(&args.volumes),
         auditable: args.auditable,
+        // The variable stands in for the flag, above Cargo.toml (as ko's `KO_DOCKER_REPO`).
+        strip: args.strip,
+        repository: args.repository.clone().or_else(|| env.get(EnvVars::CARGO_OCI_REPOSITORY).map(String::from)),
         ..OciConfig::default()
     }
 }
@@ -229,15 +293,22 @@ fn check_names(images: &[ImagePlan]) -> Result<(), PlanError> {
 
 /// Where each image goes. `--output DIR`: the layout itself for one image, `DIR/<image>` for
 /// several; by default `<target-dir>/oci/<image>`.
-fn set_destinations(images: &mut [ImagePlan], outputs: &Outputs, args: &Request, target_dir: &Path, env: &Env) {
+fn set_destinations(
+    images: &mut [ImagePlan],
+    outputs: &Outputs,
+    repositories: &[Option<Reference>],
+    args: &Request,
+    target_dir: &Path,
+    env: &Env,
+) {
     let several = images.len() > 1;
-    for image in images.iter_mut() {
+    for (image, repository) in images.iter_mut().zip(repositories) {
         image.output = match &args.output {
             Some(dir) if several => env.cwd.join(dir).join(&image.name),
             Some(dir) => env.cwd.join(dir),
             None => target_dir.join("oci").join(&image.name),
         };
-        image.destinations = outputs.destinations(image, args.gc);
+        image.destinations = outputs.destinations(image, args.gc, repository.as_ref());
         image.media_types = outputs.media_types;
     }
 }

@@ -48,6 +48,10 @@ pub struct Settings {
     pub volumes: Vec<String>,
     /// `.dep-v0` in every binary (`auditable = false` turns it off).
     pub auditable: bool,
+    /// `repository`: the prefix every image of the package is pushed under, and who set it.
+    pub repository: Option<(String, Origin)>,
+    /// `strip`: passed to cargo for the profile (one value for the whole build).
+    pub strip: Option<super::strip::Strip>,
 }
 
 /// One target and what it is built on and with.
@@ -213,6 +217,8 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         stop_signal,
         volumes,
         auditable: top(layers, |c| c.auditable.as_ref()).is_none_or(|(on, _)| *on),
+        repository: top(layers, |c| c.repository.as_ref()).map(|(r, o)| (r.clone(), o.clone())),
+        strip: top(layers, |c| c.strip.as_ref()).map(|(s, _)| *s),
     })
 }
 

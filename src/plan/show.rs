@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::{FileCopy, ImagePlan, LayerPlan, Plan};
+use crate::oci::Destination;
 
 /// The plan as aligned text: compile jobs, then each image with everything it will be made of.
 pub fn human(plan: &Plan) -> String {
@@ -29,6 +30,9 @@ pub fn human(plan: &Plan) -> String {
         for u in &job.units {
             let _ = writeln!(o, "    {}: {}", u.package, u.bins.join(", "));
         }
+        for lib in &job.system_libs {
+            let _ = writeln!(o, "    needs the target's own library, which no cross C compiler brings: {lib}");
+        }
     }
     for image in &plan.images {
         image_text(&mut o, image, &plan.workspace_root);
@@ -43,8 +47,11 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
             let _ = writeln!(o, "  {k:<12}{v}");
         }
     };
-    row("output", image.output.display().to_string());
     row("tags", image.tags.join(", "));
+    for d in &image.destinations {
+        let (k, v) = destination_text(d);
+        row(k, v);
+    }
     let platforms: Vec<String> =
         image.targets.iter().map(|t| format!("{} on {}{}", t.target.platform, t.base, lock_state(t))).collect();
     row("platforms", platforms.join(", "));
@@ -81,6 +88,27 @@ fn lock_state(t: &super::ImageTarget) -> &'static str {
         _ if t.locked => " (locked by oci.lock)",
         crate::oci::ImageName::Registry { reference } if reference.digest.is_none() => " (tag, resolved when built)",
         _ => "",
+    }
+}
+
+/// One output of an image: the layout, each pushed reference, the archive, the engine.
+fn destination_text(d: &Destination) -> (&'static str, String) {
+    match d {
+        Destination::Layout { path, tags, gc } => {
+            let refs: Vec<String> = tags.iter().map(|t| format!("oci:{}:{t}", path.display())).collect();
+            ("layout", format!("{}{}", refs.join(", "), if *gc { " (then gc)" } else { "" }))
+        }
+        Destination::Archive { path, name, .. } => (
+            "archive",
+            format!("{} named {} (docker's classic store gets {})", path.display(), name.reference, name.platform),
+        ),
+        Destination::Load { engine, name, .. } => {
+            let engine = serde_json::to_value(engine).ok().and_then(|v| v.as_str().map(String::from));
+            ("load", format!("into {} as {}", engine.unwrap_or_default(), name.reference))
+        }
+        Destination::Registry { repository, tags, .. } => {
+            ("push", tags.iter().map(|t| repository.with_tag(t).to_string()).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 

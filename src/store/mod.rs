@@ -8,10 +8,12 @@ pub mod archive;
 pub mod builtin;
 pub mod cache;
 pub mod disk;
+pub mod docker_api;
 pub mod gc;
 pub mod layout;
 pub mod layout_sink;
 pub mod layout_source;
+pub mod load;
 pub mod lock;
 pub mod read;
 pub mod registry;
@@ -26,6 +28,24 @@ use std::sync::Arc;
 pub use source::Source;
 
 use crate::oci::{Digest, ImageName};
+
+/// An image named on the command line of `inspect`, `diff`, `merge` or `push`: as
+/// [`ImageName::parse`], except that a path to an OCI layout on this machine
+/// (`target/oci/app`, `target/oci/app:1.0`) is that layout, as if written `oci:…` — not an
+/// image of that name on Docker Hub.
+pub fn name_from_arg(arg: &str, cwd: &Path) -> Result<ImageName, crate::oci::BadName> {
+    let dir = match arg.rsplit_once(':') {
+        Some((dir, tag)) if !tag.contains('/') && !dir.is_empty() => dir,
+        _ => arg,
+    };
+    let is_layout = |d: &str| cwd.join(d).join("oci-layout").is_file();
+    if !arg.starts_with("oci:") && (is_layout(arg) || is_layout(dir)) {
+        let dir = if is_layout(arg) { arg } else { dir };
+        let tag = arg.strip_prefix(dir).and_then(|t| t.strip_prefix(':')).map(String::from);
+        return Ok(ImageName::Layout { path: cwd.join(dir), tag });
+    }
+    ImageName::parse(arg, cwd)
+}
 
 /// The one list of sources: how each kind of name is read.
 pub fn open(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<dyn Source> {
@@ -81,6 +101,8 @@ pub enum StoreError {
         #[source]
         source: Box<registry::RegistryError>,
     },
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
     #[error(transparent)]
     NotDockerCompatible(#[from] crate::oci::NotDockerCompatible),
     #[error("failed to encode {what} as JSON")]
@@ -154,7 +176,8 @@ impl StoreError {
             StoreError::TagNotFound { image, available, .. } if !available.is_empty() => {
                 let dir = image.strip_prefix("oci:").unwrap_or(image);
                 let dir = dir.rsplit_once(':').map(|(d, _)| d).filter(|_| image.matches(':').count() > 1).unwrap_or(dir);
-                vec![format!("name one: `--base oci:{dir}:{}`", available[0])]
+                // Said the way every command takes it (`--base`, `inspect`, `diff`, `merge`, `push`).
+                vec![format!("name one: `oci:{dir}:{}`", available[0])]
             }
             StoreError::Name(e) => e.hints(),
             StoreError::Registry(e) => e.hints(),
@@ -162,6 +185,7 @@ impl StoreError {
                 vec![format!("check the name and tag: `skopeo inspect docker://{image}` lists what is there")]
             }
             StoreError::NotDockerCompatible(e) => e.hints(),
+            StoreError::Load(e) => e.hints(),
             StoreError::Corrupt { .. } => vec!["run again: a corrupt download or cache entry is fetched again; if it persists, the source is damaged".into()],
             StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`".into()],

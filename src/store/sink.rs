@@ -2,13 +2,13 @@
 //! destination is written (ko's `makePublisher` / `MultiPublisher` are the model). `build`,
 //! `merge` and `push` all write through it, so an image's referrers go wherever it goes.
 //!
-//! Adding a sink (a `docker load`, a containerd import): one file with a `Sink`, one
+//! Adding a sink (as `load.rs` did for `--load`): one file with a `Sink`, one
 //! `oci::Destination` variant, one arm in [`open`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{archive, layout_sink, registry, StoreError};
+use super::{archive, layout_sink, load, registry, StoreError};
 use crate::oci::{Destination, Image};
 use crate::shell::Shell;
 
@@ -28,6 +28,8 @@ pub enum Delivery {
     Archive(String),
     /// `REGISTRY/REPO:TAG` for each tag pushed.
     Pushed(Vec<String>),
+    /// `docker-daemon:NAME`, `containers-storage:NAME` (skopeo's names), `containerd:NAME`.
+    Loaded(String),
 }
 
 /// The sink for each destination, in order.
@@ -39,9 +41,14 @@ pub fn open(destinations: &[Destination], registries: &Arc<registry::Settings>) 
                 Destination::Layout { path, tags, gc } => {
                     Box::new(layout_sink::LayoutSink { dir: path.clone(), tags: tags.clone(), gc: *gc })
                 }
-                Destination::Archive { path, tag } => {
-                    Box::new(archive::ArchiveSink { path: path.clone(), tag: tag.clone() })
+                Destination::Archive { path, tag, name } => {
+                    Box::new(archive::ArchiveSink { path: path.clone(), tag: tag.clone(), name: name.clone() })
                 }
+                Destination::Load { engine, name, docker_socket } => Box::new(load::LoadSink {
+                    engine: *engine,
+                    name: name.clone(),
+                    docker_socket: docker_socket.clone(),
+                }),
                 Destination::Registry { repository, tags, mount_from } => Box::new(registry::sink::RegistrySink {
                     repository: repository.clone(),
                     tags: tags.clone(),

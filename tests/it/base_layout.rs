@@ -73,7 +73,7 @@ fn a_base_without_the_platform_is_refused_before_compiling() {
     let run = app.oci(&["build", "--base", &format!("oci:{}:nope", base_lay.display()), "-o", "lay"]).failure();
     let (err, hints) = run.error_and_hints();
     assert_eq!(err, format!("error: `oci:{}:nope` has no tag `nope`; it has: b1", base_lay.display()));
-    assert_eq!(hints, [format!("hint: name one: `--base oci:{}:b1`", base_lay.display())]);
+    assert_eq!(hints, [format!("hint: name one: `oci:{}:b1`", base_lay.display())]);
 }
 
 #[test]

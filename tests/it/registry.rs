@@ -310,9 +310,11 @@ fn tar_output_is_accepted_by_skopeo_podman_and_ctr() {
 
     let ctrd = tempfile::tempdir().unwrap();
     let c = Containerd::start(ctrd.path());
-    c.ctr(&["images", "import", "--all-platforms", "--base-name", "localhost/tarred", tar.to_str().unwrap()]).success();
+    // Named by the archive's `io.containerd.image.name` (see load.rs for the names in detail).
+    c.ctr(&["images", "import", "--all-platforms", tar.to_str().unwrap()]).success();
     let listed = c.ctr(&["images", "ls"]).success().stdout();
-    let line = listed.lines().find(|l| l.starts_with("localhost/tarred:0.1.0")).unwrap_or_else(|| panic!("{listed}"));
+    let line =
+        listed.lines().find(|l| l.starts_with("docker.io/library/tarred:0.1.0")).unwrap_or_else(|| panic!("{listed}"));
     assert!(line.contains(&digest) && line.contains("linux/amd64,linux/arm64"), "{line}");
 }
 

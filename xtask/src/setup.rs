@@ -17,7 +17,9 @@ const APT: &[&str] = &[
     "apache2-utils",     // htpasswd -B: the registry's bcrypt credentials
     "openssl",           // a CA + leaf certificate for the TLS registry
     "containerd",        // `ctr images import` reads our oci-archives
+    "docker.io",         // a real Docker Engine (classic image store) that `docker load`s our archives
     "buildah",           // builds the two-platform registry base independently of us
+    "bsdutils",          // `script`: a pseudo-terminal for the progress-bar test
     "util-linux",        // setpriv (read outputs as another uid), unshare (a tiny tmpfs: a full disk)
     "jq",
     "tar",
