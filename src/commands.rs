@@ -55,6 +55,29 @@ pub fn run(cli: &OciCli, env: &Env, shell: &mut Shell) -> Result<bool, Error> {
             }
             Ok(difference.is_none())
         }
+        Command::Lock(cmd) => {
+            let update = match cmd.update.as_deref() {
+                None => crate::lock::Update::None,
+                Some("") => crate::lock::Update::All,
+                Some(base) => crate::lock::Update::One(base.to_string()),
+            };
+            if let Some(path) = crate::lock::lock(&cmd.args.to_request(), &update, env, shell)? {
+                println!("{}", path.display());
+            }
+            Ok(true)
+        }
+        Command::Rebase(args) => {
+            let req = crate::rebase::RebaseRequest {
+                image: &args.image,
+                base: &args.base,
+                output: args.to.output.as_ref(),
+                push: args.to.push.as_deref(),
+                tags: &args.to.tag,
+                registry: args.registry.to_request(),
+            };
+            let done = crate::rebase::rebase(&req, env, shell).map_err(Error::from);
+            report::emit(args.message_format, done).map(|()| true)
+        }
         Command::Gc(args) => {
             gc::gc(args, env, shell)?;
             Ok(true)

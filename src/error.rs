@@ -28,6 +28,13 @@ pub enum Error {
     Init(#[from] crate::init::InitError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Auditable(#[from] crate::auditable::AuditableError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// Boxed: it carries the check's finding, and errors travel far.
+    #[error(transparent)]
+    Rebase(Box<crate::rebase::RebaseError>),
     #[error("failed to package `{image}` for {platform}")]
     Package {
         image: String,
@@ -35,6 +42,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::rebase::RebaseError> for Error {
+    fn from(e: crate::rebase::RebaseError) -> Error {
+        Error::Rebase(Box::new(e))
+    }
 }
 
 impl Error {
@@ -59,6 +72,9 @@ impl Error {
             Error::Name(e) => e.hints(),
             Error::Init(e) => e.hints(),
             Error::Check(e) => e.hints(),
+            Error::Auditable(e) => e.hints(),
+            Error::Lock(e) => e.hints(),
+            Error::Rebase(e) => e.hints(),
             Error::Attest(_) | Error::Package { .. } => Vec::new(),
         }
     }
@@ -68,6 +84,7 @@ impl Error {
         match self {
             Error::Store(e) => e.covers_cause(),
             Error::Merge(e) => e.covers_cause(),
+            Error::Rebase(e) => e.covers_cause(),
             _ => false,
         }
     }

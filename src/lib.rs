@@ -3,15 +3,16 @@
 //! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
 //! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
 //! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
-//! target, through a backend) → ELF check → **package**: **layer** (deterministic tar.gz) +
-//! **image** (config, manifest, index: pure functions) + referrers (SBOM, provenance) → **store**
-//! sinks, one per destination of the plan (layout, oci-archive, registry).
+//! target, through a backend) → ELF check → `.dep-v0` added (auditable) → **package**: **layer**
+//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers (SBOM,
+//! provenance) → **store** sinks, one per destination of the plan (layout, oci-archive, registry).
 //!
 //! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
 //! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
 //! this pipeline and `commands` on top. The other subcommands are in `commands`.
 
 pub mod attest;
+pub mod auditable;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -25,6 +26,7 @@ pub mod image;
 pub mod init;
 pub mod inspect;
 pub mod layer;
+pub mod lock;
 pub mod merge;
 pub mod oci;
 pub mod package;
@@ -35,6 +37,7 @@ pub mod process;
 pub mod progress;
 pub mod provenance;
 pub mod push;
+pub mod rebase;
 pub mod registries;
 pub mod report;
 pub mod sbom;
@@ -60,6 +63,7 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let facts = Facts::new(env);
     let expanded = platforms::expand_all(request, &facts, env, shell)?;
     let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
+    warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
     let bases = resolve_bases(&plan, &registries)?;
@@ -76,11 +80,13 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
         let artifacts = compile::compile(&plan, env, shell);
         (artifacts, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
-    let artifacts = artifacts?;
+    let mut artifacts = artifacts?;
     check::strip::say_after_build(&plan, &artifacts, shell);
     if plan.elf_check {
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
+    // After the check: a binary that is refused leaves nothing under target/oci.
+    auditable::embed(&plan, &facts, &mut artifacts, shell)?;
     let oci_dir = plan.target_dir.join("oci");
     let staging = staging(&plan, &oci_dir)?;
     let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
@@ -128,6 +134,7 @@ pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Err
     let facts = Facts::new(env);
     let expanded = platforms::expand_all(request, &facts, env, shell)?;
     let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
+    warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
         let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;
@@ -163,6 +170,13 @@ fn explain_bases(plan: &Plan, bases: &[Vec<oci::BaseImage>], shell: &mut Shell) 
                 shell.verbose("Base", format!("{} for {}: {}", r.name, t.target.platform, r.digest));
             }
         }
+    }
+}
+
+/// The plan's warnings, each with its hint.
+fn warn(plan: &Plan, shell: &mut Shell) {
+    for w in &plan.warnings {
+        shell.warn(format!("{}\n  hint: {}", w.message, w.hint));
     }
 }
 

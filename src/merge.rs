@@ -48,35 +48,11 @@ impl MergeError {
 }
 
 pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, MergeError> {
-    let tags = args.tag.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
-    let output = args.output.as_ref().map(|o| env.cwd.join(o));
-    if let Some(o) = &output {
-        if tags.is_empty() {
-            let image = o.display().to_string();
-            return Err(PlanError::from(crate::plan::outputs::OutputsError::NoTag { image }).into());
-        }
-    }
-    let push = match &args.push {
-        Some(r) => Some(crate::plan::outputs::push_destination(r, &tags, &[], "the merged image")?),
-        None => None,
-    };
     let names = args.sources.iter().map(|s| crate::store::name_from_arg(s, &env.cwd)).collect::<Result<Vec<_>, _>>()?;
-    let mut destinations = Vec::new();
-    if let Some(o) = &output {
-        destinations.push(Destination::Layout { path: o.clone(), tags: tags.clone(), gc: false });
-    }
-    if let Some(p) = &push {
-        // Sources on the same registry lend their blobs by cross-repository mount.
-        let mount_from = names.iter().find_map(|n| match n {
-            ImageName::Registry { reference } if reference.registry == p.repository.registry => Some(reference.clone()),
-            _ => None,
-        });
-        destinations.push(p.destination(mount_from));
-    }
-    // Everything about the destinations is checked before any source is read.
-    preflight::destinations(&destinations)?;
-    let creds_for = push.as_ref().map(|p| p.repository.registry.as_str()).or(names.iter().find_map(|n| n.registry()));
-    let settings = crate::registries::for_command(&args.registry.to_request(), env, creds_for)?;
+    let to = &args.to;
+    let out = Outputs::resolve(to.output.as_ref(), to.push.as_deref(), &to.tag, &names, env, "the merged image")?;
+    let (tags, output, push, destinations) = (&out.tags, &out.output, &out.push, &out.destinations);
+    let settings = crate::registries::for_command(&args.registry.to_request(), env, out.creds_for(&names))?;
 
     // (platform image, its referrers, the source it came from), and the annotations every
     // source agrees on. Referrers (SBOMs, provenance) follow their manifest into the merge.
@@ -129,12 +105,67 @@ pub fn merge(args: &MergeArgs, env: &Env, shell: &mut Shell) -> Result<Vec<Image
         (None, Some(p)) => p.repository.repository.rsplit('/').next().unwrap_or_default().to_string(),
         (None, None) => String::new(),
     };
-    let delivered = store::sink::write(&destinations, &settings, &set, &name, shell)?;
-    Ok(vec![ImageReport::new(&name, &set, &tags, &delivered)])
+    let delivered = store::sink::write(destinations, &settings, &set, &name, shell)?;
+    Ok(vec![ImageReport::new(&name, &set, tags, &delivered)])
+}
+
+/// Where a command that writes one image read from elsewhere (`merge`, `rebase`) writes it:
+/// `--output DIR` and/or `--push REF`, with `--tag`s; checked before any source is read.
+pub struct Outputs {
+    pub tags: Vec<String>,
+    pub output: Option<std::path::PathBuf>,
+    pub push: Option<crate::plan::PushPlan>,
+    pub destinations: Vec<Destination>,
+}
+
+impl Outputs {
+    pub fn resolve(
+        output: Option<&std::path::PathBuf>,
+        push: Option<&str>,
+        tags: &[String],
+        sources: &[ImageName],
+        env: &Env,
+        what: &str,
+    ) -> Result<Outputs, MergeError> {
+        let tags = tags.iter().map(|t| crate::plan::check_tag(t)).collect::<Result<Vec<_>, _>>()?;
+        let output = output.map(|o| env.cwd.join(o));
+        if let Some(o) = &output {
+            if tags.is_empty() {
+                let image = o.display().to_string();
+                return Err(PlanError::from(crate::plan::outputs::OutputsError::NoTag { image }).into());
+            }
+        }
+        let push = match push {
+            Some(r) => Some(crate::plan::outputs::push_destination(r, &tags, &[], what)?),
+            None => None,
+        };
+        let mut destinations = Vec::new();
+        if let Some(o) = &output {
+            destinations.push(Destination::Layout { path: o.clone(), tags: tags.clone(), gc: false });
+        }
+        if let Some(p) = &push {
+            // Sources on the same registry lend their blobs by cross-repository mount.
+            let mount_from = sources.iter().find_map(|n| match n {
+                ImageName::Registry { reference } if reference.registry == p.repository.registry => {
+                    Some(reference.clone())
+                }
+                _ => None,
+            });
+            destinations.push(p.destination(mount_from));
+        }
+        // Everything about the destinations is checked before any source is read.
+        preflight::destinations(&destinations)?;
+        Ok(Outputs { tags, output, push, destinations })
+    }
+
+    /// The registry `--creds` are for: the one pushed to, else the first source's.
+    pub fn creds_for<'a>(&'a self, sources: &'a [ImageName]) -> Option<&'a str> {
+        self.push.as_ref().map(|p| p.repository.registry.as_str()).or(sources.iter().find_map(|n| n.registry()))
+    }
 }
 
 /// The `annotations` of the image's root document (an index's, or a single manifest's).
-fn root_annotations(image: &Image) -> Result<BTreeMap<String, String>, String> {
+pub fn root_annotations(image: &Image) -> Result<BTreeMap<String, String>, String> {
     let bytes = image.root.read_all().map_err(|e| e.to_string())?;
     let root: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
     let pairs = root["annotations"].as_object().into_iter().flatten();

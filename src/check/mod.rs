@@ -7,7 +7,7 @@ pub mod rootfs;
 pub mod strip;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use elf::{BaseGlibc, Needs};
@@ -119,23 +119,33 @@ pub fn check(plan: &Plan, inspected: &Inspected, artifacts: &Artifacts, shell: &
             let Some(base) = inspected.get(image, target) else { continue };
             for bin in &image.bins {
                 let Some(path) = artifacts.get(&image.package.id, bin, &target.triple) else { continue };
-                let read = |source| CheckError::ReadBinary { path: path.to_path_buf(), source };
-                let file = std::fs::File::open(path).map_err(read)?;
-                // SAFETY: the binary was just written by cargo under our target dir and nothing
-                // writes it while we read; a concurrent truncation would stop this process (SIGBUS), never corrupt output.
-                let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(read)?;
-                let needs = elf::needs(&bytes).map_err(|source| CheckError::NotElf {
-                    bin: bin.clone(),
-                    path: path.to_path_buf(),
-                    source,
-                })?;
                 let at = format!("{}/{bin}", image.config.bin_dir);
-                let what = Binary { bin, in_image: &at, target };
-                let summary = check_binary(&what, &needs, base)?;
-                shell.verbose("Checked", format!("{bin} for {}: {summary}", target.platform));
+                check_file(path, &Binary { bin, in_image: &at, target }, base, shell)?;
+            }
+            // The init runs first: a gnu target's init needs the base's glibc as much as the service.
+            let init = crate::compile::init::NAME;
+            if let (Some(at), Some(path)) = (image.init_path(), artifacts.get(init, init, &target.triple)) {
+                check_file(path, &Binary { bin: init, in_image: at, target }, base, shell)?;
             }
         }
     }
+    Ok(())
+}
+
+/// One built file against its base.
+fn check_file(path: &Path, what: &Binary<'_>, base: &BaseFacts, shell: &mut Shell) -> Result<(), CheckError> {
+    let read = |source| CheckError::ReadBinary { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(read)?;
+    // SAFETY: the binary was just written by cargo under our target dir and nothing
+    // writes it while we read; a concurrent truncation would stop this process (SIGBUS), never corrupt output.
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(read)?;
+    let needs = elf::needs(&bytes).map_err(|source| CheckError::NotElf {
+        bin: what.bin.to_string(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let summary = check_binary(what, &needs, base)?;
+    shell.verbose("Checked", format!("{} for {}: {summary}", what.bin, what.target.platform));
     Ok(())
 }
 

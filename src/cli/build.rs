@@ -154,6 +154,21 @@ pub struct BuildArgs {
     pub media_types: Option<MediaTypes>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Run the binary behind a tiny init as PID 1 that forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT
+    /// and reaps zombies (built from cargo-oci's own source for each target, no download)
+    /// [default: `init` from Cargo.toml, else off]
+    #[arg(long)]
+    pub init: bool,
+    /// Signal that stops the container (the config's StopSignal), e.g. `SIGINT`
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// A volume of the image (the config's Volumes), an absolute path (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub volume: Vec<String>,
+    /// Do not add the dependency list (cargo-auditable's `.dep-v0` section, read by Trivy,
+    /// Grype, Syft, rust-audit-info) to the binaries [default: `auditable` from Cargo.toml, else on]
+    #[arg(long)]
+    pub no_auditable: bool,
     /// Load the image into the local engine: `docker` (its API on `DOCKER_HOST`, else
     /// /var/run/docker.sock), `podman`, `containerd` (`ctr images import`); alone: the first that
     /// answers. No layout is written unless `--output` is given
@@ -229,6 +244,11 @@ impl BuildArgs {
             tar: self.tar.clone(),
             media_types: self.media_types.map(Into::into),
             registry: self.registry.to_request(),
+            init: self.init.then_some(true),
+            stop_signal: self.stop_signal.clone(),
+            volumes: self.volume.clone(),
+            auditable: self.no_auditable.then_some(false),
+            oci_lock: true,
             load: self.load.clone(),
             repository: self.repository.clone(),
             target_dir: self.target_dir.clone(),

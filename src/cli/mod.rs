@@ -82,6 +82,39 @@ pub enum Command {
     Push(PushArgs),
     /// Remove the blobs of an OCI layout that no tag or referrer in its index.json reaches
     Gc(GcArgs),
+    /// Resolve every registry base of the workspace to its digests and write `oci.lock` next to
+    /// Cargo.lock; builds then use the locked digests even when a tag moves
+    Lock(LockArgs),
+    /// Put an image's own layers (same digests) on another base, checking that its binaries
+    /// still fit the new base; nothing is compiled
+    Rebase(RebaseArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RebaseArgs {
+    /// The image: `oci:DIR[:TAG]` or `REGISTRY/REPO[:TAG]`, built by `cargo oci build`
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The new base, as `--base` of `build` takes it
+    #[arg(long, value_name = "BASE")]
+    pub base: String,
+    #[command(flatten)]
+    pub to: WriteArgs,
+    /// `human` or `json` (one JSON object per line)
+    #[arg(long, value_name = "FMT", value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub args: BuildArgs,
+    /// Resolve locked bases again: every one, or only BASE (as written in Cargo.toml, e.g.
+    /// `ghcr.io/org/base:1`)
+    #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
+    pub update: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -158,15 +191,8 @@ pub struct MergeArgs {
     /// multi-platform image
     #[arg(required = true, value_name = "SRC")]
     pub sources: Vec<String>,
-    /// OCI image layout directory to write
-    #[arg(short, long, value_name = "DIR", required_unless_present = "push")]
-    pub output: Option<PathBuf>,
-    /// Push the merged index to `REGISTRY/REPO[:TAG]` (also tagged with each `--tag`)
-    #[arg(long, value_name = "REF")]
-    pub push: Option<String>,
-    /// Tag to write (repeatable; with `--push REF:TAG` it may be left out)
-    #[arg(short, long, value_name = "TAG")]
-    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub to: WriteArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// When two sources have the same platform, keep the later one instead of failing
@@ -175,6 +201,20 @@ pub struct MergeArgs {
     /// `human` or `json` (one JSON object per line)
     #[arg(long, alias = "format", value_name = "FMT", value_enum, default_value = "human")]
     pub message_format: MessageFormat,
+}
+
+/// Where `merge` and `rebase` write the one image they make.
+#[derive(Debug, Args, Clone)]
+pub struct WriteArgs {
+    /// OCI image layout directory to write
+    #[arg(short, long, value_name = "DIR", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+    /// Push the image to `REGISTRY/REPO[:TAG]` (also tagged with each `--tag`)
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Tag to write (repeatable; with `--push REF:TAG` it may be left out)
+    #[arg(short, long, value_name = "TAG")]
+    pub tag: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

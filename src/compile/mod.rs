@@ -3,6 +3,7 @@
 
 mod cargo;
 mod cross;
+pub mod init;
 pub mod rustflags;
 mod rustup;
 mod zigbuild;
@@ -140,6 +141,18 @@ pub enum CompileError {
     },
     #[error("cargo built for `{triple}` but reported no executable for binary `{bin}` of `{package}`")]
     MissingArtifact { package: String, bin: String, triple: String },
+    #[error("could not write the init's crate to `{}`", dir.display())]
+    InitCrate {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to compile the init for PID 1 (`init = true`) for `{triple}`")]
+    Init {
+        triple: String,
+        #[source]
+        source: ProcessError,
+    },
     #[error("{what} is needed to build for `{triple}` but was not found")]
     ToolMissing { what: String, triple: String, hints: Vec<String> },
 }
@@ -165,6 +178,9 @@ impl CompileError {
                 }
             }
             CompileError::ToolMissing { hints, .. } => hints.clone(),
+            CompileError::Init { .. } => {
+                vec!["the service built; to build its image without the init, drop `init = true` (or `--init`)".into()]
+            }
             _ => Vec::new(),
         }
     }
@@ -222,6 +238,10 @@ pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, C
             source,
             system_libs: job.system_libs.clone(),
         })?;
+        if job.init {
+            let exe = init::build(plan, job, env, shell)?;
+            artifacts.insert(init::NAME, init::NAME, triple, exe);
+        }
         for u in &job.units {
             for b in &u.bins {
                 if artifacts.get(&u.package_id, b, triple).is_none() {
@@ -280,6 +300,7 @@ pub(crate) mod testing {
                 package_id: "app-id".into(),
                 bins: vec!["app".into(), "tool".into()],
             }],
+            init: false,
             system_libs: Vec::new(),
         };
         let plan = Plan {
@@ -299,6 +320,7 @@ pub(crate) mod testing {
             verify_reproducible: false,
             attestations: crate::plan::Attestations { sbom: crate::plan::SbomFormat::Spdx, provenance: true },
             registry: Default::default(),
+            warnings: Vec::new(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
         let ctx = JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false, color: false };

@@ -28,7 +28,7 @@ pub fn c_builds(metadata: &Metadata, root: &PackageId) -> Vec<String> {
 /// Visits every package compiled for the target into `root` (normal dependencies, transitively;
 /// not proc-macros or build-dependencies, which run on the host) with the names of its
 /// build-dependencies and its resolved features.
-fn walk_target_graph(metadata: &Metadata, root: &PackageId, mut visit: impl FnMut(&Package, &[&str], &[String])) {
+pub fn walk_target_graph(metadata: &Metadata, root: &PackageId, mut visit: impl FnMut(&Package, &[&str], &[String])) {
     let Some(resolve) = &metadata.resolve else { return };
     let nodes: HashMap<&PackageId, &cargo_metadata::Node> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let packages: HashMap<&PackageId, &Package> = metadata.packages.iter().map(|p| (&p.id, p)).collect();

@@ -8,6 +8,7 @@ pub mod cargo;
 pub mod cargo_config;
 pub mod cdeps;
 pub mod git;
+pub mod signals;
 pub mod toolchain;
 
 use std::collections::BTreeMap;
@@ -98,6 +99,13 @@ impl Facts {
     pub fn c_builds(&self, flags: &CargoFlags, package: &str, triple: &str) -> Result<Vec<String>, FactsError> {
         let meta = self.metadata(Some(flags.manifest_path.as_path()), flags, Some(triple))?;
         Ok(cdeps::c_builds(&meta, &PackageId { repr: package.into() }))
+    }
+
+    /// The crates compiled into `package`'s binaries for `triple` that handle signals (see
+    /// [`signals::signal_handlers`]), from the dependency graph resolved for that target.
+    pub fn signal_handlers(&self, flags: &CargoFlags, package: &str, triple: &str) -> Result<Vec<String>, FactsError> {
+        let meta = self.metadata(Some(flags.manifest_path.as_path()), flags, Some(triple))?;
+        Ok(signals::signal_handlers(&meta, &PackageId { repr: package.into() }))
     }
 
     /// The packages compiled for `triple` into `package` that link a system library (see

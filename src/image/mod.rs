@@ -53,11 +53,13 @@ pub fn platform_image(input: ImageInput<'_>) -> serde_json::Result<PlatformImage
         cfg.set_working_dir(Some(w.clone()));
     }
     if !ours_cfg.exposed_ports.is_empty() {
-        let mut ports = cfg.exposed_ports().clone().unwrap_or_default();
-        ports.extend(ours_cfg.exposed_ports.iter().cloned());
-        ports.sort();
-        ports.dedup();
-        cfg.set_exposed_ports(Some(ports));
+        cfg.set_exposed_ports(Some(union(cfg.exposed_ports(), &ours_cfg.exposed_ports)));
+    }
+    if let Some(sig) = &ours_cfg.stop_signal {
+        cfg.set_stop_signal(Some(sig.clone()));
+    }
+    if !ours_cfg.volumes.is_empty() {
+        cfg.set_volumes(Some(union(cfg.volumes(), &ours_cfg.volumes)));
     }
     if !ours_cfg.labels.is_empty() {
         let mut labels = cfg.labels().clone().unwrap_or_default();
@@ -125,6 +127,15 @@ fn layer_media_type(t: &str, family: MediaFamily) -> String {
     } else {
         t.into()
     }
+}
+
+/// The base's set (ports, volumes) with ours added: sorted, each once.
+fn union(base: &Option<Vec<String>>, ours: &[String]) -> Vec<String> {
+    let mut all = base.clone().unwrap_or_default();
+    all.extend(ours.iter().cloned());
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// `KEY=VALUE` lists: the base's, with ours replacing same-named keys and new ones appended.

@@ -165,6 +165,12 @@ pub struct ContainerConfig {
     pub labels: BTreeMap<String, String>,
     /// Where binaries are placed in the image.
     pub bin_dir: String,
+    /// The config's StopSignal (`None`: the base's, else the runtime's SIGTERM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// The config's Volumes, added to the base's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 /// `[(k, v)]` as a JSON object (its order is kept: the pairs come sorted from the settings).

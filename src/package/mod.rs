@@ -126,6 +126,7 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
                             LayerPlan::Binaries { dir, bins } => {
                                 binaries_layer(image, dir, bins, target, inputs).map_err(failed)?
                             }
+                            LayerPlan::Init { path } => init_layer(path, target, inputs).map_err(failed)?,
                         });
                     }
                     crate::image::platform_image(ImageInput {
@@ -157,7 +158,7 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
 fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> std::io::Result<Option<Layer>> {
     let Some(files) = image.layers.iter().find_map(|l| match l {
         LayerPlan::Files { files } => Some(files),
-        LayerPlan::Binaries { .. } => None,
+        LayerPlan::Binaries { .. } | LayerPlan::Init { .. } => None,
     }) else {
         return Ok(None);
     };
@@ -186,6 +187,20 @@ fn binaries_layer(
     }
     let created_by = format!("cargo-oci: {} ({triple}, profile {}) → {dir}", bins.join(", "), inputs.profile);
     compress(entries, format!("{} for {}", bins.join(", "), target.platform), created_by, inputs)
+}
+
+/// The init for PID 1 at `path`, 0755 root: the same bytes in every image of the target (its
+/// `created_by` names no image), so one blob however many images use it.
+fn init_layer(path: &str, target: &Target, inputs: &Inputs<'_>) -> std::io::Result<Layer> {
+    let triple = &target.triple;
+    let name = crate::compile::init::NAME;
+    let exe = inputs
+        .artifacts
+        .get(name, name, triple)
+        .ok_or_else(|| std::io::Error::other(format!("no build of the init for {triple}")))?;
+    let entries = vec![Entry::file(path, Source::Path(exe.to_path_buf()), 0o755)];
+    let created_by = format!("cargo-oci: init for PID 1 ({triple}) → {path}");
+    compress(entries, format!("init for {}", target.platform), created_by, inputs)
 }
 
 /// Stages one layer, with a progress bar when its files are large.

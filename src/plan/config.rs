@@ -47,6 +47,14 @@ pub struct OciConfig {
     pub compression: Option<crate::layer::Compression>,
     /// `[….oci.target.<triple>]`: overrides of this layer's keys for one target.
     pub target: Option<BTreeMap<String, TargetConfig>>,
+    /// Run the binary behind cargo-oci's init for PID 1 (`templates/pid1`).
+    pub init: Option<bool>,
+    /// The image config's StopSignal, e.g. `SIGINT`.
+    pub stop_signal: Option<String>,
+    /// The image config's Volumes: absolute paths.
+    pub volumes: Option<Vec<String>>,
+    /// Each binary carries cargo-auditable's `.dep-v0` dependency list (default true).
+    pub auditable: Option<bool>,
 }
 
 /// One `files` entry: `src` (relative to the package directory) copied to `dest` in the image.
@@ -139,6 +147,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("mode", "mode = 0o644"),
     ("uid", "uid = 65532"),
     ("gid", "gid = 65532"),
+    ("init", "init = true"),
+    ("stop-signal", r#"stop-signal = "SIGINT""#),
+    ("volumes", r#"volumes = ["/data"]"#),
+    ("auditable", "auditable = false"),
 ];
 
 /// Which table of a Cargo.toml holds the settings.
@@ -260,6 +272,8 @@ pub fn flag_of(key: &str) -> &'static str {
         "tags" => "--tag",
         "targets" => "--target",
         "bins" => "--bin",
+        "stop-signal" => "--stop-signal",
+        "volumes" => "--volume",
         "repository" => "--repository",
         "strip" => "--strip",
         _ => "--base",

@@ -7,17 +7,20 @@
 
 mod backend;
 mod base;
-pub use base::known_libc;
+pub use base::{known_libc, parse_base};
 pub mod config;
 pub mod files;
 pub mod glibc;
 mod jobs;
+pub mod lockfile;
 pub mod outputs;
+mod pid1;
 pub mod registry;
 pub mod request;
 mod resolve;
 mod settings;
 pub mod show;
+mod signal;
 pub mod strip;
 pub mod target;
 
@@ -59,6 +62,16 @@ pub struct Plan {
     pub attestations: Attestations,
     /// How registries (bases, `--push`) are reached.
     pub registry: RegistryPlan,
+    /// What the plan does that may not be what was meant (printed by `build` and `plan`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// A decision worth a second look, with the exact change that addresses it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PlanWarning {
+    pub message: String,
+    pub hint: String,
 }
 
 /// The referrers attached to each platform manifest (`--sbom`, `--provenance`).
@@ -95,6 +108,10 @@ pub struct CompileJob {
     pub backend: BackendChoice,
     /// The packages and their binaries this job builds.
     pub units: Vec<Unit>,
+    /// It also builds cargo-oci's init for PID 1 (`templates/pid1`) for this target, with the
+    /// same backend: once per target, for every image with `init = true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
     /// What it links from the system it is built on, which a cross build cannot find (openssl-sys
     /// without `vendored`, pkg-config probes): named in `plan`, warned of, and the fixes hinted
     /// when the build fails.
@@ -153,6 +170,8 @@ pub struct ImagePlan {
     pub layers: Vec<LayerPlan>,
     /// How our layers are compressed (`--compression`, `compression`; base layers keep theirs).
     pub compression: crate::layer::Compression,
+    /// Its binaries carry cargo-auditable's `.dep-v0` dependency list (`--no-auditable`: not).
+    pub auditable: bool,
 }
 
 /// One platform of an image: the target, the base it goes on and the backend that builds it.
@@ -161,6 +180,8 @@ pub struct ImageTarget {
     pub target: Target,
     pub base: ImageName,
     pub backend: BackendChoice,
+    /// The base is pinned by `oci.lock` (its reference carries the locked digest).
+    pub locked: bool,
 }
 
 impl ImageTarget {
@@ -168,7 +189,7 @@ impl ImageTarget {
     /// backend is named, never run.
     pub fn prebuilt(target: Target, base: ImageName) -> ImageTarget {
         let backend = BackendChoice { kind: BackendKind::Cargo, reason: "built elsewhere".into(), linker: None };
-        ImageTarget { target, base, backend }
+        ImageTarget { target, base, backend, locked: false }
     }
 }
 
@@ -196,11 +217,24 @@ impl Serialize for Targets {
         let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("targets", &self.iter().map(|t| &t.target).collect::<Vec<_>>())?;
         m.serialize_entry("base", &self.iter().map(|t| (&t.target.triple, &t.base)).collect::<BTreeMap<_, _>>())?;
+        // Which bases `oci.lock` pinned (only when it pinned any: plans without a lock are unchanged).
+        let locked: BTreeMap<_, _> = self.iter().filter(|t| t.locked).map(|t| (&t.target.triple, true)).collect();
+        if !locked.is_empty() {
+            m.serialize_entry("locked", &locked)?;
+        }
         m.end()
     }
 }
 
 impl ImagePlan {
+    /// Where its init for PID 1 is, when it has one.
+    pub fn init_path(&self) -> Option<&str> {
+        self.layers.iter().find_map(|l| match l {
+            LayerPlan::Init { path } => Some(path.as_str()),
+            _ => None,
+        })
+    }
+
     /// The first registry base of the image, by triple (its blobs can be mounted on a push to
     /// the same registry; `--creds` goes to it when nothing is pushed).
     pub fn registry_base(&self) -> Option<&Reference> {
@@ -221,7 +255,13 @@ pub enum LayerPlan {
     Files { files: Vec<FileCopy> },
     /// The binaries, compiled per platform, placed in `dir`.
     Binaries { dir: String, bins: Vec<String> },
+    /// `init = true`: cargo-oci's init for PID 1 at `path`, the entrypoint's first word. The
+    /// same bytes for every image of a target, so one blob; the bottom of our layers.
+    Init { path: String },
 }
+
+/// Where the init for PID 1 is put: one path, so one layer per target whatever `bin-dir` is.
+pub const INIT_PATH: &str = "/usr/local/bin/cargo-oci-init";
 
 /// One `files` entry, checked: `src` exists inside the package, `dest` is normalised.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -298,6 +338,10 @@ pub enum PlanError {
     BadChunkSize { value: String },
     #[error("two images would be named `{name}`: from `{first}` and `{second}`")]
     DuplicateImage { name: String, first: String, second: String },
+    #[error("`{}` is not a valid oci.lock: {why}", path.display())]
+    BadLock { path: PathBuf, why: String },
+    #[error("{}: base `{base}` for {platform} is not locked, and `--locked` was given", if *missing { format!("`{}` does not exist", path.display()) } else { format!("`{}` is stale", path.display()) })]
+    NotLocked { base: String, platform: String, path: PathBuf, missing: bool },
     #[error("packages `{first}` and `{second}` set different `strip` values, and cargo builds them in one run")]
     StripDiffers { first: String, second: String },
     #[error("`{image}` cannot have {compression} layers in Docker manifests (`--media-types docker`): Docker's media types have no zstd layer")]
@@ -355,6 +399,10 @@ impl PlanError {
             PlanError::BadCreds => vec!["e.g. `--creds ci-bot:$TOKEN`".into()],
             PlanError::BadChunkSize { .. } => {
                 vec!["unset it (uploads are monolithic), or set bytes, e.g. `CARGO_OCI_CHUNK_SIZE=8388608`".into()]
+            }
+            PlanError::BadLock { .. } => vec!["write it again from the bases: `cargo oci lock --update`".into()],
+            PlanError::NotLocked { .. } => {
+                vec!["lock the bases (and commit oci.lock): `cargo oci lock`, then build with `--locked` again".into()]
             }
             PlanError::DuplicateImage { second, .. } => vec![format!(
                 "build them separately (`-p {second}`), or put the binaries of one package into one image with `bins = [...]` in its [package.metadata.oci]"

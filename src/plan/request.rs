@@ -56,6 +56,16 @@ pub struct Request {
     pub tar: Option<PathBuf>,
     pub media_types: Option<MediaFamily>,
     pub registry: RegistryRequest,
+    /// `--init`: run the binary behind cargo-oci's init for PID 1 (`None`: as Cargo.toml says).
+    pub init: Option<bool>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--volume` (repeatable).
+    pub volumes: Vec<String>,
+    /// `--no-auditable` (`Some(false)`); `None`: as Cargo.toml says (default on).
+    pub auditable: Option<bool>,
+    /// Pin bases to `oci.lock` when it exists (`cargo oci lock` plans without it).
+    pub oci_lock: bool,
     /// `--load[=ENGINE]` as typed (`auto` when bare): `docker`, `podman`, `containerd`, `auto`.
     pub load: Option<String>,
     /// `--repository REGISTRY/PREFIX`: every image pushed to `PREFIX/<image>`.
@@ -107,6 +117,11 @@ impl Default for Request {
             tar: None,
             media_types: None,
             registry: RegistryRequest::default(),
+            init: None,
+            stop_signal: None,
+            volumes: Vec::new(),
+            auditable: None,
+            oci_lock: true,
             load: None,
             repository: None,
             target_dir: None,

@@ -113,12 +113,22 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
                     b
                 }
             };
-            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend });
+            targets.push(ImageTarget { target: t.target.clone(), base: t.base.clone(), backend, locked: false });
         }
         image.targets = Targets(targets);
     }
+    if args.oci_lock {
+        let path = super::lockfile::path(meta.workspace_root.as_std_path());
+        let lock = match facts.read_to_string(&path) {
+            Ok(text) => Some(super::lockfile::OciLock::parse(&path, &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(PlanError::BadLock { path, why: e.to_string() }),
+        };
+        super::lockfile::apply(&mut images, lock.as_ref(), &path, args.locked || args.frozen)?;
+    }
     set_destinations(&mut images, &outputs, &repositories, args, &target_dir, env);
     check_compression(&images)?;
+    let warnings = images.iter().filter_map(|i| super::pid1::warning(i, &flags, facts)).collect();
     let mut jobs = super::jobs(&images);
     for job in &mut jobs {
         job.system_libs = system_libs(job, &flags, facts)?;
@@ -144,6 +154,7 @@ pub fn resolve(args: &Request, facts: &Facts) -> Result<Plan, PlanError> {
         verify_reproducible: args.verify_reproducible,
         attestations: super::Attestations { sbom: args.sbom, provenance: args.provenance },
         registry,
+        warnings,
     })
 }
 
@@ -208,6 +219,10 @@ fn cli_config(args: &Request, env: &Env) -> OciConfig {
         labels: table(&args.labels),
         annotations: table(&args.annotations),
         backend: args.backend,
+        init: args.init,
+        stop_signal: args.stop_signal.clone(),
+        volumes: list(&args.volumes),
+        auditable: args.auditable,
         // The variable stands in for the flag, above Cargo.toml (as ko's `KO_DOCKER_REPO`).
         strip: args.strip,
         repository: args.repository.clone().or_else(|| env.get(EnvVars::CARGO_OCI_REPOSITORY).map(String::from)),
@@ -225,10 +240,16 @@ fn image_plan(
     revision: Option<&str>,
     epoch: u64,
 ) -> ImagePlan {
-    let entrypoint = s.entrypoint.clone().unwrap_or_else(|| vec![format!("{}/{}", s.bin_dir, bins[0])]);
+    let mut entrypoint = s.entrypoint.clone().unwrap_or_else(|| vec![format!("{}/{}", s.bin_dir, bins[0])]);
     let mut annotations = annotations(package, &name, revision, epoch);
     annotations.extend(s.annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut layers = Vec::new();
+    if s.init {
+        // The init runs the entrypoint it replaces; `--` ends its own options. Cmd stays as it
+        // is: `docker run IMAGE ARGS` still appends to the service's arguments.
+        entrypoint.splice(0..0, [super::INIT_PATH.to_string(), "--".into()]);
+        layers.push(LayerPlan::Init { path: super::INIT_PATH.into() });
+    }
     if !s.files.is_empty() {
         layers.push(LayerPlan::Files { files: s.files.clone() });
     }
@@ -254,12 +275,15 @@ fn image_plan(
             exposed_ports: s.exposed_ports.clone(),
             labels: s.labels.clone(),
             bin_dir: s.bin_dir.clone(),
+            stop_signal: s.stop_signal.clone(),
+            volumes: s.volumes.clone(),
         },
         annotations,
         layers,
         destinations: Vec::new(),
         media_types: None,
         compression: s.compression,
+        auditable: s.auditable,
     }
 }
 

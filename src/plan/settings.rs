@@ -40,6 +40,14 @@ pub struct Settings {
     pub annotations: BTreeMap<String, String>,
     pub bin_dir: String,
     pub files: Vec<FileCopy>,
+    /// `init = true`: the binary runs behind cargo-oci's init for PID 1.
+    pub init: bool,
+    /// `SIGINT`-style, normalised.
+    pub stop_signal: Option<String>,
+    /// Absolute, normalised, sorted, each once.
+    pub volumes: Vec<String>,
+    /// `.dep-v0` in every binary (`auditable = false` turns it off).
+    pub auditable: bool,
     /// `repository`: the prefix every image of the package is pushed under, and who set it.
     pub repository: Option<(String, Origin)>,
     /// `strip`: passed to cargo for the profile (one value for the whole build).
@@ -174,6 +182,25 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         None => Vec::new(),
     };
 
+    let stop_signal = match top(layers, |c| c.stop_signal.as_ref()) {
+        Some((sig, origin)) => Some(super::signal::stop_signal(sig).map_err(|why| {
+            let hint = match origin {
+                Origin::CommandLine => "e.g. `--stop-signal SIGINT` (a name, with or without SIG, or a number)",
+                _ => "e.g. `stop-signal = \"SIGINT\"` (a name, with or without SIG, or a number)",
+            };
+            origin.invalid(&KeyPath::key("stop-signal"), why, hint)
+        })?),
+        None => None,
+    };
+    let mut volumes = Vec::new();
+    if let Some((list, origin)) = top(layers, |c| c.volumes.as_ref()) {
+        for v in list {
+            volumes.push(absolute("volumes", v, origin)?);
+        }
+        volumes.sort();
+        volumes.dedup();
+    }
+
     Ok(Settings {
         targets,
         tags,
@@ -188,6 +215,10 @@ pub fn resolve(layers: &[Layer], package: &PackageContext<'_>, facts: &Facts) ->
         annotations: plain(merged(layers, |c| c.annotations.as_ref())),
         bin_dir,
         files,
+        init: top(layers, |c| c.init.as_ref()).is_some_and(|(on, _)| *on),
+        stop_signal,
+        volumes,
+        auditable: top(layers, |c| c.auditable.as_ref()).is_none_or(|(on, _)| *on),
         repository: top(layers, |c| c.repository.as_ref()).map(|(r, o)| (r.clone(), o.clone())),
         strip: top(layers, |c| c.strip.as_ref()).map(|(s, _)| *s),
         compression: top(layers, |c| c.compression.as_ref()).map(|(c, _)| *c).unwrap_or_default(),

@@ -52,7 +52,8 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
         let (k, v) = destination_text(d);
         row(k, v);
     }
-    let platforms: Vec<String> = image.targets.iter().map(|t| format!("{} on {}", t.target.platform, t.base)).collect();
+    let platforms: Vec<String> =
+        image.targets.iter().map(|t| format!("{} on {}{}", t.target.platform, t.base, lock_state(t))).collect();
     row("platforms", platforms.join(", "));
     for l in &image.layers {
         match l {
@@ -62,8 +63,10 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
                 }
             }
             LayerPlan::Binaries { dir, bins } => row("binaries", format!("{} in {dir}", bins.join(", "))),
+            LayerPlan::Init { path } => row("init", format!("{path} (PID 1: forwards signals, reaps zombies)")),
         }
     }
+    row("auditable", if image.auditable { "dependency list in each binary (.dep-v0)" } else { "off" }.into());
     let c = &image.config;
     row("entrypoint", quoted(&c.entrypoint));
     row("cmd", c.cmd.as_deref().map(quoted).unwrap_or_default());
@@ -71,9 +74,20 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     row("user", c.user.clone().unwrap_or_default());
     row("workdir", c.workdir.clone().unwrap_or_default());
     row("ports", c.exposed_ports.join(", "));
+    row("stop signal", c.stop_signal.clone().unwrap_or_default());
+    row("volumes", c.volumes.join(", "));
     row("labels", c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
     for (k, v) in &image.annotations {
         row("annotation", format!("{k}={v}"));
+    }
+}
+
+/// Whether a registry base is pinned by `oci.lock` or follows its tag.
+fn lock_state(t: &super::ImageTarget) -> &'static str {
+    match &t.base {
+        _ if t.locked => " (locked by oci.lock)",
+        crate::oci::ImageName::Registry { reference } if reference.digest.is_none() => " (tag, resolved when built)",
+        _ => "",
     }
 }
 

@@ -1,6 +1,7 @@
 //! Per-target software bills of materials: exactly the packages compiled into a target's binary
 //! (from `cargo metadata --filter-platform`), written as SPDX 2.3 or CycloneDX 1.5 JSON.
 
+pub mod auditable;
 mod cyclonedx;
 mod spdx;
 

@@ -32,6 +32,21 @@ pub fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new().prefix(&temp_prefix("")).permissions(Permissions::from_mode(FILE_MODE)).tempfile_in(dir)
 }
 
+/// Writes `bytes` to `path` through a sibling temp file and a rename: a concurrent reader sees
+/// the old file or the new one, never half of one (the work files of the init and of auditable
+/// binaries, `oci.lock`). [`FILE_MODE`] under the umask, plus `x` where `r` is if `executable`.
+pub fn replace_file(path: &Path, bytes: &[u8], executable: bool) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    create_dir_all(dir)?;
+    let mut tmp = temp_file(dir)?;
+    io::Write::write_all(&mut tmp, bytes)?;
+    let mode = file_mode().unwrap_or(FILE_MODE);
+    let mode = if executable { mode | ((mode & 0o444) >> 2) } else { mode };
+    tmp.as_file().set_permissions(Permissions::from_mode(mode))?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// The permission bits our new files get: [`FILE_MODE`] under this process's umask (read from
 /// /proc; `None` where there is none). A file with other bits is copied, never hard-linked, into a
 /// layout, so every blob has the mode this process would give it.

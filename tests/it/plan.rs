@@ -19,7 +19,13 @@ fn names(plan: &Value) -> Vec<String> {
 fn fixture_workspace_plan() {
     let p = Project::fixture("ws");
     let human = p.oci(&["plan"]).success();
-    assert_eq!(human.stderr(), "", "plan builds nothing and says nothing else");
+    // Nothing but the PID 1 warning of each image (neither binary handles SIGTERM).
+    let warnings: Vec<String> =
+        human.stderr().lines().filter(|l| l.starts_with("warning: ")).map(String::from).collect();
+    assert_eq!(warnings.len(), 2, "{}", human.stderr());
+    assert!(warnings[0].starts_with("warning: image `api` (linux/amd64, linux/arm64): no crate"), "{warnings:?}");
+    assert!(warnings[1].starts_with("warning: image `worker` (linux/amd64, linux/arm64): no crate"), "{warnings:?}");
+    assert_eq!(human.stderr().lines().count(), 4, "each with its hint, and nothing else: {}", human.stderr());
     let json = p.oci(&["plan", "--format", "json"]).success().stdout();
     p.insta().bind(|| {
         insta::assert_snapshot!("plan_workspace_human", human.stdout());

@@ -195,6 +195,12 @@ fn make_certs(d: &Path) -> PathBuf {
 /// and a config with `User` and `Env`), built with buildah from scratch — no code of ours.
 /// `dest` is any buildah destination (`docker://…`, `oci:DIR:TAG`); `format` is `oci` or `v2s2`.
 pub fn buildah_base(work: &Path, dest: &str, format: &str, flags: &[String]) {
+    buildah_base_marked(work, dest, format, flags, "base");
+}
+
+/// [`buildah_base`] whose marker file says `<marker> for <arch>` (two bases that differ). The
+/// images are kept in `work`'s buildah storage: one marker per `work`.
+pub fn buildah_base_marked(work: &Path, dest: &str, format: &str, flags: &[String], marker: &str) {
     assert!(have("buildah"));
     let root = work.join("buildah");
     let b = |args: &[&str]| -> String {
@@ -203,10 +209,11 @@ pub fn buildah_base(work: &Path, dest: &str, format: &str, flags: &[String]) {
         c.args(args);
         Run::of(c).success().stdout().trim().to_string()
     };
+    let marker_text = marker;
     if !root.exists() {
         for arch in ["amd64", "arm64"] {
             let marker = work.join(format!("marker-{arch}"));
-            std::fs::write(&marker, format!("base for {arch}\n")).unwrap();
+            std::fs::write(&marker, format!("{} for {arch}\n", marker_text)).unwrap();
             let c = b(&["from", "scratch"]);
             b(&["copy", &c, marker.to_str().unwrap(), "/etc/base-marker"]);
             b(&["config", "--arch", arch, "--os", "linux", "--env", "BASEVAR=from-base", "--user", "65532:65532", &c]);

@@ -482,6 +482,42 @@ pub fn podman_run_once(work: &Path, image: &str) -> String {
 
 pub const PODMAN_ULIMITS: [&str; 4] = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
+/// A container started by [`podman_run_detached`], `podman rm -f`'d when dropped, however the
+/// test ends.
+pub struct Container<'a> {
+    pub storage: &'a Path,
+    pub name: String,
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = podman(self.storage, &["rm", "-f", &self.name]);
+    }
+}
+
+/// `podman run -d` of `image` (an `oci:` reference), without network, then waits (at most two
+/// minutes, a guard against a hang, never a measurement) until its output contains `ready`.
+pub fn podman_run_detached<'a>(storage: &'a Path, image: &str, ready: &str) -> Container<'a> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("cargo-oci-it-{}-{n}", std::process::id());
+    let container = Container { storage, name: name.clone() };
+    let mut args = vec!["run", "-d", "--name", &name, "--network", "none"];
+    args.extend(PODMAN_ULIMITS);
+    args.push(image);
+    podman(storage, &args).success();
+    let mut logs = String::new();
+    for _ in 0..2400 {
+        let run = podman(storage, &["logs", &name]).success();
+        logs = run.stdout() + &run.stderr();
+        if logs.contains(ready) {
+            return container;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the container never printed `{ready}`: {logs}");
+}
+
 /// Unpacks one platform of `layout:tag` into an OCI runtime bundle (config.json + rootfs).
 pub fn unpack_bundle(layout: &Path, tag: &str, arch: &str, work: &Path) -> PathBuf {
     std::fs::create_dir_all(work).unwrap();
@@ -544,6 +580,8 @@ pub fn fake_image_with(layout: &Path, tag: &str, archs: &[&str], path: &str, bod
         exposed_ports: vec!["8080/tcp".into()],
         labels: [("org.example.team".to_string(), "platform".to_string())].into(),
         bin_dir: "/usr/local/bin".into(),
+        stop_signal: None,
+        volumes: Vec::new(),
     };
     let mut images = Vec::new();
     for arch in archs {

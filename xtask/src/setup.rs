@@ -1,6 +1,6 @@
 //! Installs what the test suite needs on a fresh Debian machine: apt packages (as root), rustup
-//! targets, PyPI tools (cargo-zigbuild with zig, SBOM validators). Idempotent: only what is
-//! missing is installed.
+//! targets, PyPI tools (cargo-zigbuild with zig, SBOM validators), crates.io tools
+//! (rust-audit-info). Idempotent: only what is missing is installed.
 
 use std::process::Command;
 
@@ -37,10 +37,27 @@ const PIP: &[(&str, &[&str])] = &[
     ("cyclonedx-python-lib[json-validation]", &["python3", "-c", "import cyclonedx.validation.json"]), // CycloneDX schema
 ];
 
+/// Tools from crates.io (`cargo install --locked`), each with the binary that tells it is there.
+const CARGO_INSTALL: &[(&str, &str)] = &[
+    ("rust-audit-info", "rust-audit-info"), // reads the .dep-v0 dependency list of our binaries
+];
+
 pub fn install() -> Result<(), String> {
     apt()?;
     rustup()?;
     pip()?;
+    cargo_install()?;
+    Ok(())
+}
+
+/// `cargo install --locked` of what is missing (about 10 s for rust-audit-info).
+fn cargo_install() -> Result<(), String> {
+    let on_path = |bin: &str| Command::new("sh").args(["-c", &format!("command -v {bin}")]).output();
+    for (krate, bin) in CARGO_INSTALL {
+        if !on_path(bin).is_ok_and(|o| o.status.success()) {
+            run(Command::new("cargo").args(["install", "--locked", "--quiet", krate]))?;
+        }
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ const HEAD: &str = "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n";
 #[test]
 fn every_key_has_an_example_that_parses() {
     let keys = fields_of::<OciConfig>();
-    assert_eq!(keys.len(), 19);
+    assert_eq!(keys.len(), 23);
     for k in keys.iter().chain(fields_of::<FileSpec>()).chain(fields_of::<TargetConfig>()) {
         assert!(EXAMPLES.iter().any(|(n, _)| n == k), "no example for `{k}`");
     }

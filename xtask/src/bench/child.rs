@@ -94,12 +94,15 @@ pub fn child(args: &[String]) -> Result<(), String> {
             exposed_ports: Vec::new(),
             labels: BTreeMap::new(),
             bin_dir: DEFAULT_BIN_DIR.into(),
+            stop_signal: None,
+            volumes: Vec::new(),
         },
         annotations: BTreeMap::new(),
         destinations: Vec::new(),
         media_types: None,
         layers: vec![LayerPlan::Binaries { dir: DEFAULT_BIN_DIR.into(), bins: vec!["bench".into()] }],
         compression: Default::default(),
+        auditable: false,
     };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     // A layer cache of this run's own: the first packaging is cold, the second finds its layers.
