@@ -49,8 +49,9 @@ fn zstd_layers_are_written_typed_and_read_back_by_skopeo_and_podman() {
         let bundle = work.path().join("bundle");
         tool("umoci", &["unpack", "--image", &format!("{}:x", gz_copy.display()), bundle.to_str().unwrap()]);
         let unpacked = std::fs::read(bundle.join("rootfs/usr/local/bin/hello")).unwrap();
-        let cargo_built = std::fs::read(p.path().join("target/x86_64-unknown-linux-musl/release/hello")).unwrap();
-        assert!(unpacked == cargo_built, "the binary cargo built comes out of the zstd layer");
+        // What went into the layer: cargo's binary with its `.dep-v0` section appended.
+        let layered = p.path().join("target/oci/auditable/x86_64-unknown-linux-musl/hello/hello");
+        assert!(unpacked == std::fs::read(layered).unwrap(), "the binary packaged comes out of the zstd layer");
     }
     // podman reads zstd layers itself (containers/image), and runs the image.
     if have("podman") && have("runc") {
