@@ -126,11 +126,17 @@ pub fn rebased(original: &Value, r: &Rebase<'_>) -> Value {
         }
     }
     let definition = &mut s["predicate"]["buildDefinition"];
-    let new_base = match r.new_base_digest {
+    // Marked, so a reader tells them from the build's own dependencies (the old base among them).
+    let mut new_base = match r.new_base_digest {
         Some(d) => base_dependency((r.new_base, d)),
         None => builtin_dependency(r.new_base),
     };
-    let before = json!({"name": format!("{} before `cargo oci rebase`", r.image), "digest": {"sha256": r.from.hex()}});
+    new_base["annotations"]["role"] = json!("new base (cargo oci rebase)");
+    let before = json!({
+        "name": r.image,
+        "digest": {"sha256": r.from.hex()},
+        "annotations": {"role": "image before the rebase (cargo oci rebase)"},
+    });
     push(&mut definition["resolvedDependencies"], [new_base, before]);
     let step = json!({
         "command": "cargo oci rebase",
@@ -215,6 +221,7 @@ mod tests {
         assert_eq!(deps[0]["digest"]["sha256"], a.hex(), "the build's own dependencies stay");
         assert_eq!(deps[1]["name"], "oci:b:1");
         assert_eq!(deps[1]["digest"]["sha256"], b.hex());
+        assert_eq!(deps[1]["annotations"]["role"], "new base (cargo oci rebase)");
         assert_eq!(deps[2]["digest"]["sha256"], m1.hex());
         let step = &s["predicate"]["buildDefinition"]["externalParameters"]["rebases"][0];
         assert_eq!(step["oldBase"]["digest"], a.to_string());
