@@ -11,8 +11,8 @@
 //!
 //! `crane rebase` swaps base layers too, but checks nothing: its docs say rebase "is not safe in
 //! general". The SBOMs (about our packages, which did not change) are attached again to the new
-//! manifests; the provenance is not: it describes a build of the old manifests, and a statement
-//! that records the rebase is not written yet.
+//! manifests; the provenance is too, as a statement about the new manifest that keeps the
+//! original build and records this rebase (`provenance::rebased`).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -23,8 +23,9 @@ use crate::check::{self, elf, rootfs::RootFs, BaseFacts, Binary, CheckError};
 use crate::env::Env;
 use crate::image::ImageInput;
 use crate::merge::{MergeError, Outputs};
-use crate::oci::{BaseImage, ContainerConfig, Image, Layer, MediaFamily, PlatformImage};
+use crate::oci::{BaseImage, Blob, ContainerConfig, Digest, Image, Layer, MediaFamily, PlatformImage};
 use crate::plan::Target;
+use crate::provenance::{self, Rebase};
 use crate::report::ImageReport;
 use crate::shell::Shell;
 use crate::store::{self, StoreError};
@@ -103,9 +104,19 @@ pub fn rebase(req: &RebaseRequest<'_>, env: &Env, shell: &mut Shell) -> Result<V
     let mut referrers = Vec::new();
     for old in &image.platforms {
         let base = new_base.base(&old.platform)?;
+        let new_base_ref = base.reference.clone();
         shell.status("Rebasing", format!("{} for {} onto {}", source.name(), old.platform, new_base.name()));
         let new = rebase_platform(old, base, &source.name(), &new_base.name(), shell)?;
-        referrers.extend(sboms_again(source.as_ref(), old, &new)?);
+        let (image_name, base_name) = (source.name(), new_base.name());
+        let rebase = Rebase {
+            image: &image_name,
+            from: &old.manifest.digest,
+            to: &new.manifest.digest,
+            old_base: None,
+            new_base: new_base_ref.as_ref().map_or(&base_name, |r| &r.name),
+            new_base_digest: new_base_ref.as_ref().map(|r| &r.digest),
+        };
+        referrers.extend(attestations_again(source.as_ref(), old, &new, &rebase)?);
         platforms.push(new);
     }
     // An OCI index over the platforms, as `build` writes it, with the image's annotations.
@@ -189,32 +200,53 @@ fn rebase_platform(
     .map_err(|source| StoreError::Json { what: "the rebased config", source }.into())
 }
 
-/// The SBOMs about `old`'s manifest, attached to `new`'s: the same documents (our packages did
-/// not change), each in a new artifact manifest whose subject is the rebased manifest.
-fn sboms_again(
+/// The referrers about `old`'s manifest, attached to `new`'s, each in a new artifact manifest
+/// (same annotations) whose subject is the rebased manifest: the SBOMs are the same documents (our
+/// packages did not change); a provenance statement becomes one that records this rebase
+/// (`provenance::rebased`).
+fn attestations_again(
     source: &dyn store::Source,
     old: &PlatformImage,
     new: &PlatformImage,
+    rebase: &Rebase<'_>,
 ) -> Result<Vec<crate::oci::Referrer>, StoreError> {
+    let json = |what| move |source| StoreError::Json { what, source };
+    let old_base = json_of(&old.manifest).and_then(|m| {
+        let a = &m["annotations"];
+        let name = a["org.opencontainers.image.base.name"].as_str()?.to_string();
+        Some((name, Digest::parse(a["org.opencontainers.image.base.digest"].as_str()?).ok()?))
+    });
+    let rebase = Rebase { old_base: old_base.as_ref().map(|(n, d)| (n.as_str(), d)), ..*rebase };
     let mut out = Vec::new();
     for r in source.referrers(&old.manifest.digest)? {
-        if r.artifact_type == crate::provenance::MEDIA_TYPE {
-            continue;
-        }
         store::read::check_local(r.blobs.iter())?;
         let Some(document) = r.blobs.last() else { continue };
-        let created = r.manifest.read_all().ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-        let annotations: BTreeMap<String, String> = created
+        let annotations: BTreeMap<String, String> = json_of(&r.manifest)
             .and_then(|m| m["annotations"].as_object().cloned())
             .into_iter()
             .flatten()
             .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
             .collect();
-        let again = crate::image::referrer::artifact(&new.manifest, document.clone(), &annotations)
-            .map_err(|source| StoreError::Json { what: "an SBOM's artifact manifest", source })?;
-        out.push(again);
+        let document = if r.artifact_type == provenance::MEDIA_TYPE {
+            let statement = json_of(document).ok_or_else(|| StoreError::BadImage {
+                image: rebase.image.to_string(),
+                why: format!("its provenance {} is not JSON", document.digest),
+            })?;
+            Blob::json(provenance::MEDIA_TYPE, &provenance::rebased(&statement, &rebase))
+                .map_err(json("the rebased provenance"))?
+        } else {
+            document.clone()
+        };
+        out.push(
+            crate::image::referrer::artifact(&new.manifest, document, &annotations)
+                .map_err(json("an attestation's artifact manifest"))?,
+        );
     }
     Ok(out)
+}
+
+fn json_of(blob: &Blob) -> Option<serde_json::Value> {
+    serde_json::from_slice(&blob.read_all().ok()?).ok()
 }
 
 /// Every executable in `ours` against the new base's files: the build's ELF check.

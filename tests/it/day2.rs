@@ -365,7 +365,8 @@ fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not
         assert_eq!(new.manifest["annotations"]["org.opencontainers.image.base.name"], format!("oci:{}:1", b.display()));
         assert_eq!(new.config["config"]["Entrypoint"], old.config["config"]["Entrypoint"]);
     }
-    // The SBOMs come along, about the new manifests, the same documents; the provenance does not.
+    // The SBOMs come along, about the new manifests, the same documents; the provenance too, as a
+    // statement about the new manifest that records the rebase.
     let sboms = |lay: &Path| {
         let mut v: Vec<(String, String)> = referrers(lay, "application/spdx+json")
             .into_iter()
@@ -384,7 +385,62 @@ fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not
         d
     };
     assert_eq!(docs(&new_sboms), docs(&old_sboms), "the same SBOM documents");
-    assert!(referrers(&moved.layout, "application/vnd.in-toto+json").is_empty());
+    let statements = |lay: &Path| {
+        let mut v: Vec<(String, serde_json::Value)> =
+            referrers(lay, "application/vnd.in-toto+json").into_iter().map(|(s, _, doc)| (s, doc)).collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    let (built_provenance, moved_provenance) = (statements(&built.layout), statements(&moved.layout));
+    assert_eq!(built_provenance.len(), 2, "the build attests each platform");
+    assert_eq!(moved_provenance.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), new_subjects);
+    for (new, old) in after.iter().zip(&before) {
+        let (_, doc) = moved_provenance.iter().find(|(s, _)| *s == new.digest).unwrap();
+        let (_, original) = built_provenance.iter().find(|(s, _)| *s == old.digest).unwrap();
+        assert_eq!(format!("sha256:{}", doc["subject"][0]["digest"]["sha256"].as_str().unwrap()), new.digest);
+        assert_eq!(doc["predicateType"], "https://slsa.dev/provenance/v1");
+        let definition = &doc["predicate"]["buildDefinition"];
+        let new_base = new.manifest["annotations"]["org.opencontainers.image.base.digest"].as_str().unwrap();
+        let old_base = old.manifest["annotations"]["org.opencontainers.image.base.digest"].as_str().unwrap();
+        let deps = definition["resolvedDependencies"].as_array().unwrap();
+        assert!(
+            deps.iter().any(|d| d["name"] == format!("oci:{}:1", b.display())
+                && format!("sha256:{}", d["digest"]["sha256"].as_str().unwrap()) == new_base),
+            "the new base is a dependency: {deps:?}"
+        );
+        assert!(deps.iter().any(|d| format!("sha256:{}", d["digest"]["sha256"].as_str().unwrap_or("")) == old.digest));
+        let step = &definition["externalParameters"]["rebases"][0];
+        assert_eq!(step["command"], "cargo oci rebase");
+        assert_eq!(step["oldBase"]["digest"], old_base);
+        assert_eq!(step["newBase"]["digest"], new_base);
+        // The original build's definition stays.
+        assert_eq!(definition["buildType"], original["predicate"]["buildDefinition"]["buildType"]);
+        assert_eq!(
+            definition["externalParameters"]["target"],
+            original["predicate"]["buildDefinition"]["externalParameters"]["target"]
+        );
+        assert_eq!(
+            doc["predicate"]["runDetails"]["builder"]["id"],
+            original["predicate"]["runDetails"]["builder"]["id"]
+        );
+    }
+    // The same rebase again: the same bytes, attestations included.
+    let again = rebase(&format!("oci:{}:1", built.layout.display()), &b, "moved-again");
+    assert_eq!(again.digest, moved.digest);
+    let artifacts = |lay: &Path| {
+        let index = read_json(&lay.join("index.json"));
+        let mut v: Vec<String> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["artifactType"].is_string())
+            .map(|d| d["digest"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(artifacts(&again.layout).len(), 4, "an SBOM and a provenance per platform");
+    assert_eq!(artifacts(&again.layout), artifacts(&moved.layout), "the same referrer manifests");
     let rootfs = unpack_platform(&moved.layout, "1", "arm64", w);
     assert_eq!(std::fs::read_to_string(rootfs.join("etc/base-marker")).unwrap(), "new for arm64\n");
     let ran = tool("qemu-aarch64-static", &[rootfs.join("usr/local/bin/reb").to_str().unwrap()]);
@@ -434,5 +490,21 @@ fn rebase_moves_our_layers_onto_another_base_and_refuses_one_the_binary_does_not
             "our layer, unchanged, in the registry"
         );
         assert_eq!(m["annotations"]["org.opencontainers.image.base.name"], format!("{h}/base-b:1"));
+        // Its attestations, under the sha256-<digest> tag (this registry has no referrers API),
+        // read with skopeo: an SBOM and a provenance statement about the rebased manifest.
+        let subject = entry["digest"].as_str().unwrap();
+        let listed =
+            crate::registry_support::skopeo_raw(&format!("docker://{h}/reb:{}", subject.replace(':', "-")), &flags);
+        let mut types = Vec::new();
+        for d in listed["manifests"].as_array().unwrap() {
+            let art = crate::registry_support::skopeo_raw(
+                &format!("docker://{h}/reb@{}", d["digest"].as_str().unwrap()),
+                &flags,
+            );
+            assert_eq!(art["subject"]["digest"], subject);
+            types.push(art["artifactType"].as_str().unwrap().to_string());
+        }
+        types.sort();
+        assert_eq!(types, ["application/spdx+json", "application/vnd.in-toto+json"]);
     }
 }
