@@ -2,10 +2,11 @@
 //!
 //! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
 //! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
-//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
-//! target, through a backend) → ELF check → **package**: **layer** (deterministic tar.gz) +
-//! **image** (config, manifest, index: pure functions) + referrers (SBOM, provenance) → **store**
-//! sinks, one per destination of the plan (layout, oci-archive, registry).
+//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run for
+//! the targets that share a backend and flags) → ELF check → **package**: **layer**
+//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers
+//! (SBOM, provenance) → **store** sinks, one per destination of the plan (layout, oci-archive,
+//! registry).
 //!
 //! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
 //! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
