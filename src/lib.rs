@@ -59,8 +59,24 @@ use store::staging::Staging;
 pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let facts = Facts::new(env);
-    let expanded = platforms::expand_all(request, &facts, env, shell)?;
-    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
+    // Which targets' std is installed is asked of rustc while planning asks cargo: a process
+    // start a no-op build would otherwise wait for between planning and compiling.
+    std::thread::scope(|s| {
+        s.spawn(|| facts.sysroot());
+        build_with(request, &facts, env, shell, started)
+    })
+}
+
+/// `build` once `facts` exist.
+fn build_with(
+    request: &Request,
+    facts: &Facts,
+    env: &Env,
+    shell: &mut Shell,
+    started: Instant,
+) -> Result<Vec<ImageReport>, Error> {
+    let expanded = platforms::expand_all(request, facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), facts)?;
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
     let bases = resolve_bases(&plan, &registries)?;
@@ -73,8 +89,8 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     // The toolchain versions and git state for provenance are asked while cargo runs: they do
     // not depend on what it builds, and each is a process start a no-op build would wait for.
     let (artifacts, build) = std::thread::scope(|s| {
-        let build = s.spawn(|| attest::build_facts(&plan, &facts));
-        let artifacts = compile::compile(&plan, env, shell);
+        let build = s.spawn(|| attest::build_facts(&plan, facts));
+        let artifacts = compile::compile(&plan, facts, shell);
         (artifacts, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
     let artifacts = artifacts?;
@@ -84,10 +100,10 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     }
     let oci_dir = plan.target_dir.join("oci");
     let staging = staging(&plan, &oci_dir)?;
-    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
+    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, facts, shell)?;
     if plan.verify_reproducible {
         let images: Vec<oci::Image> = sets.iter().map(|p| p.image.clone()).collect();
-        verify::verify(&plan, &bases, &images, &build, &facts, shell)?;
+        verify::verify(&plan, &bases, &images, &build, facts, shell)?;
     }
     let mut built = Vec::new();
     for (image, packaged) in plan.images.iter().zip(&sets) {

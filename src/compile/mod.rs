@@ -15,6 +15,7 @@ use cargo_metadata::{Message, TargetKind};
 
 use crate::env::Env;
 use crate::facts::cdeps::SystemLib;
+use crate::facts::Facts;
 use crate::plan::{BackendKind, CompileJob, Plan};
 use crate::process::{Cmd, ProcessError};
 use crate::shell::Shell;
@@ -220,14 +221,14 @@ fn quoted(triples: &[String]) -> String {
 
 /// Runs every job of the plan, one cargo run per group of [`runs`] (`preflight::tools` has
 /// checked the backends' tools).
-pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+pub fn compile(plan: &Plan, facts: &Facts, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+    let env = facts.env();
     let mut artifacts = Artifacts::default();
-    let mut sysroot = None;
     for run in runs::runs(&plan.jobs, env) {
         let be = backend(run[0].backend.kind);
         if be.needs_local_std() {
             for job in &run {
-                rustup::ensure_target(&job.target.triple, env, shell, &mut sysroot)?;
+                rustup::ensure_target(&job.target.triple, facts, shell)?;
             }
         }
         let very_verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
