@@ -19,11 +19,21 @@ use crate::sbom;
 pub fn build_facts(plan: &Plan, facts: &Facts) -> BuildFacts {
     let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
     let (env, root) = (facts.env(), plan.workspace_root.as_path());
-    let git_commit = facts.revision(root);
+    // Each version is a process start (two through rustup's proxy): asked all at once, so a
+    // no-op build, whose cargo run is short, does not wait for them one after another.
+    let (rustc, cargo, zig, git_commit) = std::thread::scope(|s| {
+        let rustc = s.spawn(|| toolchain::rustc(env, root));
+        let cargo = s.spawn(|| toolchain::cargo(env, root));
+        let zig = zig_built.then(|| toolchain::zig(env)).flatten();
+        let git_commit = facts.revision(root);
+        let join =
+            |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (join(rustc), join(cargo), zig, git_commit)
+    });
     BuildFacts {
-        rustc: toolchain::rustc(env, root),
-        cargo: toolchain::cargo(env, root),
-        zig: zig_built.then(|| toolchain::zig(env)).flatten(),
+        rustc,
+        cargo,
+        zig,
         profile: plan.profile.clone(),
         features: plan.cargo.features.clone(),
         all_features: plan.cargo.all_features,

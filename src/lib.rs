@@ -2,10 +2,12 @@
 //!
 //! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
 //! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
-//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run per
-//! target, through a backend) → ELF check → `.dep-v0` added (auditable) → **package**: **layer**
-//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers (SBOM,
-//! provenance) → **store** sinks, one per destination of the plan (layout, oci-archive, registry).
+//! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run for
+//! the targets that share a backend and flags) → ELF check → `.dep-v0` added
+//! (auditable) → **package**: **layer**
+//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers
+//! (SBOM, provenance) → **store** sinks, one per destination of the plan (layout, oci-archive,
+//! registry).
 //!
 //! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
 //! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
@@ -61,8 +63,24 @@ use store::staging::Staging;
 pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<ImageReport>, Error> {
     let started = Instant::now();
     let facts = Facts::new(env);
-    let expanded = platforms::expand_all(request, &facts, env, shell)?;
-    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), &facts)?;
+    // Which targets' std is installed is asked of rustc while planning asks cargo: a process
+    // start a no-op build would otherwise wait for between planning and compiling.
+    std::thread::scope(|s| {
+        s.spawn(|| facts.sysroot());
+        build_with(request, &facts, env, shell, started)
+    })
+}
+
+/// `build` once `facts` exist.
+fn build_with(
+    request: &Request,
+    facts: &Facts,
+    env: &Env,
+    shell: &mut Shell,
+    started: Instant,
+) -> Result<Vec<ImageReport>, Error> {
+    let expanded = platforms::expand_all(request, facts, env, shell)?;
+    let mut plan = plan::resolve(expanded.as_ref().unwrap_or(request), facts)?;
     warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     let registries = registries::settings(&plan.registry, env);
@@ -76,8 +94,8 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     // The toolchain versions and git state for provenance are asked while cargo runs: they do
     // not depend on what it builds, and each is a process start a no-op build would wait for.
     let (artifacts, build) = std::thread::scope(|s| {
-        let build = s.spawn(|| attest::build_facts(&plan, &facts));
-        let artifacts = compile::compile(&plan, env, shell);
+        let build = s.spawn(|| attest::build_facts(&plan, facts));
+        let artifacts = compile::compile(&plan, facts, shell);
         (artifacts, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
     let mut artifacts = artifacts?;
@@ -86,13 +104,13 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
         check::check(&plan, &inspected, &artifacts, shell)?;
     }
     // After the check: a binary that is refused leaves nothing under target/oci.
-    auditable::embed(&plan, &facts, &mut artifacts, shell)?;
+    auditable::embed(&plan, facts, &mut artifacts, shell)?;
     let oci_dir = plan.target_dir.join("oci");
     let staging = staging(&plan, &oci_dir)?;
-    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, &facts, shell)?;
+    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, facts, shell)?;
     if plan.verify_reproducible {
         let images: Vec<oci::Image> = sets.iter().map(|p| p.image.clone()).collect();
-        verify::verify(&plan, &bases, &images, &build, &facts, shell)?;
+        verify::verify(&plan, &bases, &images, &build, facts, shell)?;
     }
     let mut built = Vec::new();
     for (image, packaged) in plan.images.iter().zip(&sets) {

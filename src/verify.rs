@@ -26,7 +26,7 @@ pub fn verify(
     shell.status("Verifying", format!("reproducibility: building again in {}", dir.path().display()));
     let mut again = plan.clone();
     again.target_dir = dir.path().join("target");
-    let mut artifacts = compile::compile(&again, facts.env(), shell)?;
+    let mut artifacts = compile::compile(&again, facts, shell)?;
     crate::auditable::embed(&again, facts, &mut artifacts, shell)?;
     let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
     // No layer cache here: every layer is compressed again, so the compressor is checked too.

@@ -14,13 +14,15 @@ impl Backend for Cargo {
     }
 
     fn command(&self, ctx: &JobContext<'_>) -> Cmd {
-        let triple = &ctx.job.target.triple;
-        let mut cmd = Cmd::new(ctx.env.cargo()).cwd(&ctx.env.cwd).arg("build").args(ctx.common_args(triple));
+        let targets = ctx.common_args(|job| job.target.triple.clone());
+        let mut cmd = Cmd::new(ctx.env.cargo()).cwd(&ctx.env.cwd).arg("build").args(targets);
         let (k, v) = ctx.reproducible_env(&[]);
         cmd = cmd.env(k, v);
-        if let Some(linker) = &ctx.job.backend.linker {
-            // rust-lld is not on PATH, but rustc puts its own bin dir on the linker's PATH.
-            cmd = cmd.env(EnvVars::target_linker(triple), linker);
+        for job in ctx.jobs {
+            if let Some(linker) = &job.backend.linker {
+                // rust-lld is not on PATH, but rustc puts its own bin dir on the linker's PATH.
+                cmd = cmd.env(EnvVars::target_linker(&job.target.triple), linker);
+            }
         }
         cmd
     }

@@ -33,7 +33,7 @@ impl Backend for Cross {
     }
 
     fn command(&self, ctx: &JobContext<'_>) -> Cmd {
-        Cmd::new("cross").cwd(&ctx.env.cwd).arg("build").args(ctx.common_args(&ctx.job.target.triple))
+        Cmd::new("cross").cwd(&ctx.env.cwd).arg("build").args(ctx.common_args(|job| job.target.triple.clone()))
     }
 }
 

@@ -48,7 +48,7 @@ pub fn build(plan: &Plan, job: &CompileJob, env: &Env, shell: &mut Shell) -> Res
     };
     // Quiet unless `-vv` (cargo's own --verbose): the service's build is the one to watch.
     let verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
-    let ctx = JobContext { plan: &own, job: &own_job, env, quiet: !verbose, verbose, color: false };
+    let ctx = JobContext { plan: &own, jobs: &[&own_job], env, quiet: !verbose, verbose, color: false };
     let cmd = backend(job.backend.kind).command(&ctx);
     shell.verbose("Running", &cmd);
     let mut exe = None;

@@ -1,9 +1,10 @@
-//! Compile: one cargo run per target triple through a backend; binaries found from cargo's JSON
-//! messages. Knows cargo, nothing about OCI.
+//! Compile: one cargo run per group of targets that share a backend and flags (see [`runs`]),
+//! through a backend; binaries found from cargo's JSON messages. Knows cargo, nothing about OCI.
 
 mod cargo;
 mod cross;
 pub mod init;
+mod runs;
 pub mod rustflags;
 mod rustup;
 mod zigbuild;
@@ -15,6 +16,7 @@ use cargo_metadata::{Message, TargetKind};
 
 use crate::env::Env;
 use crate::facts::cdeps::SystemLib;
+use crate::facts::Facts;
 use crate::plan::{BackendKind, CompileJob, Plan};
 use crate::process::{Cmd, ProcessError};
 use crate::shell::Shell;
@@ -27,7 +29,7 @@ pub trait Backend {
     fn needs_local_std(&self) -> bool {
         true
     }
-    /// The exact command line for one job.
+    /// The exact command line for one run (one or more jobs, see [`runs`]).
     fn command(&self, ctx: &JobContext<'_>) -> Cmd;
 }
 
@@ -40,10 +42,11 @@ pub fn backend(kind: BackendKind) -> &'static dyn Backend {
     }
 }
 
-/// What a backend needs to build one job.
+/// What a backend needs for one cargo run: its jobs share backend, packages, bins and user
+/// rustflags, and differ in target only.
 pub struct JobContext<'a> {
     pub plan: &'a Plan,
-    pub job: &'a CompileJob,
+    pub jobs: &'a [&'a CompileJob],
     pub env: &'a Env,
     pub quiet: bool,
     /// `-vv`: cargo's own `--verbose`.
@@ -53,24 +56,30 @@ pub struct JobContext<'a> {
 }
 
 impl JobContext<'_> {
-    /// The arguments every cargo-like backend shares after its subcommand: target, profile,
-    /// packages and bins, features and lock flags, JSON messages.
-    pub fn common_args(&self, target_arg: &str) -> Vec<String> {
-        let mut a = vec![
-            "--manifest-path".to_string(),
-            self.plan.cargo.manifest_path.display().to_string(),
-            "--target".into(),
-            target_arg.into(),
+    /// The run's first job: the packages, bins and rustflags every job of the run shares.
+    pub fn job(&self) -> &CompileJob {
+        self.jobs[0]
+    }
+
+    /// The arguments every cargo-like backend shares after its subcommand: targets (`--target`
+    /// once per job, as `target_arg` spells a job's target), profile, packages and bins, features
+    /// and lock flags, JSON messages.
+    pub fn common_args(&self, target_arg: impl Fn(&CompileJob) -> String) -> Vec<String> {
+        let mut a = vec!["--manifest-path".to_string(), self.plan.cargo.manifest_path.display().to_string()];
+        for job in self.jobs {
+            a.extend(["--target".to_string(), target_arg(job)]);
+        }
+        a.extend([
             "--profile".into(),
             self.plan.profile.clone(),
             "--message-format=json-render-diagnostics".into(),
             "--target-dir".into(),
             self.plan.target_dir.display().to_string(),
-        ];
-        for u in &self.job.units {
+        ]);
+        for u in &self.job().units {
             a.extend(["-p".to_string(), u.package.clone()]);
         }
-        for u in &self.job.units {
+        for u in &self.job().units {
             for b in &u.bins {
                 a.extend(["--bin".to_string(), b.clone()]);
             }
@@ -96,9 +105,10 @@ impl JobContext<'_> {
 impl JobContext<'_> {
     /// The environment that makes the build the same on every machine: the user's own rustflags
     /// (as cargo would pick them) plus `--remap-path-prefix` for every host-specific path, in
-    /// `CARGO_ENCODED_RUSTFLAGS` (see `plan::rustflags` for why not RUSTFLAGS).
+    /// `CARGO_ENCODED_RUSTFLAGS` (see `plan::rustflags` for why not RUSTFLAGS). The jobs of a run
+    /// have the same user rustflags ([`runs`] groups them so): the first job's are every job's.
     pub fn reproducible_env(&self, extra_remaps: &[(std::path::PathBuf, &str)]) -> (String, String) {
-        let (mut flags, _) = rustflags::user_rustflags(&self.job.target.triple, self.env);
+        let (mut flags, _) = rustflags::user_rustflags(&self.job().target.triple, self.env);
         flags.extend(rustflags::path_remaps(self.env, &self.plan.workspace_root, &self.plan.target_dir));
         flags.extend(extra_remaps.iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())));
         (crate::env::EnvVars::CARGO_ENCODED_RUSTFLAGS.to_string(), flags.join("\x1f"))
@@ -131,9 +141,10 @@ pub enum CompileError {
     },
     #[error("could not find the sysroot of rustc")]
     Sysroot(#[source] ProcessError),
-    #[error("failed to compile for `{triple}`")]
+    #[error("failed to compile for {}", quoted(.triples))]
     Build {
-        triple: String,
+        /// Every target of the cargo run that failed.
+        triples: Vec<String>,
         #[source]
         source: ProcessError,
         /// What the build links from the system (see `CompileJob::system_libs`): the likely cause.
@@ -166,13 +177,13 @@ impl CompileError {
                 )]
             }
             CompileError::Build { system_libs, .. } if !system_libs.is_empty() => system_lib_hints(system_libs),
-            CompileError::Build { triple, source, .. } => {
+            CompileError::Build { triples, source, .. } => {
                 let text = source.to_string();
                 let cc_missing = text.contains("failed to find tool")
                     || text.contains("ToolNotFound")
                     || text.contains("linker `cc` not found");
                 if cc_missing {
-                    vec![format!("this crate compiles C code, which needs a C cross compiler for {triple}: `pip install cargo-zigbuild` and `--backend zigbuild`")]
+                    vec![format!("this crate compiles C code, which needs a C cross compiler for {}: `pip install cargo-zigbuild` and `--backend zigbuild`", triples.join(", "))]
                 } else {
                     Vec::new()
                 }
@@ -215,41 +226,65 @@ fn system_lib_hints(libs: &[SystemLib]) -> Vec<String> {
     hints
 }
 
-/// Runs every job of the plan (`preflight::tools` has checked the backends' tools).
-pub fn compile(plan: &Plan, env: &Env, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+/// `` `a` ``, `` `a` and `b` ``, `` `a`, `b` and `c` ``.
+fn quoted(triples: &[String]) -> String {
+    let q: Vec<String> = triples.iter().map(|t| format!("`{t}`")).collect();
+    match q.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => q.concat(),
+    }
+}
+
+/// Runs every job of the plan, one cargo run per group of [`runs`] (`preflight::tools` has
+/// checked the backends' tools).
+pub fn compile(plan: &Plan, facts: &Facts, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+    let env = facts.env();
     let mut artifacts = Artifacts::default();
-    let mut sysroot = None;
-    for job in &plan.jobs {
-        let be = backend(job.backend.kind);
+    for run in runs::runs(&plan.jobs, env) {
+        let be = backend(run[0].backend.kind);
         if be.needs_local_std() {
-            rustup::ensure_target(&job.target.triple, env, shell, &mut sysroot)?;
+            for job in &run {
+                rustup::ensure_target(&job.target.triple, facts, shell)?;
+            }
         }
         let very_verbose = shell.verbosity() == crate::shell::Verbosity::VeryVerbose;
-        let ctx =
-            JobContext { plan, job, env, quiet: shell.is_quiet(), verbose: very_verbose, color: shell.is_colored() };
+        let ctx = JobContext {
+            plan,
+            jobs: &run,
+            env,
+            quiet: shell.is_quiet(),
+            verbose: very_verbose,
+            color: shell.is_colored(),
+        };
         let cmd = with_progress_bar(be.command(&ctx), shell.terminal_width(), env);
         shell.verbose("Running", &cmd);
-        let triple = &job.target.triple;
-        for lib in &job.system_libs {
-            shell.warn(format!("{lib} is compiled for {triple}: a cross build finds no such library for it"));
+        for job in &run {
+            for lib in &job.system_libs {
+                let triple = &job.target.triple;
+                shell.warn(format!("{lib} is compiled for {triple}: a cross build finds no such library for it"));
+            }
         }
-        cmd.stream(|line| record(&mut artifacts, line, triple), false).map_err(|source| CompileError::Build {
-            triple: triple.clone(),
+        let triples: Vec<&str> = run.iter().map(|j| j.target.triple.as_str()).collect();
+        cmd.stream(|line| record(&mut artifacts, line, &triples), false).map_err(|source| CompileError::Build {
+            triples: triples.iter().map(|t| t.to_string()).collect(),
             source,
-            system_libs: job.system_libs.clone(),
+            system_libs: run.iter().flat_map(|j| j.system_libs.iter().cloned()).collect(),
         })?;
-        if job.init {
-            let exe = init::build(plan, job, env, shell)?;
-            artifacts.insert(init::NAME, init::NAME, triple, exe);
-        }
-        for u in &job.units {
-            for b in &u.bins {
-                if artifacts.get(&u.package_id, b, triple).is_none() {
-                    return Err(CompileError::MissingArtifact {
-                        package: u.package.clone(),
-                        bin: b.clone(),
-                        triple: triple.clone(),
-                    });
+        for job in &run {
+            let triple = &job.target.triple;
+            if job.init {
+                let exe = init::build(plan, job, env, shell)?;
+                artifacts.insert(init::NAME, init::NAME, triple, exe);
+            }
+            for u in &job.units {
+                for b in &u.bins {
+                    if artifacts.get(&u.package_id, b, triple).is_none() {
+                        return Err(CompileError::MissingArtifact {
+                            package: u.package.clone(),
+                            bin: b.clone(),
+                            triple: triple.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -274,11 +309,20 @@ fn with_progress_bar(cmd: crate::process::Cmd, width: Option<u16>, env: &Env) ->
     }
 }
 
-/// Records an executable from one line of cargo's JSON output (other lines are ignored).
-fn record(artifacts: &mut Artifacts, line: &str, triple: &str) {
+/// Records an executable from one line of cargo's JSON output (other lines are ignored). Cargo
+/// writes what it builds for a target under `<target-dir>/<triple>/` (zig too: the unsuffixed
+/// triple), so the path says which of the run's `triples` an executable is for; a run of one
+/// target needs no such look (cross reports the paths inside its container).
+fn record(artifacts: &mut Artifacts, line: &str, triples: &[&str]) {
     if let Ok(Message::CompilerArtifact(a)) = serde_json::from_str::<Message>(line) {
         if let (Some(exe), true) = (&a.executable, a.target.kind.contains(&TargetKind::Bin)) {
-            artifacts.insert(&a.package_id.repr, &a.target.name, triple, exe.clone().into());
+            let triple = match triples {
+                [only] => Some(*only),
+                _ => exe.components().rev().find_map(|c| triples.iter().copied().find(|t| c.as_str() == *t)),
+            };
+            if let Some(triple) = triple {
+                artifacts.insert(&a.package_id.repr, &a.target.name, triple, exe.clone().into());
+            }
         }
     }
 }
@@ -292,17 +336,25 @@ pub(crate) mod testing {
 
     /// The command line `kind` runs for package `app` (bins `app`, `tool`) on `target`.
     pub fn command_line(kind: BackendKind, target: &str, quiet: bool) -> String {
-        let job = CompileJob {
-            target: Target::parse(target).expect("known target"),
-            backend: BackendChoice { kind, reason: "test".into(), linker: None },
-            units: vec![Unit {
-                package: "app".into(),
-                package_id: "app-id".into(),
-                bins: vec!["app".into(), "tool".into()],
-            }],
-            init: false,
-            system_libs: Vec::new(),
-        };
+        run_command_line(kind, &[(target, None)], quiet)
+    }
+
+    /// The command line of one run of `kind` for `targets` (each with the linker we set, if any).
+    pub fn run_command_line(kind: BackendKind, targets: &[(&str, Option<&str>)], quiet: bool) -> String {
+        let jobs: Vec<CompileJob> = targets
+            .iter()
+            .map(|(target, linker)| CompileJob {
+                target: Target::parse(target).expect("known target"),
+                backend: BackendChoice { kind, reason: "test".into(), linker: linker.map(String::from) },
+                units: vec![Unit {
+                    package: "app".into(),
+                    package_id: "app-id".into(),
+                    bins: vec!["app".into(), "tool".into()],
+                }],
+                init: false,
+                system_libs: Vec::new(),
+            })
+            .collect();
         let plan = Plan {
             workspace_root: "/src/app".into(),
             target_dir: "/src/app/target".into(),
@@ -314,7 +366,7 @@ pub(crate) mod testing {
                 ..CargoFlags::default()
             },
             epoch: 0,
-            jobs: vec![job.clone()],
+            jobs: jobs.clone(),
             images: Vec::new(),
             elf_check: true,
             verify_reproducible: false,
@@ -323,7 +375,63 @@ pub(crate) mod testing {
             warnings: Vec::new(),
         };
         let env = Env::from_pairs("/src/app".into(), []);
-        let ctx = JobContext { plan: &plan, job: &job, env: &env, quiet, verbose: false, color: false };
+        let run: Vec<&CompileJob> = jobs.iter().collect();
+        let ctx = JobContext { plan: &plan, jobs: &run, env: &env, quiet, verbose: false, color: false };
         backend(kind).command(&ctx).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact_line(exe: &str) -> String {
+        serde_json::json!({
+            "reason": "compiler-artifact",
+            "package_id": "path+file:///w#app@0.1.0",
+            "manifest_path": "/w/Cargo.toml",
+            "target": {"kind": ["bin"], "crate_types": ["bin"], "name": "app", "src_path": "/w/src/main.rs",
+                       "edition": "2021", "doctest": false, "test": true},
+            "profile": {"opt_level": "3", "debuginfo": 0, "debug_assertions": false, "overflow_checks": false, "test": false},
+            "features": [], "filenames": [exe], "executable": exe, "fresh": true,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_run_of_two_targets_tells_their_binaries_apart_by_path() {
+        let triples = ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+        let mut artifacts = Artifacts::default();
+        for t in triples.iter().rev() {
+            record(&mut artifacts, &artifact_line(&format!("/w/target/{t}/release/app")), &triples);
+        }
+        // A path under neither triple is no one's.
+        record(&mut artifacts, &artifact_line("/w/target/release/app"), &triples);
+        for t in triples {
+            let got = artifacts.get("path+file:///w#app@0.1.0", "app", t).map(|p| p.display().to_string());
+            assert_eq!(got, Some(format!("/w/target/{t}/release/app")));
+        }
+        assert_eq!(artifacts.0.len(), 2);
+    }
+
+    #[test]
+    fn a_failed_run_names_every_target() {
+        let e = |triples: &[&str]| {
+            let source = crate::process::Cmd::new("/nonexistent/cargo").output().unwrap_err();
+            let triples = triples.iter().map(|t| t.to_string()).collect();
+            CompileError::Build { triples, source, system_libs: Vec::new() }.to_string()
+        };
+        assert_eq!(e(&["a"]), "failed to compile for `a`");
+        assert_eq!(e(&["a", "b"]), "failed to compile for `a` and `b`");
+        assert_eq!(e(&["a", "b", "c"]), "failed to compile for `a`, `b` and `c`");
+    }
+
+    #[test]
+    fn one_cargo_run_for_two_targets() {
+        use testing::run_command_line;
+        let targets = [("x86_64", Some("rust-lld")), ("aarch64", Some("rust-lld"))];
+        insta::assert_snapshot!(run_command_line(BackendKind::Cargo, &targets, false), @r"$'CARGO_ENCODED_RUSTFLAGS=--remap-path-prefix=/src/app=/build\x1f--remap-path-prefix=/src/app/target=/target' CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld cargo build --manifest-path /src/app/Cargo.toml --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl --profile release --message-format=json-render-diagnostics --target-dir /src/app/target -p app --bin app --bin tool --features tls --locked");
+        let targets = [("x86_64-unknown-linux-gnu.2.17", None), ("aarch64", None)];
+        insta::assert_snapshot!(run_command_line(BackendKind::Zigbuild, &targets, true), @r"$'CARGO_ENCODED_RUSTFLAGS=--remap-path-prefix=/src/app=/build\x1f--remap-path-prefix=/src/app/target=/target' cargo zigbuild --manifest-path /src/app/Cargo.toml --target x86_64-unknown-linux-gnu.2.17 --target aarch64-unknown-linux-musl --profile release --message-format=json-render-diagnostics --target-dir /src/app/target -p app --bin app --bin tool --features tls --locked --quiet");
     }
 }

@@ -1,31 +1,14 @@
 //! Makes sure the Rust standard library for a target is installed (rustup), before compiling.
 
-use std::path::PathBuf;
-
 use super::CompileError;
-use crate::env::Env;
+use crate::facts::Facts;
 use crate::process::Cmd;
 use crate::shell::Shell;
 
-/// Installs the std of `triple` unless the sysroot has it; `sysroot` keeps rustc's answer for
-/// the next target (asking costs a process start, through rustup's proxy).
-pub fn ensure_target(
-    triple: &str,
-    env: &Env,
-    shell: &mut Shell,
-    sysroot: &mut Option<PathBuf>,
-) -> Result<(), CompileError> {
-    let sysroot = match sysroot {
-        Some(s) => s,
-        None => {
-            let out = Cmd::new(env.rustc())
-                .args(["--print", "sysroot"])
-                .cwd(&env.cwd)
-                .output()
-                .map_err(CompileError::Sysroot)?;
-            sysroot.insert(PathBuf::from(String::from_utf8_lossy(&out).trim()))
-        }
-    };
+/// Installs the std of `triple` unless the sysroot (see [`Facts::sysroot`]) has it.
+pub fn ensure_target(triple: &str, facts: &Facts, shell: &mut Shell) -> Result<(), CompileError> {
+    let env = facts.env();
+    let sysroot = facts.sysroot().map_err(CompileError::Sysroot)?;
     if sysroot.join("lib/rustlib").join(triple).join("lib").is_dir() {
         return Ok(());
     }

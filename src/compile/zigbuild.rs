@@ -39,8 +39,8 @@ impl Backend for Zigbuild {
         }
     }
 
-    /// `cargo zigbuild --target <triple>[.<glibc floor>] …`; zig writes the binary into the
-    /// unsuffixed target folder, which cargo's JSON messages report.
+    /// `cargo zigbuild --target <triple>[.<glibc floor>] …` (once per target of the run); zig
+    /// writes the binary into the unsuffixed target folder, which cargo's JSON messages report.
     fn command(&self, ctx: &JobContext<'_>) -> Cmd {
         // zig's global cache holds the libc it builds for the target: its paths are host paths too.
         let zig_cache = ctx.env.cache_home().map(|c| (c.join("zig"), "/zig-cache"));
@@ -48,7 +48,7 @@ impl Backend for Zigbuild {
         Cmd::new(ctx.env.cargo())
             .cwd(&ctx.env.cwd)
             .arg("zigbuild")
-            .args(ctx.common_args(&ctx.job.target.zig_triple()))
+            .args(ctx.common_args(|job| job.target.zig_triple()))
             .env(k, v)
     }
 }

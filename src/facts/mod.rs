@@ -30,6 +30,8 @@ pub struct Facts {
     metadata: Mutex<BTreeMap<String, Metadata>>,
     /// `git rev-parse HEAD` per directory: the plan and the provenance both ask.
     revisions: Mutex<BTreeMap<PathBuf, Option<String>>>,
+    /// `rustc --print sysroot`, once asked (see [`Facts::sysroot`]).
+    sysroot: Mutex<Option<PathBuf>>,
 }
 
 /// What a path in the settings is on disk.
@@ -43,7 +45,7 @@ pub struct PathFacts {
 
 impl Facts {
     pub fn new(env: &Env) -> Facts {
-        Facts { env: env.clone(), metadata: Mutex::default(), revisions: Mutex::default() }
+        Facts { env: env.clone(), metadata: Mutex::default(), revisions: Mutex::default(), sysroot: Mutex::default() }
     }
 
     pub fn env(&self) -> &Env {
@@ -118,6 +120,20 @@ impl Facts {
     ) -> Result<Vec<cdeps::SystemLib>, FactsError> {
         let meta = self.metadata(Some(flags.manifest_path.as_path()), flags, Some(triple))?;
         Ok(cdeps::system_libs(&meta, &PackageId { repr: package.into() }))
+    }
+
+    /// `rustc --print sysroot`: where the installed targets' standard libraries are. Asked once
+    /// (a process start through rustup's proxy); `build` asks it while planning runs, so the
+    /// compile stage finds the answer ready. The lock is held while asking, so a second caller
+    /// waits for the first's answer rather than asking again; a failure is not kept.
+    pub fn sysroot(&self) -> Result<PathBuf, crate::process::ProcessError> {
+        let mut kept = self.sysroot.lock().expect("sysroot lock");
+        if let Some(s) = &*kept {
+            return Ok(s.clone());
+        }
+        let out =
+            crate::process::Cmd::new(self.env.rustc()).args(["--print", "sysroot"]).cwd(&self.env.cwd).output()?;
+        Ok(kept.insert(PathBuf::from(String::from_utf8_lossy(&out).trim())).clone())
     }
 
     /// Where the user configured a linker for `triple`, if anywhere.

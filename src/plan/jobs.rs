@@ -1,11 +1,12 @@
-//! The compile jobs, derived from the images: one cargo run per target triple for every package
-//! and binary that needs it, split only where packages are built with different backends.
+//! The compile jobs, derived from the images: one job per target triple for every package and
+//! binary that needs it, split only where packages are built with different backends (the
+//! compile stage runs jobs that agree in one cargo run).
 
 use std::collections::BTreeMap;
 
 use super::{BackendChoice, CompileJob, ImagePlan, Target, Unit};
 
-/// One cargo invocation per target triple for every package and binary that needs it (split
+/// One job per target triple for every package and binary that needs it (split
 /// only where packages are built with different backends for the same triple).
 pub fn jobs(images: &[ImagePlan]) -> Vec<CompileJob> {
     // (platform, triple) → the target and each package's unit with its backend.

@@ -51,7 +51,8 @@ pub struct Plan {
     pub cargo: CargoFlags,
     /// `SOURCE_DATE_EPOCH`: every timestamp in every image.
     pub epoch: u64,
-    /// One cargo invocation per target triple, for all images at once.
+    /// One job per target triple, for all images at once; `compile::runs` puts the jobs that
+    /// share a backend, packages and rustflags in one cargo run.
     pub jobs: Vec<CompileJob>,
     pub images: Vec<ImagePlan>,
     /// Check each binary against its base before writing (`--no-elf-check` turns it off).

@@ -175,7 +175,7 @@ fn system_libs(job: &super::CompileJob, flags: &CargoFlags, facts: &Facts) -> Re
     Ok(all)
 }
 
-/// The `strip` of the build: cargo runs once per target for every package, with one profile.
+/// The `strip` of the build: every target and package is built with one profile.
 fn one_strip(owners: &[(&Package, Settings)]) -> Result<Option<super::strip::Strip>, PlanError> {
     let mut set = owners.iter().filter_map(|(p, s)| s.strip.map(|v| (p.name.to_string(), v)));
     let Some((first, value)) = set.next() else { return Ok(None) };

@@ -16,7 +16,7 @@ pub fn human(plan: &Plan) -> String {
         plan.profile,
         plan.epoch
     );
-    let _ = writeln!(o, "\ncompile: one cargo invocation per target");
+    let _ = writeln!(o, "\ncompile: one cargo run for the targets that share a backend, packages and rustflags");
     for job in &plan.jobs {
         let kind = serde_json::to_value(job.backend.kind).ok().and_then(|v| v.as_str().map(String::from));
         let _ = writeln!(
