@@ -1,4 +1,4 @@
-//! `cargo oci lock [--update [BASE]]`: resolves every registry base of the workspace (each for
+//! `cargo oci lock [--update [BASE]]`: resolves every registry or layout base of the workspace (each for
 //! the platforms its images are built for) to its index digest and per-platform manifest
 //! digests, and writes `oci.lock` next to Cargo.lock (see `plan::lockfile`). An entry already
 //! locked stays as it is unless `--update` names it (or names nothing: every base); a base no
@@ -31,7 +31,7 @@ pub enum LockError {
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("`--update {base}` names no registry base of this workspace")]
+    #[error("`--update {base}` names no registry or layout base of this workspace")]
     UnknownBase { base: String, bases: Vec<String> },
     #[error("could not write `{}`", path.display())]
     Write {
@@ -47,15 +47,17 @@ impl LockError {
             LockError::Plan(e) => e.hints(),
             LockError::Store(e) => e.hints(),
             LockError::UnknownBase { bases, .. } if bases.is_empty() => {
-                vec!["this workspace builds on no registry base (built-in and layout bases are not locked)".into()]
+                vec!["this workspace builds on no registry or layout base (built-in bases are not locked)".into()]
             }
-            LockError::UnknownBase { bases, .. } => vec![format!("its registry bases: {}", bases.join(", "))],
+            LockError::UnknownBase { bases, .. } => {
+                vec![format!("its bases, as oci.lock names them: {}", bases.join(", "))]
+            }
             LockError::Write { .. } => Vec::new(),
         }
     }
 }
 
-/// Writes the workspace's `oci.lock`; returns its path (`None`: no registry base, nothing written).
+/// Writes the workspace's `oci.lock`; returns its path (`None`: no base to lock, nothing written).
 pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) -> Result<Option<PathBuf>, LockError> {
     // Every member, as the tags say now (the old lock is read below, entry by entry).
     let request =
@@ -66,12 +68,11 @@ pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) ->
         Ok(text) => OciLock::parse(&path, &text)?,
         Err(_) => OciLock::default(),
     };
-    // Each registry base by its locked name, with the platforms built on it.
-    let mut wanted: BTreeMap<String, (crate::oci::Reference, BTreeSet<Platform>)> = BTreeMap::new();
+    // Each registry or layout base by its locked name, with the platforms built on it.
+    let mut wanted: BTreeMap<String, (ImageName, BTreeSet<Platform>)> = BTreeMap::new();
     for t in plan.images.iter().flat_map(|i| i.targets.iter()) {
-        let ImageName::Registry { reference } = &t.base else { continue };
-        let Some(name) = lockfile::key(reference) else { continue };
-        wanted.entry(name).or_insert_with(|| (reference.clone(), BTreeSet::new())).1.insert(t.target.platform.clone());
+        let Some(name) = lockfile::key(&t.base, &plan.workspace_root) else { continue };
+        wanted.entry(name).or_insert_with(|| (t.base.clone(), BTreeSet::new())).1.insert(t.target.platform.clone());
     }
     if let Update::One(base) = update {
         if !wanted.contains_key(base) {
@@ -79,12 +80,12 @@ pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) ->
         }
     }
     if wanted.is_empty() {
-        shell.status("Nothing", "to lock: no image builds on a registry base");
+        shell.status("Nothing", "to lock: no image builds on a registry or layout base");
         return Ok(None);
     }
     let registries = crate::registries::settings(&plan.registry, env);
     let mut new = OciLock { version: 1, base: BTreeMap::new() };
-    for (name, (mut reference, platforms)) in wanted {
+    for (name, (mut base, platforms)) in wanted {
         let again = match update {
             Update::None => false,
             Update::All => true,
@@ -92,8 +93,10 @@ pub fn lock(request: &Request, update: &Update, env: &Env, shell: &mut Shell) ->
         };
         let kept = old.base.get(&name).filter(|_| !again);
         // A kept entry is read at its locked digest (its platforms may have grown).
-        reference.digest = kept.map(|e| e.index.clone());
-        let image = crate::store::open(&ImageName::Registry { reference }, &registries).image()?;
+        if let Some(e) = kept {
+            lockfile::pin(&mut base, e.index.clone());
+        }
+        let image = crate::store::open(&base, &registries).image()?;
         let mut entry = LockedBase { index: image.root.digest.clone(), platforms: BTreeMap::new() };
         for p in &platforms {
             let Some(found) = image.platforms.iter().find(|i| i.platform.matches(p)) else {

@@ -215,8 +215,14 @@ pub enum ImageName {
     Static,
     /// No layers at all (a base only).
     Scratch,
-    /// An image in a local OCI layout (`oci:DIR[:TAG]`).
-    Layout { path: PathBuf, tag: Option<String> },
+    /// An image in a local OCI layout (`oci:DIR[:TAG]`); `digest`: pinned to that root document
+    /// (by `oci.lock`), read from the layout's blobs whatever the tag now points at.
+    Layout {
+        path: PathBuf,
+        tag: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        digest: Option<Digest>,
+    },
     /// An image in a registry (`REGISTRY/REPO[:TAG][@DIGEST]`).
     Registry { reference: Reference },
 }
@@ -239,7 +245,7 @@ impl ImageName {
     /// reference (`[docker://]REGISTRY/REPO[:TAG][@sha256:…]`).
     pub fn parse(name: &str, cwd: &Path) -> Result<ImageName, BadName> {
         if let Some((dir, tag)) = parse_oci_ref(name) {
-            return Ok(ImageName::Layout { path: cwd.join(dir), tag });
+            return Ok(ImageName::Layout { path: cwd.join(dir), tag, digest: None });
         }
         Reference::parse(name.strip_prefix("docker://").unwrap_or(name))
             .map(|reference| ImageName::Registry { reference })
@@ -269,8 +275,16 @@ impl fmt::Display for ImageName {
         match self {
             ImageName::Static => f.write_str("static"),
             ImageName::Scratch => f.write_str("scratch"),
-            ImageName::Layout { path, tag: Some(t) } => write!(f, "oci:{}:{t}", path.display()),
-            ImageName::Layout { path, tag: None } => write!(f, "oci:{}", path.display()),
+            ImageName::Layout { path, tag, digest } => {
+                write!(f, "oci:{}", path.display())?;
+                if let Some(t) = tag {
+                    write!(f, ":{t}")?;
+                }
+                match digest {
+                    Some(d) => write!(f, "@{d}"),
+                    None => Ok(()),
+                }
+            }
             ImageName::Registry { reference } => write!(f, "{reference}"),
         }
     }

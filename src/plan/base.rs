@@ -46,7 +46,7 @@ pub fn parse_base(base: &str, env: &Env) -> Result<ImageName, PlanError> {
         "static" => Ok(ImageName::Static),
         "scratch" => Ok(ImageName::Scratch),
         other => match crate::oci::name::parse_oci_ref(other) {
-            Some((path, tag)) => Ok(ImageName::Layout { path: env.cwd.join(path), tag }),
+            Some((path, tag)) => Ok(ImageName::Layout { path: env.cwd.join(path), tag, digest: None }),
             None if other.is_empty() => Err(PlanError::UnknownBase { base: other.into() }),
             None => {
                 let r = ALIASES.iter().find(|(a, _)| *a == other).map_or(other, |(_, r)| r);

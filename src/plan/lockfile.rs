@@ -1,4 +1,4 @@
-//! `oci.lock`: the digest each registry base resolved to, next to the workspace's Cargo.lock
+//! `oci.lock`: the digest each registry or layout base resolved to, next to the workspace's Cargo.lock
 //! (apko and nix2container keep such files; Cargo.lock is the model). When it exists, planning
 //! pins each base it lists to its locked index digest — a build uses the locked bytes even after
 //! the tag moved — and `--locked` refuses a base it does not list. Written by `cargo oci lock`.
@@ -15,7 +15,10 @@
 //! "linux/amd64" = "sha256:…"    # each platform's manifest, for review
 //! ```
 //!
-//! Layout bases (`oci:DIR:TAG`) are not locked: they are files the user controls.
+//! Layout bases (`oci:DIR:TAG`) are locked too, under a name that reads the same on every
+//! checkout: `oci:` and the directory relative to the workspace root when it is inside it
+//! (`oci:bases/base:1`), else its absolute path. A locked layout base is read from the layout's
+//! blobs at its digest, whatever the tag points at now (see `LayoutStore::pinned`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,13 +26,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ImagePlan, PlanError};
-use crate::oci::{Digest, ImageName, Reference};
+use crate::oci::{Digest, ImageName};
 
 /// The file's name, in the workspace root.
 pub const FILE: &str = "oci.lock";
 
 /// The header written above the data.
-const HEADER: &str = "# Written by `cargo oci lock`: the digest each registry base resolved to. Builds use these\n\
+const HEADER: &str = "# Written by `cargo oci lock`: the digest each base resolved to. Builds use these\n\
                       # digests even when a tag moves; `cargo oci lock --update [BASE]` moves them. Commit it.\n";
 
 /// The whole file.
@@ -69,24 +72,66 @@ impl OciLock {
     }
 }
 
-/// The name a registry base is locked under: the reference as written, tag and all.
-pub fn key(reference: &Reference) -> Option<String> {
-    reference.digest.is_none().then(|| reference.to_string())
+/// The name a base is locked under: a registry base's reference as written, tag and all; a
+/// layout base's directory relative to the workspace root (`root`) when inside it. `None`: a
+/// built-in base, or one pinned by digest already.
+pub fn key(base: &ImageName, root: &Path) -> Option<String> {
+    match base {
+        ImageName::Registry { reference } => reference.digest.is_none().then(|| reference.to_string()),
+        ImageName::Layout { path, tag, digest: None } => {
+            let (path, root) = (normalize(path), normalize(root));
+            let dir = path.strip_prefix(&root).unwrap_or(&path);
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            // `/` on every host: the file is shared through git.
+            let dir = dir.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>().join("/");
+            let dir = dir.strip_prefix("//").map_or(dir.clone(), |d| format!("/{d}"));
+            Some(match tag {
+                Some(t) => format!("oci:{dir}:{t}"),
+                None => format!("oci:{dir}"),
+            })
+        }
+        _ => None,
+    }
 }
 
-/// Pins every registry base the lock lists to its locked index digest and marks it locked. With
-/// `--locked` (`locked`), a registry base the lock does not list (or a platform it lacks) fails:
+/// `base` read at `digest` from now on.
+pub fn pin(base: &mut ImageName, digest: Digest) {
+    match base {
+        ImageName::Registry { reference } => reference.digest = Some(digest),
+        ImageName::Layout { digest: d, .. } => *d = Some(digest),
+        ImageName::Static | ImageName::Scratch => {}
+    }
+}
+
+/// `path` with its `.` and `..` taken out by name (the layout may not exist yet, so no
+/// `canonicalize`): `oci:../bases/b` from a member reads as the workspace's `bases/b`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Pins every registry or layout base the lock lists to its locked index digest and marks it
+/// locked. With `--locked` (`locked`), a base the lock does not list (or a platform it lacks) fails:
 /// the lock would change.
 pub fn apply(images: &mut [ImagePlan], lock: Option<&OciLock>, path: &Path, locked: bool) -> Result<(), PlanError> {
     for image in images.iter_mut() {
         for t in image.targets.iter_mut() {
-            let ImageName::Registry { reference } = &mut t.base else { continue };
-            let Some(name) = key(reference) else { continue }; // pinned by digest already
+            let root = path.parent().unwrap_or(Path::new("."));
+            let Some(name) = key(&t.base, root) else { continue }; // built in, or pinned by digest already
             let entry = lock.and_then(|l| l.base.get(&name));
             let platform = t.target.platform.to_string();
             match entry {
                 Some(e) if !locked || e.platforms.contains_key(&platform) => {
-                    reference.digest = Some(e.index.clone());
+                    pin(&mut t.base, e.index.clone());
                     t.locked = true;
                 }
                 _ if locked => {
@@ -125,5 +170,26 @@ mod tests {
         assert_eq!(OciLock::parse(Path::new("oci.lock"), &text).unwrap(), lock);
         let e = OciLock::parse(Path::new("oci.lock"), "version = 2\n").unwrap_err();
         assert!(e.to_string().contains("version 2"), "{e}");
+    }
+
+    #[test]
+    fn layout_bases_are_keyed_by_their_path_in_the_workspace_else_the_absolute_one() {
+        let root = Path::new("/w/ws");
+        let layout = |p: &str, tag: Option<&str>| ImageName::Layout {
+            path: PathBuf::from(p),
+            tag: tag.map(String::from),
+            digest: None,
+        };
+        let key = |b: &ImageName| key(b, root);
+        assert_eq!(key(&layout("/w/ws/bases/base", Some("1"))).unwrap(), "oci:bases/base:1");
+        assert_eq!(key(&layout("/w/ws/member/../bases/./base", None)).unwrap(), "oci:bases/base");
+        assert_eq!(key(&layout("/w/other/base", Some("1"))).unwrap(), "oci:/w/other/base:1");
+        assert_eq!(key(&layout("/w/ws", Some("1"))).unwrap(), "oci:.:1");
+        let mut pinned = layout("/w/ws/b", Some("1"));
+        pin(&mut pinned, Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap());
+        assert_eq!(key(&pinned), None, "pinned by digest already");
+        assert_eq!(pinned.to_string(), format!("oci:/w/ws/b:1@sha256:{}", "a".repeat(64)));
+        assert_eq!(layout("/w/ws/b", Some("1")).to_string(), "oci:/w/ws/b:1", "unpinned: as before");
+        assert_eq!(key(&ImageName::Static), None);
     }
 }

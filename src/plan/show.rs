@@ -82,11 +82,13 @@ fn image_text(o: &mut String, image: &ImagePlan, workspace_root: &Path) {
     }
 }
 
-/// Whether a registry base is pinned by `oci.lock` or follows its tag.
+/// Whether a registry or layout base is pinned by `oci.lock` or follows its tag.
 fn lock_state(t: &super::ImageTarget) -> &'static str {
+    use crate::oci::ImageName;
     match &t.base {
         _ if t.locked => " (locked by oci.lock)",
-        crate::oci::ImageName::Registry { reference } if reference.digest.is_none() => " (tag, resolved when built)",
+        ImageName::Registry { reference } if reference.digest.is_none() => " (tag, resolved when built)",
+        ImageName::Layout { digest: None, .. } => " (tag, resolved when built)",
         _ => "",
     }
 }

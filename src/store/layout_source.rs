@@ -17,13 +17,46 @@ use crate::oci::{digest_reader, Blob, Content, Digest, LazyContent};
 pub struct LayoutStore {
     root: PathBuf,
     tag: Option<String>,
+    /// The root document's digest, when pinned (by `oci.lock`): read from the blobs, not the tag.
+    digest: Option<Digest>,
     /// Layers already hashed: a layer shared by several platforms is read once.
     verified: Arc<Mutex<BTreeSet<Digest>>>,
 }
 
 impl LayoutStore {
     pub fn new(root: &Path, tag: Option<&str>) -> LayoutStore {
-        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from), verified: Arc::default() }
+        LayoutStore { root: root.to_path_buf(), tag: tag.map(String::from), digest: None, verified: Arc::default() }
+    }
+
+    /// Reads the root document at `digest` (when `Some`) whatever the tag points at now.
+    pub fn pinned(self, digest: Option<Digest>) -> LayoutStore {
+        LayoutStore { digest, ..self }
+    }
+
+    /// The pinned root document: its blob must still be in the layout, with those bytes. Its
+    /// media type is the one the document declares (an index or a manifest without one is told
+    /// apart by its `manifests`), since no descriptor in `index.json` may name it any more.
+    fn pinned_root(&self, digest: &Digest) -> Result<Document, StoreError> {
+        let p = self.blob_path(digest);
+        let bytes = match fs::read(&p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::LockedBlobMissing { image: self.name(), digest: digest.clone() })
+            }
+            other => other.map_err(StoreError::io("read", &p))?,
+        };
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            let n = bytes.len() as u64;
+            return Err(StoreError::blob_mismatch(&p, digest, n, &actual, n));
+        }
+        let json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::BadLayout { path: self.root.clone(), why: format!("`{}`: {e}", p.display()) })?;
+        let media_type = match json["mediaType"].as_str() {
+            Some(m) => m.to_string(),
+            None if json.get("manifests").is_some() => "application/vnd.oci.image.index.v1+json".to_string(),
+            None => "application/vnd.oci.image.manifest.v1+json".to_string(),
+        };
+        Ok(Document { media_type, digest: digest.clone(), bytes })
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -44,15 +77,20 @@ impl LayoutStore {
 
 impl ImageStore for LayoutStore {
     fn name(&self) -> String {
-        match &self.tag {
-            Some(t) => format!("oci:{}:{t}", self.root.display()),
-            None => format!("oci:{}", self.root.display()),
-        }
+        let name = crate::oci::ImageName::Layout {
+            path: self.root.clone(),
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+        };
+        name.to_string()
     }
 
     fn root(&self) -> Result<Document, StoreError> {
         if !self.root.join("oci-layout").is_file() {
             return Err(StoreError::NotALayout { path: self.root.clone() });
+        }
+        if let Some(digest) = &self.digest {
+            return self.pinned_root(digest);
         }
         let index = read_index(&self.root)?;
         let tags: Vec<String> = index.manifests().iter().filter_map(|d| ref_name(d).cloned()).collect();

@@ -43,7 +43,7 @@ pub fn name_from_arg(arg: &str, cwd: &Path) -> Result<ImageName, crate::oci::Bad
     if !arg.starts_with("oci:") && (is_layout(arg) || is_layout(dir)) {
         let dir = if is_layout(arg) { arg } else { dir };
         let tag = arg.strip_prefix(dir).and_then(|t| t.strip_prefix(':')).map(String::from);
-        return Ok(ImageName::Layout { path: cwd.join(dir), tag });
+        return Ok(ImageName::Layout { path: cwd.join(dir), tag, digest: None });
     }
     ImageName::parse(arg, cwd)
 }
@@ -53,7 +53,9 @@ pub fn open(name: &ImageName, registries: &Arc<registry::Settings>) -> Box<dyn S
     match name {
         ImageName::Static => Box::new(builtin::Static),
         ImageName::Scratch => Box::new(builtin::Scratch),
-        ImageName::Layout { path, tag } => Box::new(layout_source::LayoutStore::new(path, tag.as_deref())),
+        ImageName::Layout { path, tag, digest } => {
+            Box::new(layout_source::LayoutStore::new(path, tag.as_deref()).pinned(digest.clone()))
+        }
         ImageName::Registry { reference } => {
             Box::new(registry::source::RegistryStore::new(reference.clone(), registries.clone()))
         }
@@ -72,6 +74,8 @@ pub enum StoreError {
     },
     #[error("`{}` is not a valid OCI image layout: {why}", path.display())]
     BadLayout { path: PathBuf, why: String },
+    #[error("`{image}` is locked to {digest}, which the layout no longer holds")]
+    LockedBlobMissing { image: String, digest: Digest },
     #[error("`{}` is not an OCI image layout: {}", path.display(), if path.exists() { "it has no `oci-layout` file" } else { "it does not exist" })]
     NotALayout { path: PathBuf },
     #[error("base `{image}` has no image for {wanted}; it has: {}", if available.is_empty() { "no platforms".to_string() } else { available.join(", ") })]
@@ -191,6 +195,7 @@ impl StoreError {
             StoreError::CorruptBlob { .. } => vec!["write the image into the layout again: `cargo oci build` (or `skopeo copy`) replaces a corrupt blob".into()],
             StoreError::BadLayout { .. } => vec!["check it with `oci-image-tool validate --type image DIR`".into()],
             StoreError::NotALayout { .. } => vec!["`oci:DIR[:TAG]` names the directory of an OCI image layout (with an `oci-layout` file): check the path, or make one with `skopeo copy docker://IMAGE oci:DIR:TAG`".into()],
+            StoreError::LockedBlobMissing { .. } => vec!["lock what the tag points at now: `cargo oci lock --update`, or restore the layout the lock was written from".into()],
             StoreError::WrongSize { digest, .. } => vec![format!("the document that lists {digest} gives a wrong size: rebuild or copy again the image that names it")],
             _ => Vec::new(),
         }

@@ -246,6 +246,30 @@ fn registry_digest(reference: &str) -> String {
     format!("sha256:{}", sha256_hex(&out.stdout))
 }
 
+/// A one-package workspace building for x86_64 on `base`.
+fn lock_manifest(base: &str) -> String {
+    format!(
+        "[package]\nname = \"pinned\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
+         [package.metadata.oci]\nbase = \"{base}\"\ntargets = [\"x86_64\"]\n"
+    )
+}
+
+/// Builds into `out` and returns the base the image names: its `base.name` and `base.digest`.
+fn built_base(p: &Project, env: &crate::registry_support::OciEnv, out: &str) -> (String, String) {
+    let built = parse_built(&p.oci_env(&["build", "-o", out, "-q"], &env.vars()).success().stdout());
+    let m = &validate_layout(&built.layout, &built.tag)[0].manifest;
+    let a = &m["annotations"];
+    (
+        a["org.opencontainers.image.base.name"].as_str().unwrap().to_string(),
+        a["org.opencontainers.image.base.digest"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The project's `oci.lock`.
+fn read_lock(p: &Project) -> toml::Value {
+    toml::from_str(&std::fs::read_to_string(p.path().join("oci.lock")).unwrap()).unwrap()
+}
+
 #[test]
 fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     use crate::registry_support::*;
@@ -253,26 +277,12 @@ fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     let h = reg.host();
     buildah_base(work.path(), &format!("docker://{h}/base:1"), "oci", &reg.client_flags(""));
     let first = registry_digest(&format!("{h}/base:1"));
-    let manifest = |base: &str| {
-        format!(
-            "[package]\nname = \"pinned\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n\
-             [package.metadata.oci]\nbase = \"{base}\"\ntargets = [\"x86_64\"]\n"
-        )
-    };
+    let manifest = lock_manifest;
     let p = Project::bin("pinned", "hi").file("Cargo.toml", &manifest(&format!("{h}/base:1")));
     let env = OciEnv::new();
     let oci = |args: &[&str]| p.oci_env(args, &env.vars());
-    let base_of = |out: &str| {
-        let built = parse_built(&oci(&["build", "-o", out, "-q"]).success().stdout());
-        let m = &validate_layout(&built.layout, &built.tag)[0].manifest;
-        let a = &m["annotations"];
-        (
-            a["org.opencontainers.image.base.name"].as_str().unwrap().to_string(),
-            a["org.opencontainers.image.base.digest"].as_str().unwrap().to_string(),
-        )
-    };
-    let read_lock =
-        || -> toml::Value { toml::from_str(&std::fs::read_to_string(p.path().join("oci.lock")).unwrap()).unwrap() };
+    let base_of = |out: &str| built_base(&p, &env, out);
+    let read_lock = || read_lock(&p);
 
     // Lock: the index digest the tag points at, and the amd64 manifest under it.
     let locked = oci(&["lock"]).success();
@@ -308,8 +318,8 @@ fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     let offline = parse_built(&oci(&["build", "-o", "lay3", "-q", "--offline", "--locked"]).success().stdout());
     assert_eq!(offline.digest, parse_built(&oci(&["build", "-o", "lay2", "-q"]).success().stdout()).digest);
     let (error, hints) = oci(&["lock", "--update", "nope:1"]).failure().error_and_hints();
-    assert!(error.contains("`--update nope:1` names no registry base of this workspace"), "{error}");
-    assert_eq!(hints, [format!("hint: its registry bases: {h}/base:1")]);
+    assert!(error.contains("`--update nope:1` names no registry or layout base of this workspace"), "{error}");
+    assert_eq!(hints, [format!("hint: its bases, as oci.lock names them: {h}/base:1")]);
 
     // A base the lock does not know: `--locked` refuses, naming the fix; without it, the tag.
     let p = p.file("Cargo.toml", &manifest(&format!("{h}/base:2")));
@@ -324,6 +334,72 @@ fn oci_lock_pins_bases_until_updated_and_locked_refuses_a_stale_lock() {
     assert!(error.contains("oci.lock` does not exist"), "{error}");
     let plan = p.oci_env(&["plan"], &env.vars()).success().stdout();
     assert!(plan.contains(&format!("linux/amd64 on {h}/base:2 (tag, resolved when built)")), "{plan}");
+}
+
+/// The digest `tag` names in the layout at `dir` (its `index.json` entry).
+fn layout_digest(dir: &Path, tag: &str) -> String {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    let entry = entries.iter().find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag).unwrap();
+    entry["digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn oci_lock_pins_layout_bases_by_their_path_in_the_workspace() {
+    use crate::registry_support::OciEnv;
+    let p = Project::bin("pinned", "hi").file("Cargo.toml", &lock_manifest("oci:bases/base:1"));
+    let layout = p.path().join("bases/base");
+    fake_image(&layout, "1", &["amd64"], "first base");
+    let first = layout_digest(&layout, "1");
+    let env = OciEnv::new();
+    let oci = |args: &[&str]| p.oci_env(args, &env.vars());
+    let abs = format!("oci:{}:1", layout.display());
+
+    // Locked under the path inside the workspace, so the file reads the same on every checkout.
+    oci(&["lock"]).success();
+    let entry = read_lock(&p)["base"]["oci:bases/base:1"].clone();
+    assert_eq!(entry["index"].as_str().unwrap(), first, "{entry}");
+    let amd64 = entry["platforms"]["linux/amd64"].as_str().unwrap().to_string();
+    assert!(oci(&["plan"]).success().stdout().contains(&format!("linux/amd64 on {abs}@{first} (locked by oci.lock)")));
+
+    // Another image under the same tag of the same layout: the build keeps the locked one.
+    fake_image(&layout, "1", &["amd64"], "second base");
+    let moved = layout_digest(&layout, "1");
+    assert_ne!(moved, first);
+    assert_eq!(built_base(&p, &env, "lay"), (format!("{abs}@{first}"), amd64.clone()), "still the locked base");
+    oci(&["build", "-o", "lay", "-q", "--locked"]).success();
+
+    // The locked bytes gone from the layout (collected): one error, and the fix.
+    let saved = p.path().join("bases/saved");
+    tool("cp", &["-a", &layout.display().to_string(), &saved.display().to_string()]);
+    oci(&["gc", "bases/base"]).success();
+    let (error, hints) = oci(&["build", "-o", "lay", "-q"]).failure().error_and_hints();
+    assert!(
+        error.contains(&format!("`{abs}@{first}` is locked to {first}, which the layout no longer holds")),
+        "{error}"
+    );
+    assert!(hints[0].contains("`cargo oci lock --update`"), "{hints:?}");
+    std::fs::remove_dir_all(&layout).unwrap();
+    std::fs::rename(&saved, &layout).unwrap();
+
+    // `lock --update` moves it, and the build follows.
+    let updated = oci(&["lock", "--update", "oci:bases/base:1"]).success();
+    assert!(
+        updated.stderr().contains(&format!("Updating oci:bases/base:1 {first} -> {moved}")),
+        "{}",
+        updated.stderr()
+    );
+    let (name, digest) = built_base(&p, &env, "lay2");
+    assert_eq!(name, format!("{abs}@{moved}"));
+    assert_ne!(digest, amd64);
+
+    // Another tag the lock does not list: `--locked` refuses; without it, the tag.
+    fake_image(&layout, "2", &["amd64"], "third base");
+    let p = p.file("Cargo.toml", &lock_manifest("oci:bases/base:2"));
+    let (error, _) = p.oci_env(&["build", "-q", "--locked"], &env.vars()).failure().error_and_hints();
+    assert!(error.contains("is stale: base `oci:bases/base:2` for linux/amd64 is not locked"), "{error}");
+    let plan = p.oci_env(&["plan"], &env.vars()).success().stdout();
+    assert!(plan.contains(&format!("linux/amd64 on oci:{}:2 (tag, resolved when built)", layout.display())), "{plan}");
 }
 
 #[test]
