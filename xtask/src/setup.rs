@@ -39,7 +39,8 @@ const PIP: &[(&str, &[&str])] = &[
 
 /// Tools from crates.io (`cargo install --locked`), each with the binary that tells it is there.
 const CARGO_INSTALL: &[(&str, &str)] = &[
-    ("rust-audit-info", "rust-audit-info"), // reads the .dep-v0 dependency list of our binaries
+    // Reads the .dep-v0 dependency list of our binaries; pinned so every CI run reads with the same reader.
+    ("rust-audit-info@0.5.4", "rust-audit-info"),
 ];
 
 pub fn install() -> Result<(), String> {
