@@ -67,10 +67,6 @@ impl Shell {
         self.verbosity == Verbosity::Quiet
     }
 
-    pub fn is_verbose(&self) -> bool {
-        self.verbosity >= Verbosity::Verbose
-    }
-
     /// Whether our stderr shows colour: then cargo's does too (`--color always`), since it
     /// writes into our pipe, not to the terminal.
     pub fn is_colored(&self) -> bool {

@@ -219,12 +219,7 @@ impl<R: Read> Read for CountingReader<'_, R> {
     }
 }
 
-/// Writes a layer straight into a file (buffered), syncing it before returning.
-pub fn write_file(entries: Vec<Entry>, mtime: u64, file: File, read: &dyn Fn(u64)) -> io::Result<Digests> {
-    write_file_as(entries, mtime, Compression::default(), file, read)
-}
-
-/// [`write_file`] with a chosen compression.
+/// Writes a layer straight into a file (buffered) with `compression`, syncing it before returning.
 pub fn write_file_as(
     entries: Vec<Entry>,
     mtime: u64,

@@ -66,9 +66,3 @@ pub fn is_index(media_type: &str, bytes: &[u8]) -> bool {
         || (media_type.is_empty()
             && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.get("manifests").is_some()))
 }
-
-/// Whether `media_type` names a manifest or an index of either family (what a registry serves
-/// under `manifests/`, not `blobs/`).
-pub fn is_manifest_or_index(media_type: &str) -> bool {
-    [MediaFamily::Oci, MediaFamily::Docker].iter().any(|f| f.manifest() == media_type || f.index() == media_type)
-}
