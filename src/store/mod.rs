@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod builtin;
 pub mod cache;
+pub mod concurrent;
 pub mod disk;
 pub mod docker_api;
 pub mod gc;

@@ -11,6 +11,7 @@ use super::referrers::{self, ReferrersReport};
 use super::transport::{Call, Registry, Repo};
 use super::upload::upload;
 use super::{Reference, RegistryError, Settings};
+use crate::store::concurrent::each_concurrently;
 use crate::oci::{Blob, Content, Digest, Image};
 
 /// What happened to the blobs, for the status line.
@@ -57,7 +58,7 @@ pub fn push(
     }
     // Every blob of every platform at once (`-j` in flight): each HEAD and upload waits on round
     // trips, not on us. Then the manifests, siblings of one another, at once too.
-    let jobs = settings.jobs.max(1);
+    let jobs = settings.jobs;
     for one in each_concurrently(&blobs, jobs, |blob| {
         let mut one = PushReport::default();
         push_blob(&repo, blob, mount.as_deref(), progress, &mut one).map(|()| one)
@@ -105,36 +106,6 @@ impl PushReport {
         self.chunked += other.chunked;
         self.notes.extend(other.notes);
     }
-}
-
-/// Runs `work` on every item, at most `jobs` at a time, and returns the results in item order.
-/// After a failure no new item starts; those under way finish (nothing is left running), and the
-/// first failure in item order is returned, so the error does not depend on timing.
-fn each_concurrently<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> Result<R, RegistryError> + Sync,
-) -> Result<Vec<R>, RegistryError> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let done: std::sync::Mutex<Vec<(usize, Result<R, RegistryError>)>> = std::sync::Mutex::default();
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(items.len()) {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = work(item);
-                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
-                    done.lock().expect("results lock").push((i, r));
-                }
-            });
-        }
-    });
-    let mut done = done.into_inner().expect("results lock");
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A blob the repository lacks is mounted or uploaded.
