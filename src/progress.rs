@@ -1,7 +1,9 @@
-//! Progress bars for long steps (compressing large layers), drawn on a terminal only: in CI logs
-//! and pipes there are no bars at all, just the status lines.
+//! Progress bars for long steps (compressing large layers, blobs pushed and pulled), drawn on a
+//! terminal only: in CI logs and pipes there are no bars at all, just the status lines.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::oci::Digest;
 
 /// Below this many bytes a layer compresses in well under a second: no bar.
 pub const MIN_BYTES: u64 = 16 << 20;
@@ -29,9 +31,13 @@ impl Progress {
         self.bar(verb, what, total, MIN_BYTES)
     }
 
-    /// A bar for one blob going over the network (`Uploading sha256:… `), sizes in KiB/MiB.
-    pub fn transfer(&self, verb: &str, what: String, total: u64) -> ProgressBar {
-        self.bar(verb, what, total, MIN_TRANSFER_BYTES)
+    /// A bar for one blob going over the network (`Uploading sha256:0123456789ab…`), sizes in
+    /// KiB/MiB; drawn at once, as on a fast link the transfer may end before the first redraw.
+    pub fn transfer(&self, verb: &str, digest: &Digest, total: u64) -> ProgressBar {
+        let short = digest.as_str().get(..19).unwrap_or(digest.as_str());
+        let bar = self.bar(verb, format!("{short}…"), total, MIN_TRANSFER_BYTES);
+        bar.tick();
+        bar
     }
 
     fn bar(&self, verb: &str, what: String, total: u64, min: u64) -> ProgressBar {
@@ -53,7 +59,8 @@ mod tests {
     fn bars_only_when_on_and_large() {
         assert!(Progress::hidden().bytes("Compressing", "x".into(), u64::MAX).is_hidden());
         assert!(Progress::new(true).bytes("Compressing", "x".into(), MIN_BYTES - 1).is_hidden());
-        assert!(Progress::new(true).transfer("Uploading", "x".into(), MIN_TRANSFER_BYTES - 1).is_hidden());
-        assert!(Progress::hidden().transfer("Uploading", "x".into(), u64::MAX).is_hidden());
+        let d = Digest::of(b"x");
+        assert!(Progress::new(true).transfer("Uploading", &d, MIN_TRANSFER_BYTES - 1).is_hidden());
+        assert!(Progress::hidden().transfer("Uploading", &d, u64::MAX).is_hidden());
     }
 }

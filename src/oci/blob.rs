@@ -43,6 +43,17 @@ pub trait LazyContent: Send + Sync {
     fn local_file(&self) -> io::Result<Option<PathBuf>> {
         Ok(None)
     }
+    /// How many bytes [`LazyContent::fetch`] would bring over; `None` when `open` reads them
+    /// on this machine already (or they are kept nowhere, so nothing can be fetched ahead).
+    fn to_fetch(&self) -> Option<u64> {
+        None
+    }
+    /// Brings the bytes onto this machine ahead of `open`, checked against the digest on the
+    /// way; `received` is told how many bytes of this attempt have arrived (from 0 again when
+    /// an attempt starts over), for a progress bar.
+    fn fetch(&self, _received: &dyn Fn(u64)) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A blob: its descriptor's fields together with its exact bytes, so the digest in a parent can

@@ -58,6 +58,12 @@ impl Cache {
         }
     }
 
+    /// Whether an entry of `size` bytes is there. Its bytes are not read: whoever reads them
+    /// checks them ([`Cache::file`]), and a corrupt entry is fetched again then.
+    pub fn holds(&self, digest: &Digest, size: u64) -> bool {
+        fs::metadata(self.path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
     /// A small entry's bytes (a manifest or config), verified.
     pub fn bytes(&self, digest: &Digest, size: Option<u64>) -> Option<Vec<u8>> {
         let p = self.path(digest);

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod concurrent;
 pub mod disk;
 pub mod docker_api;
+pub mod fetch;
 pub mod gc;
 pub mod layer_cache;
 pub mod layout;
@@ -100,6 +101,14 @@ pub enum StoreError {
         image: String,
         #[source]
         source: Box<registry::RegistryError>,
+    },
+    #[error("failed to pull blob `{origin}`")]
+    PullBlob {
+        /// `REGISTRY/REPO@DIGEST`: the blob and where it was pulled from.
+        origin: String,
+        digest: Digest,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("failed to push to `{target}`")]
     Push {

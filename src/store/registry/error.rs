@@ -97,6 +97,13 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to download {what} from {url}")]
+    Download {
+        what: String,
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{url} asked for credentials again in the middle of an upload")]
     Reauthorized { url: String },
     #[error("the registry refuses to move the tag `{tag}`: the repository's tags are immutable")]
@@ -140,8 +147,12 @@ impl RegistryError {
             }
             // A token that expired during a long upload: renewed, the session starts again.
             RegistryError::Reauthorized { .. } => Some(None),
-            // A blob read from another registry that broke off mid-stream.
-            RegistryError::ReadBlob { source, .. } if source.kind() != std::io::ErrorKind::InvalidData => Some(None),
+            // A blob read from a registry that broke off mid-stream.
+            RegistryError::ReadBlob { source, .. } | RegistryError::Download { source, .. }
+                if source.kind() != std::io::ErrorKind::InvalidData =>
+            {
+                Some(None)
+            }
             _ => None,
         }
     }
@@ -232,6 +243,13 @@ impl RegistryError {
             RegistryError::Status { status, .. } if TEMPORARY_STATUSES.contains(status) => {
                 vec!["the registry is failing or throttling; run again later".into()]
             }
+            RegistryError::Download { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+                vec!["run again: a download that does not match its digest is never kept; if it persists, the registry's copy is damaged".into()]
+            }
+            RegistryError::Download { url, .. } => vec![format!(
+                "check the connection to {} and run again: the blobs already pulled are kept in the cache",
+                url.split('/').next().unwrap_or(url)
+            )],
             RegistryError::PushToDigest { .. } => vec!["push to a tag: `--push REGISTRY/REPO:TAG`".into()],
             RegistryError::ImmutableTag { tag, .. } if tag.starts_with("sha256-") => vec![
                 "the registry has no referrers API, so attestations are listed under a `sha256-<digest>` tag that must change when new ones are added".into(),

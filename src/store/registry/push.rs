@@ -11,8 +11,8 @@ use super::referrers::{self, ReferrersReport};
 use super::transport::{Call, Registry, Repo};
 use super::upload::upload;
 use super::{Reference, RegistryError, Settings};
-use crate::store::concurrent::each_concurrently;
 use crate::oci::{Blob, Content, Digest, Image};
+use crate::store::concurrent::each_concurrently;
 
 /// What happened to the blobs, for the status line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,8 +120,7 @@ fn push_blob(
         report.present += 1;
         return Ok(());
     }
-    let bar = progress.transfer("Uploading", format!("{}…", &blob.digest.as_str()[..19]), blob.size);
-    bar.tick(); // drawn at once: on a fast link the upload may end before the first redraw
+    let bar = progress.transfer("Uploading", &blob.digest, blob.size);
     let done = upload(repo, blob, mount, &bar);
     bar.finish_and_clear();
     let done = done?;

@@ -240,13 +240,16 @@ pub struct RemoteBlob {
 }
 
 impl RemoteBlob {
-    fn fetch_to_cache(&self, cache: &Cache) -> io::Result<std::path::PathBuf> {
+    /// Downloads the blob into the cache (checked on the way in; the entry appears only whole),
+    /// retrying a transfer that breaks off; `received` counts the bytes of each attempt.
+    fn fetch_to_cache(&self, cache: &Cache, received: &dyn Fn(u64)) -> io::Result<std::path::PathBuf> {
         let policy = self.remote.settings.retry;
         super::transport::retry(&policy, || {
-            let mut r = self.remote.blob_reader(&self.digest)?;
-            cache.put_reader(&self.digest, self.size, &mut r).map_err(|source| RegistryError::ReadBlob {
+            let inner = self.remote.blob_reader(&self.digest)?;
+            let mut counted = Counted { inner, n: 0, received };
+            cache.put_reader(&self.digest, self.size, &mut counted).map_err(|source| RegistryError::Download {
                 what: format!("blob {}", self.digest),
-                url: self.origin(),
+                url: self.remote.reference.name(),
                 source,
             })
         })
@@ -260,7 +263,7 @@ impl LazyContent for RemoteBlob {
             Some(cache) => {
                 let path = match cache.file(&self.digest, Some(self.size)) {
                     Some(p) => p,
-                    None => self.fetch_to_cache(cache)?,
+                    None => self.fetch_to_cache(cache, &|_| {})?,
                 };
                 Ok(Box::new(std::fs::File::open(path)?))
             }
@@ -283,6 +286,35 @@ impl LazyContent for RemoteBlob {
     fn source_repository(&self) -> Option<(String, String)> {
         let r = &self.remote.reference;
         Some((r.registry.clone(), r.repository.clone()))
+    }
+
+    /// Without a cache there is nowhere to fetch to: `open` streams the blob then.
+    fn to_fetch(&self) -> Option<u64> {
+        let cache = self.remote.cache()?;
+        (!cache.holds(&self.digest, self.size)).then_some(self.size)
+    }
+
+    fn fetch(&self, received: &dyn Fn(u64)) -> io::Result<()> {
+        match self.remote.cache() {
+            Some(cache) => self.fetch_to_cache(cache, received).map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Tells `received` how many bytes have come through so far.
+struct Counted<'a> {
+    inner: Box<dyn Read + Send>,
+    n: u64,
+    received: &'a dyn Fn(u64),
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n += k as u64;
+        (self.received)(self.n);
+        Ok(k)
     }
 }
 
