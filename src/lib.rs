@@ -87,7 +87,7 @@ fn build_with(
     let bases = resolve_bases(&plan, &registries)?;
     explain_bases(&plan, &bases, shell);
     // The bases' file trees: what the ELF check compares binaries with, and the glibc floor.
-    let inspected = check::inspect(&plan, &bases, plan.elf_check, shell)?;
+    let inspected = check::inspect(&plan, &bases, plan.elf_check, registries.jobs, shell)?;
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
@@ -155,8 +155,9 @@ pub fn plan(request: &Request, env: &Env, shell: &mut Shell) -> Result<Plan, Err
     warn(&plan, shell);
     preflight::plan_destinations(&plan)?;
     if plan.wants_base_floors() {
-        let bases = resolve_bases(&plan, &registries::settings(&plan.registry, env))?;
-        let inspected = check::inspect(&plan, &bases, false, shell)?;
+        let registries = registries::settings(&plan.registry, env);
+        let bases = resolve_bases(&plan, &registries)?;
+        let inspected = check::inspect(&plan, &bases, false, registries.jobs, shell)?;
         floors(&mut plan, &inspected, shell);
     }
     check::strip::say_from_earlier_build(&plan, shell);

@@ -100,10 +100,12 @@ pub fn rebase(req: &RebaseRequest<'_>, env: &Env, shell: &mut Shell) -> Result<V
     let annotations =
         crate::merge::root_annotations(&image).map_err(|why| StoreError::BadImage { image: source.name(), why })?;
     let new_base = store::open(&base_name, &settings);
+    let bases = image.platforms.iter().map(|old| new_base.base(&old.platform)).collect::<Result<Vec<_>, _>>()?;
+    // The new base's layers are read for the check, platform after platform: fetched first, together.
+    store::fetch::fetch(bases.iter().flat_map(|b| b.layers.iter().map(|l| &l.blob)), settings.jobs, shell)?;
     let mut platforms = Vec::new();
     let mut referrers = Vec::new();
-    for old in &image.platforms {
-        let base = new_base.base(&old.platform)?;
+    for (old, base) in image.platforms.iter().zip(bases) {
         let new_base_ref = base.reference.clone();
         shell.status("Rebasing", format!("{} for {} onto {}", source.name(), old.platform, new_base.name()));
         let new = rebase_platform(old, base, &source.name(), &new_base.name(), shell)?;

@@ -19,6 +19,7 @@ use crate::oci::{BaseImage, Platform};
 use crate::plan::glibc::GlibcVersion;
 use crate::plan::{BackendKind, ImagePlan, Libc, Plan, Target};
 use crate::shell::Shell;
+use crate::store::StoreError;
 
 /// What the check knows of one base for one platform.
 #[derive(Debug)]
@@ -47,10 +48,12 @@ impl Inspected {
 /// Reads the file tree of each image's base for each of its targets (`bases[i][j]`: image i,
 /// target j), streaming the layers: for the check (`for_check`: every base), or for a target's
 /// automatic glibc floor. A base that cannot be read fails only if it is read for the check.
+/// The layers of all the bases read are fetched first, together (`jobs` at a time).
 pub fn inspect(
     plan: &Plan,
     bases: &[Vec<BaseImage>],
     for_check: bool,
+    jobs: usize,
     shell: &mut Shell,
 ) -> Result<Inspected, CheckError> {
     let wants_floor = |t: &Target| {
@@ -58,18 +61,31 @@ pub fn inspect(
             && t.glibc.is_none()
             && plan.jobs.iter().any(|j| j.target.triple == t.triple && j.backend.kind == BackendKind::Zigbuild)
     };
+    let read = |t: &Target| for_check || wants_floor(t);
+    let layers = plan.images.iter().zip(bases).flat_map(|(image, bases)| {
+        let read_here = image.targets.iter().zip(bases).filter(|(it, _)| read(&it.target));
+        read_here.flat_map(|(_, base)| base.layers.iter().map(|l| &l.blob))
+    });
+    // A blob that could not be pulled fails the first base that has it, as reading it would.
+    let mut failed = crate::store::fetch::fetch(layers, jobs, shell).err();
     let mut by_layers: BTreeMap<Vec<Digest>, Arc<BaseFacts>> = BTreeMap::new();
     let mut out = Inspected::default();
     for (image, bases) in plan.images.iter().zip(bases) {
         for (it, base) in image.targets.iter().zip(bases) {
             let (target, base_name) = (&it.target, &it.base);
-            if !for_check && !wants_floor(target) {
+            if !read(target) {
                 continue; // nothing would use it: `--no-elf-check` also saves reading the base
             }
             let key: Vec<Digest> = base.layers.iter().map(|l| l.blob.digest.clone()).collect();
+            let not_pulled =
+                |e: &mut StoreError| matches!(e, StoreError::PullBlob { digest, .. } if key.contains(digest));
+            let not_pulled = match failed.take_if(not_pulled) {
+                Some(e) if for_check => return Err(CheckError::Pull(e)),
+                other => other.map(std::io::Error::other),
+            };
             let facts = match by_layers.get(&key) {
                 Some(f) => Some(f.clone()),
-                None => match RootFs::from_layers(&base.layers) {
+                None => match not_pulled.map_or_else(|| RootFs::from_layers(&base.layers), Err) {
                     Ok(files) => {
                         let glibc = elf::base_glibc(&files, &elf::default_lib_dirs(&target.platform.architecture));
                         match &glibc {
@@ -255,6 +271,9 @@ pub enum CheckError {
         #[source]
         source: std::io::Error,
     },
+    /// A base's layer could not be pulled: said as it is, the same error as a sink's pull.
+    #[error(transparent)]
+    Pull(StoreError),
     #[error("could not read the built binary `{}`", path.display())]
     ReadBinary {
         path: PathBuf,
@@ -293,6 +312,7 @@ impl CheckError {
                 ],
             },
             CheckError::ReadBase { .. } => vec![skip],
+            CheckError::Pull(e) => e.hints(),
             CheckError::ReadBinary { .. } | CheckError::NotElf { .. } => Vec::new(),
         }
     }

@@ -23,7 +23,7 @@ use super::lock::DirLock;
 use super::sink::{Delivery, Sink};
 use super::sweep::{self, Legacy};
 use super::StoreError;
-use crate::oci::{Image, LocalName, PlatformImage};
+use crate::oci::{Blob, Image, LocalName, PlatformImage};
 use crate::shell::Shell;
 
 /// `--tar FILE`: the image under one tag.
@@ -38,6 +38,10 @@ impl Sink for ArchiveSink {
         shell.status("Archiving", format!("{what}:{} to {}", self.tag, self.path.display()));
         write(&self.path, image, &self.tag, &self.name)?;
         Ok(Delivery::Archive(format!("oci-archive:{}:{}", self.path.display(), self.tag)))
+    }
+
+    fn reads(&self, _blob: &Blob) -> bool {
+        true
     }
 }
 

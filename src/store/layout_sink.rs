@@ -7,7 +7,7 @@ use super::gc::Collected;
 use super::layout::LayoutWriter;
 use super::sink::{Delivery, Sink};
 use super::StoreError;
-use crate::oci::Image;
+use crate::oci::{Blob, Image};
 use crate::shell::Shell;
 
 pub struct LayoutSink {
@@ -26,6 +26,12 @@ impl Sink for LayoutSink {
             collect(&writer, shell)?;
         }
         Ok(Delivery::Layout(self.dir.clone()))
+    }
+
+    /// A blob the layout has is not read (the writer checks it is whole, and copies it again if not).
+    fn reads(&self, blob: &Blob) -> bool {
+        let there = self.dir.join("blobs/sha256").join(blob.digest.hex());
+        !std::fs::metadata(there).is_ok_and(|m| m.is_file() && m.len() == blob.size)
     }
 }
 

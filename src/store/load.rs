@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::sink::{Delivery, Sink};
 use super::{archive, docker_api, StoreError};
-use crate::oci::{Image, LoadEngine, LocalName};
+use crate::oci::{Blob, Image, LoadEngine, LocalName};
 use crate::process::{Cmd, ProcessError};
 use crate::shell::Shell;
 
@@ -121,5 +121,9 @@ impl Sink for LoadSink {
             }
         };
         Ok(Delivery::Loaded(delivered))
+    }
+
+    fn reads(&self, _blob: &Blob) -> bool {
+        true
     }
 }

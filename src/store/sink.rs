@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{archive, layout_sink, load, registry, StoreError};
-use crate::oci::{Destination, Image};
+use super::{archive, fetch, layout_sink, load, registry, StoreError};
+use crate::oci::{Blob, Destination, Image};
 use crate::shell::Shell;
 
 /// A destination, opened.
@@ -17,6 +17,13 @@ pub trait Sink {
     /// Writes `image` (blobs before the documents that name them, its referrers with it) and
     /// says where it now is. `what` names the image in status lines.
     fn write(&self, image: &Image, what: &str, shell: &mut Shell) -> Result<Delivery, StoreError>;
+
+    /// Whether writing reads this blob's bytes on this machine: a lazy one (a registry base's
+    /// layer) is then fetched before anything is written, with the others, all at once. A
+    /// registry sink mounts or streams blobs itself, `-j` at a time.
+    fn reads(&self, _blob: &Blob) -> bool {
+        false
+    }
 }
 
 /// Where an image was written, as the report names it.
@@ -60,7 +67,8 @@ pub fn open(destinations: &[Destination], registries: &Arc<registry::Settings>) 
         .collect()
 }
 
-/// Writes `image` to every destination, in order (the first failure stops the rest).
+/// Writes `image` to every destination, in order (the first failure stops the rest), after
+/// fetching the lazy blobs they read (see [`Sink::reads`]).
 pub fn write(
     destinations: &[Destination],
     registries: &Arc<registry::Settings>,
@@ -68,5 +76,8 @@ pub fn write(
     what: &str,
     shell: &mut Shell,
 ) -> Result<Vec<Delivery>, StoreError> {
-    open(destinations, registries).iter().map(|sink| sink.write(image, what, shell)).collect()
+    let sinks = open(destinations, registries);
+    let read = image.blobs_children_first().into_iter().filter(|b| sinks.iter().any(|s| s.reads(b)));
+    fetch::fetch(read, registries.jobs, shell)?;
+    sinks.iter().map(|sink| sink.write(image, what, shell)).collect()
 }
