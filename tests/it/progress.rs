@@ -81,3 +81,33 @@ fn uploads_show_a_bar_per_blob_on_a_terminal_only() {
     // One bar, for the binary's layer (the others are under 1 MiB), its size in MiB.
     assert!(tty.contains("Uploading [") && tty.contains("MiB"), "{tty:?}");
 }
+
+/// Pulls: a bar per base layer of 1 MiB or more, with human sizes, on a terminal only (the
+/// pipe's side is in `registry_parallel`: a status line, no bar).
+#[test]
+fn pulls_show_a_bar_per_blob_on_a_terminal_only() {
+    use crate::registry_support::*;
+    let Some((reg, work)) = registry_and(Kind::Plain, &["buildah", "skopeo", "script"]) else { return };
+    let dest = format!("docker://{}/layers:1", reg.host());
+    // 3 MiB of noise in the bottom layer: it stays over 1 MiB compressed.
+    buildah_layered_base(work.path(), &dest, &reg.client_flags(""), 2, 3 << 20);
+    let p = Project::bin("pullbar", "hi");
+    let run_in_pty = |extra: &str| {
+        let env = OciEnv::new(); // an empty cache: the base is pulled
+        let cmd = format!(
+            "{} oci build --target x86_64 --base {}/layers:1 -o lay {extra}",
+            env!("CARGO_BIN_EXE_cargo-oci"),
+            reg.host()
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"]).current_dir(p.path()).env("CARGO_TARGET_DIR", p.path().join("target"));
+        c.env("NO_COLOR", "1").env_remove("CARGO_TERM_COLOR").envs(env.vars());
+        Run::of(c).success().stdout()
+    };
+    let tty = run_in_pty("");
+    assert!(tty.contains("Pulling 2 blob(s), 3.") && tty.contains(" MiB, from "), "{tty:?}");
+    // One bar, for the big layer (the other is under 1 MiB), its size in MiB.
+    assert!(tty.contains("Pulling [") && tty.contains("MiB sha256:"), "{tty:?}");
+    let quiet = run_in_pty("-q");
+    assert!(!quiet.contains("Pulling"), "-q: no bars either: {quiet:?}");
+}

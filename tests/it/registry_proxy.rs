@@ -69,6 +69,9 @@ pub enum Fault {
     /// Answer this status (503 or 500 with `Retry-After: 0`; 401 with a bearer challenge, as for
     /// an expired token).
     Status(u16),
+    /// Pass the request on, and close the connection halfway through the answer's body (a
+    /// download that breaks off).
+    CutBody,
 }
 
 /// Faults for the requests with `method` whose path contains `path` (or is it, written `=PATH`):
@@ -98,9 +101,10 @@ pub struct Faults {
     /// Answer 503 (with `Retry-After: 1`) to the next request with this method whose path contains the text.
     pub unavailable: Option<(String, String)>,
     pub rules: Vec<Rule>,
-    /// Hold every `HEAD …/blobs/…` this long before answering (a slow link's round trip), so
-    /// requests a client makes at once are seen at once.
-    pub slow_blob_heads: Option<Duration>,
+    /// Hold every `METHOD …/blobs/sha256:…` (`HEAD`: a push's checks, `GET`: a pull) this long
+    /// before answering (a slow link's round trip), so requests a client makes at once are seen
+    /// at once.
+    pub slow_blobs: Option<(&'static str, Duration)>,
 }
 
 /// A bearer-token server played by the proxy: `GET /token` wants Basic `user:pass`, `POST /token`
@@ -122,8 +126,8 @@ struct State {
     seen: Arc<Mutex<Vec<Seen>>>,
     faults: Arc<Mutex<Faults>>,
     dropped: Arc<Mutex<usize>>,
-    /// Blob HEADs held now (see `Faults::slow_blob_heads`), and the most ever held at once.
-    held_heads: Arc<Mutex<(usize, usize)>>,
+    /// Blob requests held now (see `Faults::slow_blobs`), and the most ever held at once.
+    held: Arc<Mutex<(usize, usize)>>,
     /// ECR: per upload session, the `Range` its first chunk was answered with.
     sessions: Mutex<BTreeMap<String, String>>,
 }
@@ -134,8 +138,8 @@ pub struct Proxy {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub faults: Arc<Mutex<Faults>>,
     pub dropped: Arc<Mutex<usize>>,
-    /// Blob HEADs held now (see `Faults::slow_blob_heads`), and the most ever held at once.
-    pub held_heads: Arc<Mutex<(usize, usize)>>,
+    /// Blob requests held now (see `Faults::slow_blobs`), and the most ever held at once.
+    pub held: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Proxy {
@@ -159,7 +163,7 @@ impl Proxy {
             seen: Arc::default(),
             faults: Arc::default(),
             dropped: Arc::default(),
-            held_heads: Arc::default(),
+            held: Arc::default(),
             sessions: Mutex::default(),
         });
         let proxy = Proxy {
@@ -167,7 +171,7 @@ impl Proxy {
             seen: state.seen.clone(),
             faults: state.faults.clone(),
             dropped: state.dropped.clone(),
-            held_heads: state.held_heads.clone(),
+            held: state.held.clone(),
         };
         // The accept loop ends with the test process; each connection has its own thread.
         std::thread::spawn(move || {
@@ -367,14 +371,14 @@ fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(head) = read_head(&mut reader)? else { return client.shutdown(Shutdown::Both) };
-    let slow = state.faults.lock().unwrap().slow_blob_heads;
-    if let Some(wait) = slow.filter(|_| head.method == "HEAD" && head.path.contains("/blobs/")) {
-        let mut n = state.held_heads.lock().unwrap();
+    let slow = state.faults.lock().unwrap().slow_blobs;
+    if let Some((_, wait)) = slow.filter(|(m, _)| head.method == *m && head.path.contains("/blobs/sha256:")) {
+        let mut n = state.held.lock().unwrap();
         n.0 += 1;
         n.1 = n.1.max(n.0);
         drop(n);
         std::thread::sleep(wait);
-        state.held_heads.lock().unwrap().0 -= 1;
+        state.held.lock().unwrap().0 -= 1;
     }
     let len = head.len();
     let authorization = head.header("authorization");
@@ -391,7 +395,9 @@ fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
     };
     let expects_continue = head.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
 
+    let mut cut = false;
     match fault_for(&head, state) {
+        Some((Fault::CutBody, _)) => cut = true,
         Some((Fault::Drop, _)) => {
             record(Some(0));
             // Cut off halfway through the body, or before any answer when there is none.
@@ -437,7 +443,7 @@ fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
             return respond(&mut client, answer.status, &headers, &answer.body);
         }
     }
-    forward(&mut client, &head, &body, state)
+    forward(&mut client, &head, &body, state, cut)
 }
 
 /// Reads and discards a body the proxy answers itself, unless the client waits for 100 Continue.
@@ -482,8 +488,9 @@ fn bearer_answer(b: &Bearer, head: &Head, body: &[u8], authorization: Option<&st
     Some(a)
 }
 
-/// Sends the request on to the registry and its answer back, as the quirks rewrite it.
-fn forward(client: &mut TcpStream, head: &Head, body: &[u8], state: &State) -> std::io::Result<()> {
+/// Sends the request on to the registry and its answer back, as the quirks rewrite it; with
+/// `cut`, only the first half of the answer's body.
+fn forward(client: &mut TcpStream, head: &Head, body: &[u8], state: &State, cut: bool) -> std::io::Result<()> {
     let mut up = TcpStream::connect(("127.0.0.1", state.upstream))?;
     let mut out = format!("{} {} HTTP/1.1\r\n", head.method, head.path);
     for h in &head.lines[1..] {
@@ -532,7 +539,14 @@ fn forward(client: &mut TcpStream, head: &Head, body: &[u8], state: &State) -> s
     }
     answer.push_str("\r\n");
     client.write_all(answer.as_bytes())?;
-    std::io::copy(&mut from, client)?;
+    let length = headers.iter().find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<u64>().ok())?
+    });
+    match length.filter(|_| cut) {
+        Some(len) => std::io::copy(&mut (&mut from).take(len / 2), client)?,
+        None => std::io::copy(&mut from, client)?,
+    };
     client.shutdown(Shutdown::Both)
 }
 

@@ -191,6 +191,15 @@ fn make_certs(d: &Path) -> PathBuf {
     d.join("ca.crt")
 }
 
+/// `buildah ARGS` with its storage (vfs) under `root`; its stdout, trimmed.
+fn buildah(root: &Path, args: &[&str]) -> String {
+    assert!(have("buildah"));
+    let mut c = Command::new("buildah");
+    c.args(["--storage-driver", "vfs", "--root"]).arg(root.join("root")).arg("--runroot").arg(root.join("run"));
+    c.args(args);
+    Run::of(c).success().stdout().trim().to_string()
+}
+
 /// A two-platform base (linux/amd64 + linux/arm64, one layer each holding `/etc/base-marker`
 /// and a config with `User` and `Env`), built with buildah from scratch — no code of ours.
 /// `dest` is any buildah destination (`docker://…`, `oci:DIR:TAG`); `format` is `oci` or `v2s2`.
@@ -201,14 +210,8 @@ pub fn buildah_base(work: &Path, dest: &str, format: &str, flags: &[String]) {
 /// [`buildah_base`] whose marker file says `<marker> for <arch>` (two bases that differ). The
 /// images are kept in `work`'s buildah storage: one marker per `work`.
 pub fn buildah_base_marked(work: &Path, dest: &str, format: &str, flags: &[String], marker: &str) {
-    assert!(have("buildah"));
     let root = work.join("buildah");
-    let b = |args: &[&str]| -> String {
-        let mut c = Command::new("buildah");
-        c.args(["--storage-driver", "vfs", "--root"]).arg(root.join("root")).arg("--runroot").arg(root.join("run"));
-        c.args(args);
-        Run::of(c).success().stdout().trim().to_string()
-    };
+    let b = |args: &[&str]| buildah(&root, args);
     let marker_text = marker;
     if !root.exists() {
         for arch in ["amd64", "arm64"] {
@@ -228,6 +231,35 @@ pub fn buildah_base_marked(work: &Path, dest: &str, format: &str, flags: &[Strin
     args.extend(flags.iter().map(String::as_str));
     args.extend(["localhost/base:multi", dest]);
     b(&args);
+}
+
+/// A linux/amd64 base of `layers` layers, built with buildah from scratch (each layer a commit on
+/// the one before, adding `/layer-N`; the first holds `big` bytes of noise, the others a line)
+/// and pushed to `dest` (`docker://…`) as an OCI image. Returns the layer digests, bottom first.
+pub fn buildah_layered_base(work: &Path, dest: &str, flags: &[String], layers: usize, big: usize) -> Vec<String> {
+    let root = work.join("buildah-layered");
+    let b = |args: &[&str]| buildah(&root, args);
+    let mut from = "scratch".to_string();
+    for n in 1..=layers {
+        let file = work.join(format!("layer-{n}"));
+        let bytes = if n == 1 { noise(big, 0x5eed) } else { format!("layer {n}\n").into_bytes() };
+        std::fs::write(&file, bytes).unwrap();
+        let c = b(&["from", &from]);
+        b(&["copy", &c, file.to_str().unwrap(), &format!("/layer-{n}")]);
+        b(&["config", "--arch", "amd64", "--os", "linux", &c]);
+        from = format!("localhost/layered:{n}");
+        b(&["commit", "-q", &c, &from]);
+        b(&["rm", &c]);
+    }
+    let mut args = vec!["push", "-q", "--format", "oci"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend([from.as_str(), dest]);
+    b(&args);
+    let manifest = skopeo_raw(dest, flags);
+    let digests: Vec<String> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect();
+    assert_eq!(digests.len(), layers, "one layer per commit: {manifest}");
+    digests
 }
 
 /// `skopeo inspect --raw` of a reference (`docker://…`, `oci:…`), parsed.
