@@ -273,8 +273,8 @@ pub struct RegistryArgs {
     /// loopback hosts are always allowed
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
-    /// Jobs at once: blobs and manifests transferred in parallel (default 4), and for a build
-    /// also cargo's `-j N`
+    /// Jobs at once: blobs pushed or pulled and manifests pushed in parallel (default 4), and for
+    /// a build also cargo's `-j N`
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 }

@@ -2,8 +2,9 @@
 //! machine is shared, so its load is printed with the numbers): packaging two 42 MB binaries cold,
 //! and again with nothing changed, vs buildah and vs one bare single-thread deflate pass; pushing
 //! the 2-platform layout vs `skopeo copy --all` through a slow loopback link; a no-op build vs a
-//! no-op cargo build; a cold 2-target build of the C-deps example vs two per-target cargo runs;
-//! peak RSS. `--quick` skips the cold C-deps builds (minutes); `--compressors` adds the layer
+//! no-op cargo build; that build on a registry base pulled cold through the slow link, layers
+//! at once vs one at a time; a cold 2-target build of the C-deps example vs two per-target cargo
+//! runs; peak RSS. `--quick` skips the cold C-deps builds (minutes); `--compressors` adds the layer
 //! writer alone per compression and level, on one CPU and on all.
 
 mod child;
@@ -136,6 +137,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         noop,
         "no-op `cargo build` of both targets",
         Some(noop_cargo),
+    );
+
+    // The same build on a far registry base (the pushed layout: per platform a 15 MB layer and
+    // a small one), its layers pulled at once (-j's default, 4) vs one at a time.
+    let far = |jobs: &str| -> Result<f64, String> {
+        let runs = (0..RUNS).map(|_| peers::build_on_far_base(&exe, &hello, &layout, jobs, ONE_WAY, RATE));
+        Ok(median(runs.collect::<Result<_, _>>()?))
+    };
+    t.vs(
+        "build of examples/hello on a base pulled cold (2 platforms), 50 ms RTT, 20 MB/s",
+        far("4")?,
+        "the same with `-j 1` (layers one at a time, as before)",
+        Some(far("1")?),
     );
 
     // Cold 2-target build of the C-deps example: once each, they take minutes.

@@ -166,6 +166,29 @@ pub fn push(who: Pusher<'_>, layout: &Path, one_way: Duration, rate: f64) -> Res
     timed_rss(&c)
 }
 
+/// A `cargo oci build` of `dir` for both targets on the image of `layout` as its base, served by a
+/// fresh registry through a [`SlowLink`], from an empty cache: every base layer comes through
+/// the link, `jobs` at a time. Seconds (cargo itself is up to date: the pull is what differs).
+pub fn build_on_far_base(
+    exe: &Path,
+    dir: &Path,
+    layout: &Path,
+    jobs: &str,
+    one_way: Duration,
+    rate: f64,
+) -> Result<f64, String> {
+    let registry = Registry::start()?;
+    // The base goes up at full speed, untimed.
+    let src = format!("oci:{}:bench", layout.display());
+    let direct = format!("127.0.0.1:{}/base:v1", registry.port);
+    timed(Command::new(exe).args(["oci", "push", "-q", &src, &direct]).stdout(Stdio::null()))?;
+    let link = SlowLink::start(([127, 0, 0, 1], registry.port).into(), one_way, rate).map_err(|e| e.to_string())?;
+    let cache = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut c = cargo_oci_build(exe, dir, &["x86_64", "aarch64"]);
+    c.args(["--base", &format!("127.0.0.1:{}/base:v1", link.port), "-j", jobs]);
+    timed(c.env("CARGO_OCI_CACHE", cache.path()))
+}
+
 /// A copy of example `name` in `work` with no target dir: a cold build of it compiles everything
 /// (the registry's sources are already downloaded, as on a developer's machine).
 pub fn fresh_example(repo: &Path, name: &str, work: &Path) -> Result<PathBuf, String> {
