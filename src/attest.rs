@@ -22,8 +22,8 @@ pub fn build_facts(plan: &Plan, facts: &Facts) -> BuildFacts {
     // Each version is a process start (two through rustup's proxy): asked all at once, so a
     // no-op build, whose cargo run is short, does not wait for them one after another.
     let (rustc, cargo, zig, git_commit) = std::thread::scope(|s| {
-        let rustc = s.spawn(|| toolchain::rustc(env, root));
-        let cargo = s.spawn(|| toolchain::cargo(env, root));
+        let rustc = s.spawn(|| facts.rustc_version(root));
+        let cargo = s.spawn(|| facts.cargo_version(root));
         let zig = zig_built.then(|| toolchain::zig(env)).flatten();
         let git_commit = facts.revision(root);
         let join =

@@ -74,6 +74,8 @@ impl EnvVars {
     pub const CARGO_OCI_CONTAINERS_RUN_DIR: &'static str = "CARGO_OCI_CONTAINERS_RUN_DIR";
     /// A GitHub token: credentials for ghcr.io when nothing else is configured (as ko does).
     pub const GITHUB_TOKEN: &'static str = "GITHUB_TOKEN";
+    /// Where git finds its repository when it is not a `.git` above the work tree.
+    pub const GIT_DIR: &'static str = "GIT_DIR";
     /// The user name that goes with `GITHUB_TOKEN` (any name works on ghcr.io).
     pub const GITHUB_ACTOR: &'static str = "GITHUB_ACTOR";
 
@@ -158,6 +160,28 @@ impl Env {
         self.get(EnvVars::RUSTUP_HOME)
             .map(PathBuf::from)
             .or_else(|| self.get(EnvVars::HOME).map(|h| PathBuf::from(h).join(".rustup")))
+    }
+
+    /// Every variable, sorted by name.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The file a program name runs: a path (relative to the working directory) as given, a bare
+    /// name looked up on PATH.
+    pub fn resolve(&self, program: &std::ffi::OsStr) -> Option<PathBuf> {
+        if program.as_encoded_bytes().contains(&b'/') {
+            return Some(self.cwd.join(program));
+        }
+        self.which(program.to_str()?)
+    }
+
+    /// cargo-oci's own cache: `CARGO_OCI_CACHE`, else `$XDG_CACHE_HOME/cargo-oci`, else
+    /// `~/.cache/cargo-oci`.
+    pub fn cargo_oci_cache(&self) -> Option<PathBuf> {
+        self.get(EnvVars::CARGO_OCI_CACHE)
+            .map(|d| self.cwd.join(d))
+            .or_else(|| self.cache_home().map(|d| d.join("cargo-oci")))
     }
 
     /// Finds an executable on PATH (hand-written: it is five lines, not worth a dependency).

@@ -65,8 +65,11 @@ pub fn build(request: &Request, env: &Env, shell: &mut Shell) -> Result<Vec<Imag
     let facts = Facts::new(env);
     // Which targets' std is installed is asked of rustc while planning asks cargo: a process
     // start a no-op build would otherwise wait for between planning and compiling.
+    // The built-in base's layer (a tar of CA certificates, gzipped: a few ms of CPU) is built
+    // meanwhile too, on the other core, for the same reason.
     std::thread::scope(|s| {
         s.spawn(|| facts.sysroot());
+        s.spawn(|| store::builtin::warm(env.cargo_oci_cache().as_deref()));
         build_with(request, &facts, env, shell, started)
     })
 }

@@ -8,6 +8,7 @@ pub mod cargo;
 pub mod cargo_config;
 pub mod cdeps;
 pub mod git;
+pub mod memo;
 pub mod signals;
 pub mod toolchain;
 
@@ -32,6 +33,8 @@ pub struct Facts {
     revisions: Mutex<BTreeMap<PathBuf, Option<String>>>,
     /// `rustc --print sysroot`, once asked (see [`Facts::sysroot`]).
     sysroot: Mutex<Option<PathBuf>>,
+    /// What cargo and rustc answered in earlier runs, while what they read is unchanged.
+    memo: memo::Memo,
 }
 
 /// What a path in the settings is on disk.
@@ -45,7 +48,13 @@ pub struct PathFacts {
 
 impl Facts {
     pub fn new(env: &Env) -> Facts {
-        Facts { env: env.clone(), metadata: Mutex::default(), revisions: Mutex::default(), sysroot: Mutex::default() }
+        Facts {
+            env: env.clone(),
+            metadata: Mutex::default(),
+            revisions: Mutex::default(),
+            sysroot: Mutex::default(),
+            memo: memo::Memo::new(env),
+        }
     }
 
     pub fn env(&self) -> &Env {
@@ -63,9 +72,29 @@ impl Facts {
         if let Some(m) = self.metadata.lock().expect("metadata cache lock").get(&key) {
             return Ok(m.clone());
         }
-        let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
+        let meta = self.ask_metadata(manifest, flags, platform)?;
         self.metadata.lock().expect("metadata cache lock").insert(key, meta.clone());
         Ok(meta)
+    }
+
+    /// `cargo metadata`, or its answer kept from an earlier run (see [`memo`]).
+    fn ask_metadata(
+        &self,
+        manifest: Option<&Path>,
+        flags: &CargoFlags,
+        platform: Option<&str>,
+    ) -> Result<Metadata, FactsError> {
+        let question = format!("cargo metadata {}", cargo::key(&self.env, manifest, flags, platform));
+        let text = self.memo.answer(
+            &question,
+            &self.env.cwd,
+            || {
+                let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
+                Ok(serde_json::to_string(&meta).expect("metadata serializes"))
+            },
+            |text| cargo::read_files(&self.env, manifest, flags, text),
+        )?;
+        serde_json::from_str(&text).map_err(|e| FactsError::Kept(e.to_string()))
     }
 
     /// Asks `cargo metadata` for each of `platforms` at once (one thread each) and keeps the
@@ -87,7 +116,7 @@ impl Facts {
         std::thread::scope(|s| {
             for p in missing {
                 s.spawn(move || {
-                    if let Ok(meta) = cargo::metadata(&self.env, manifest, flags, Some(p)) {
+                    if let Ok(meta) = self.ask_metadata(manifest, flags, Some(p)) {
                         let key = cargo::key(&self.env, manifest, flags, Some(p));
                         self.metadata.lock().expect("metadata cache lock").insert(key, meta);
                     }
@@ -131,9 +160,29 @@ impl Facts {
         if let Some(s) = &*kept {
             return Ok(s.clone());
         }
-        let out =
-            crate::process::Cmd::new(self.env.rustc()).args(["--print", "sysroot"]).cwd(&self.env.cwd).output()?;
-        Ok(kept.insert(PathBuf::from(String::from_utf8_lossy(&out).trim())).clone())
+        let cwd = &self.env.cwd;
+        let ask = || crate::process::Cmd::new(self.env.rustc()).args(["--print", "sysroot"]).cwd(cwd).output();
+        let out = self.memo.answer(
+            "rustc --print sysroot",
+            cwd,
+            || ask().map(|o| String::from_utf8_lossy(&o).trim().to_string()),
+            |_| Vec::new(),
+        )?;
+        Ok(kept.insert(PathBuf::from(out)).clone())
+    }
+
+    /// `rustc -vV`, verbatim, as run in `dir` (empty if it cannot be run).
+    pub fn rustc_version(&self, dir: &Path) -> String {
+        self.memo
+            .answer("rustc -vV", dir, || toolchain::rustc(&self.env, dir).ok_or(()), |_| Vec::new())
+            .unwrap_or_default()
+    }
+
+    /// `cargo -V`, as run in `dir` (empty if it cannot be run).
+    pub fn cargo_version(&self, dir: &Path) -> String {
+        self.memo
+            .answer("cargo -V", dir, || toolchain::cargo(&self.env, dir).ok_or(()), |_| Vec::new())
+            .unwrap_or_default()
     }
 
     /// Where the user configured a linker for `triple`, if anywhere.
@@ -143,7 +192,15 @@ impl Facts {
 
     /// The last commit's time in `dir`'s git work tree.
     pub fn commit_time(&self, dir: &Path) -> Option<u64> {
-        git::commit_time(dir)
+        self.in_git(dir).then(|| git::commit_time(dir)).flatten()
+    }
+
+    /// Whether git could find a repository for `dir`: a `.git` (directory, or file for a
+    /// worktree or submodule) above it, or `GIT_DIR`. Where there is none, git is not started:
+    /// it would only fail.
+    fn in_git(&self, dir: &Path) -> bool {
+        self.env.get(crate::env::EnvVars::GIT_DIR).is_some()
+            || self.env.cwd.join(dir).ancestors().any(|d| d.join(".git").exists())
     }
 
     /// The commit `dir` is checked out at.
@@ -151,7 +208,7 @@ impl Facts {
         if let Some(r) = self.revisions.lock().expect("revision cache lock").get(dir) {
             return r.clone();
         }
-        let r = git::revision(dir);
+        let r = self.in_git(dir).then(|| git::revision(dir)).flatten();
         self.revisions.lock().expect("revision cache lock").insert(dir.to_path_buf(), r.clone());
         r
     }
@@ -184,11 +241,14 @@ pub enum FactsError {
         #[source]
         source: cargo_metadata::Error,
     },
+    #[error("could not read the cargo metadata kept from an earlier run: {0}")]
+    Kept(String),
 }
 
 impl FactsError {
     pub fn hints(&self) -> Vec<String> {
         match self {
+            FactsError::Kept(_) => vec![format!("remove {} and run again", crate::env::EnvVars::CARGO_OCI_CACHE)],
             FactsError::Metadata { .. } => {
                 vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()]
             }

@@ -11,13 +11,13 @@ fn text(cmd: Cmd) -> Option<String> {
 }
 
 /// `rustc -vV`, verbatim, as run in `dir` (a `rust-toolchain.toml` there picks the toolchain).
-pub fn rustc(env: &Env, dir: &Path) -> String {
-    text(Cmd::new(env.rustc()).arg("-vV").cwd(dir)).unwrap_or_default()
+pub fn rustc(env: &Env, dir: &Path) -> Option<String> {
+    text(Cmd::new(env.rustc()).arg("-vV").cwd(dir))
 }
 
 /// `cargo -V`, as run in `dir`.
-pub fn cargo(env: &Env, dir: &Path) -> String {
-    text(Cmd::new(env.cargo()).arg("-V").cwd(dir)).unwrap_or_default()
+pub fn cargo(env: &Env, dir: &Path) -> Option<String> {
+    text(Cmd::new(env.cargo()).arg("-V").cwd(dir))
 }
 
 /// `zig version` (on PATH, else `python3 -m ziglang version`, where cargo-zigbuild finds it).

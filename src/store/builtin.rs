@@ -1,6 +1,7 @@
 //! The embedded bases: `static` (a distroless-static equivalent) and `scratch` (nothing). They
 //! are sources of bases only: the same for every platform, with no manifest of their own.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
@@ -36,7 +37,7 @@ impl Source for Static {
     }
 
     fn base(&self, _platform: &Platform) -> Result<BaseImage, StoreError> {
-        let layer = static_layer()?.clone();
+        let layer = static_layer(None)?.clone();
         Ok(BaseImage {
             history: vec![history(&layer.created_by)],
             layers: vec![layer],
@@ -117,23 +118,56 @@ pub fn ca_bundle() -> String {
     pem
 }
 
+/// Builds the `static` layer ahead of its first use (a build does so while it plans), kept
+/// in `cache` (cargo-oci's cache directory) so later runs need not compress it again; a failure
+/// is reported by that use.
+pub fn warm(cache: Option<&Path>) {
+    let _ = static_layer(cache);
+}
+
 /// Built once per process, in memory (about 150 KiB compressed), identical for every platform.
-fn static_layer() -> Result<&'static Layer, StoreError> {
-    static LAYER: OnceLock<Layer> = OnceLock::new();
-    if let Some(l) = LAYER.get() {
-        return Ok(l);
-    }
-    let (bytes, d) = layer::write(static_entries(), BASE_MTIME, Vec::new()).map_err(|source| StoreError::Io {
+/// A second caller waits for the first's layer rather than building it again. Compressing it at
+/// gzip level 9 costs a no-op build ~5 ms, so the compressed bytes are kept in `cache` under
+/// the layer's key (see `layer::key`) and, when read back, both digests are computed from them.
+fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
+    static LAYER: OnceLock<Result<Layer, String>> = OnceLock::new();
+    let built = LAYER.get_or_init(|| {
+        let entries = layer::prepare(static_entries()).map_err(|e| e.to_string())?;
+        let contents = layer::key::contents(&entries).map_err(|e| e.to_string())?;
+        let key = layer::key::key(&entries, &contents, BASE_MTIME, Default::default());
+        let kept = cache.map(|c| c.join("builtin").join(format!("{}.tar.gz", key.hex())));
+        let (bytes, d) = match kept.as_deref().and_then(read_kept) {
+            Some(found) => found,
+            None => {
+                let (bytes, d, _) =
+                    layer::write_prepared(&entries, BASE_MTIME, Default::default(), Vec::new(), &|_| {})
+                        .map_err(|e| e.to_string())?;
+                if let Some(path) = &kept {
+                    // Losing it only means compressing again next time.
+                    let _ = super::disk::replace_file(path, &bytes, false);
+                }
+                (bytes, d)
+            }
+        };
+        Ok(Layer {
+            blob: Blob { media_type: layer::MEDIA_TYPE.into(), digest: d.digest, size: d.size, content: Content::Bytes(bytes.into()) },
+            diff_id: d.diff_id,
+            created_by: "cargo-oci base `static`: /etc/{passwd,group,nsswitch.conf,os-release}, CA certificates, /tmp, /home/nonroot, /root".into(),
+        })
+    });
+    built.as_ref().map_err(|why| StoreError::Io {
         op: "build the built-in base layer in",
         path: "memory".into(),
-        source,
-    })?;
-    let layer = Layer {
-        blob: Blob { media_type: layer::MEDIA_TYPE.into(), digest: d.digest, size: d.size, content: Content::Bytes(bytes.into()) },
-        diff_id: d.diff_id,
-        created_by: "cargo-oci base `static`: /etc/{passwd,group,nsswitch.conf,os-release}, CA certificates, /tmp, /home/nonroot, /root".into(),
-    };
-    Ok(LAYER.get_or_init(|| layer))
+        source: std::io::Error::other(why.clone()),
+    })
+}
+
+/// A kept layer and its digests, computed from its bytes (a corrupt one fails gzip's CRC).
+fn read_kept(path: &Path) -> Option<(Vec<u8>, layer::Digests)> {
+    let bytes = std::fs::read(path).ok()?;
+    let (diff_id, _) = crate::oci::digest_reader(flate2::read::MultiGzDecoder::new(bytes.as_slice())).ok()?;
+    let d = layer::Digests { digest: crate::oci::Digest::of(&bytes), size: bytes.len() as u64, diff_id };
+    Some((bytes, d))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::disk;
 use super::lock::DirLock;
 use super::sweep::{self, Legacy};
-use crate::env::{Env, EnvVars};
+use crate::env::Env;
 use crate::oci::{digest_reader, Digest, HashWriter};
 
 #[derive(Debug)]
@@ -29,11 +29,7 @@ pub struct Cache {
 impl Cache {
     /// `CARGO_OCI_CACHE`, else `$XDG_CACHE_HOME/cargo-oci`, else `~/.cache/cargo-oci`.
     pub fn from_env(env: &Env) -> Option<Cache> {
-        let dir = env
-            .get(EnvVars::CARGO_OCI_CACHE)
-            .map(|d| env.cwd.join(d))
-            .or_else(|| env.cache_home().map(|d| d.join("cargo-oci")))?;
-        Some(Cache::at(&dir))
+        Some(Cache::at(&env.cargo_oci_cache()?))
     }
 
     pub fn at(dir: &Path) -> Cache {

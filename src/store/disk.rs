@@ -35,13 +35,19 @@ pub fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
 /// Writes `bytes` to `path` through a sibling temp file and a rename: a concurrent reader sees
 /// the old file or the new one, never half of one (the work files of the init and of auditable
 /// binaries, `oci.lock`). [`FILE_MODE`] under the umask, plus `x` where `r` is if `executable`.
+/// A file that already has these bytes and mode is left alone (a rebuild that changed nothing
+/// reads a binary rather than writing it again).
 pub fn replace_file(path: &Path, bytes: &[u8], executable: bool) -> io::Result<()> {
+    let mode = file_mode().unwrap_or(FILE_MODE);
+    let mode = if executable { mode | ((mode & 0o444) >> 2) } else { mode };
+    let same = |m: fs::Metadata| m.len() == bytes.len() as u64 && m.permissions().mode() & 0o7777 == mode;
+    if fs::metadata(path).is_ok_and(same) && fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     create_dir_all(dir)?;
     let mut tmp = temp_file(dir)?;
     io::Write::write_all(&mut tmp, bytes)?;
-    let mode = file_mode().unwrap_or(FILE_MODE);
-    let mode = if executable { mode | ((mode & 0o444) >> 2) } else { mode };
     tmp.as_file().set_permissions(Permissions::from_mode(mode))?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
