@@ -123,7 +123,20 @@ pub fn child(args: &[String]) -> Result<(), String> {
             progress: &progress,
             compression: image.compression,
         };
-        let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
+        // As a build does: each platform's layers on a thread of its own.
+        let targets = std::thread::scope(|s| {
+            let threads: Vec<_> = image
+                .targets
+                .iter()
+                .map(|t| {
+                    s.spawn(|| cargo_oci::package::target_layers(&image, &t.target, &inputs).map_err(|e| e.to_string()))
+                })
+                .collect();
+            threads.into_iter().map(|h| h.join().expect("a packaging thread panicked")).collect::<Result<Vec<_>, _>>()
+        })?;
+        let files = cargo_oci::package::files_layer(&image, &inputs).map_err(|e| e.to_string())?;
+        let layers = cargo_oci::package::ImageLayers { files, targets };
+        let set = cargo_oci::package::image_of(&image, &bases, &layers, 0).map_err(|e| e.to_string())?;
         let writing = Instant::now();
         cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
         let write = writing.elapsed().as_secs_f64();
