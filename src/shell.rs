@@ -160,3 +160,39 @@ impl Shell {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(verbosity: Verbosity) -> Shell {
+        Shell::new(verbosity, Some(ColorChoice::Never), &Env::from_pairs("/".into(), []))
+    }
+
+    fn status(verb: &str, msg: &str) -> Line {
+        Line::Status(verb.into(), msg.into())
+    }
+
+    #[test]
+    fn a_recording_keeps_what_its_verbosity_shows_in_order_and_replays_it() {
+        let record = |verbosity| {
+            let mut r = shell(verbosity).recording();
+            r.verbose("Checked", "app");
+            r.status("Note", "debug info");
+            r.warn("careful");
+            r.kept.unwrap()
+        };
+        let (checked, warned) = (Line::Verbose("Checked".into(), "app".into()), Line::Warn("careful".into()));
+        assert_eq!(record(Verbosity::Verbose), [checked, status("Note", "debug info"), warned]);
+        assert_eq!(record(Verbosity::Normal), [status("Note", "debug info"), Line::Warn("careful".into())]);
+        assert_eq!(record(Verbosity::Quiet), []);
+
+        // Replayed into another recording: the same lines, after what it had.
+        let mut r = shell(Verbosity::Normal).recording();
+        r.status("Note", "one");
+        let mut into = shell(Verbosity::Normal).recording();
+        into.status("Note", "zero");
+        into.replay(r);
+        assert_eq!(into.kept.unwrap(), [status("Note", "zero"), status("Note", "one")]);
+    }
+}

@@ -18,6 +18,7 @@ mod layer_cache;
 mod layout_support;
 mod load;
 mod merge;
+mod overlap;
 mod pid1;
 mod plan;
 mod progress;
