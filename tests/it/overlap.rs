@@ -77,7 +77,7 @@ fn when_cargo_fails_after_a_target_was_layered_the_error_is_cargos_and_nothing_i
     let run = p.oci_env(&[&ARGS[..], &["lay"]].concat(), &vars(&p, true)).failure();
     let err = run.stderr();
     // Cargo's own `error:` line first, then ours.
-    let ours = err.lines().filter(|l| l.starts_with("error:")).last();
+    let ours = err.lines().rfind(|l| l.starts_with("error:"));
     assert_eq!(ours, Some("error: failed to compile for `x86_64-unknown-linux-musl` and `aarch64-unknown-linux-musl`"));
     assert!(err.contains("the x86_64 layer was there while aarch64 was being built"), "{err}");
     assert!(!err.contains("Checked") && !err.contains("Packaging"), "the dropped work says nothing: {err}");
