@@ -86,35 +86,7 @@ pub fn compile_and_layer(stages: &Stages<'_>, shell: &mut Shell) -> Result<Layer
     });
     compiled?;
     done.sort_by_key(|d| plan.jobs.iter().position(|j| std::ptr::eq(j, d.job)));
-    let (mut refused, mut failed) = (None, None);
-    let mut layers = BTreeMap::new();
-    for d in done {
-        shell.replay(d.shell);
-        match d.result {
-            Ok(staged) => layers.extend(staged.into_iter().map(|(image, s)| ((image, &d.job.target.triple), s))),
-            Err(Failure::Refused(e)) => drop(refused.get_or_insert(*e)),
-            Err(Failure::Failed(e)) => drop(failed.get_or_insert(*e)),
-            Err(Failure::Elsewhere | Failure::Stopped) => {}
-        }
-    }
-    if let Some(e) = refused.or(failed) {
-        return Err(e);
-    }
-    let staging = shared.staging.into_inner().unwrap_or_else(stages.staging)?;
-    // A `files` layer that failed first: the targets that met it stopped without their layers.
-    let files = shared.files.into_iter().map(|f| f.into_inner().transpose()).collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::new();
-    for ((i, image), files) in plan.images.iter().enumerate().zip(files) {
-        // Made by the first of the image's targets to get there.
-        let files = files.ok_or_else(|| not_layered(image, "every platform"))?;
-        let mut targets = Vec::new();
-        for t in image.targets.iter() {
-            let own = layers.remove(&(i, &t.target.triple));
-            targets.push(own.ok_or_else(|| not_layered(image, &t.target.platform.to_string()))?);
-        }
-        out.push(ImageLayers { files, targets });
-    }
-    Ok(Layered { staging, layers: out })
+    shared.collect(done, shell)
 }
 
 /// A layer that should be there and is not: its stage failed without saying so (a bug).
@@ -131,7 +103,7 @@ struct Shared<'a> {
     stages: &'a Stages<'a>,
     staging: OnceLock<Result<Staging, Error>>,
     /// Each image's `files` layer, made by the first of its targets to get there.
-    files: Vec<OnceLock<Result<Staged, Error>>>,
+    files: Vec<OnceLock<Result<Staged, Failure>>>,
     /// Set when cargo or a target failed: the others stop at their next step.
     stop: AtomicBool,
     progress: Progress,
@@ -158,6 +130,48 @@ enum Failure {
 }
 
 impl<'a> Shared<'a> {
+    /// The targets' work, `done` in plan order: their lines written, and each image's layers, or
+    /// the error to report.
+    fn collect(self, done: Vec<Done<'_>>, shell: &mut Shell) -> Result<Layered, Error> {
+        let plan = self.stages.plan;
+        let (mut refused, mut failed) = (None, None);
+        let mut layers = BTreeMap::new();
+        for d in done {
+            shell.replay(d.shell);
+            match d.result {
+                Ok(staged) => layers.extend(staged.into_iter().map(|(image, s)| ((image, &d.job.target.triple), s))),
+                Err(Failure::Refused(e)) => drop(refused.get_or_insert(*e)),
+                Err(Failure::Failed(e)) => drop(failed.get_or_insert(*e)),
+                Err(Failure::Elsewhere | Failure::Stopped) => {}
+            }
+        }
+        if let Some(e) = refused.or(failed) {
+            return Err(e);
+        }
+        let staging = self.staging.into_inner().unwrap_or_else(self.stages.staging)?;
+        // A `files` layer that failed: the targets that met it stopped without their layers.
+        let mut files = Vec::new();
+        for cell in self.files {
+            files.push(match cell.into_inner() {
+                Some(Ok(staged)) => Some(staged),
+                Some(Err(Failure::Failed(e))) => return Err(*e),
+                Some(Err(_)) | None => None,
+            });
+        }
+        let mut out = Vec::new();
+        for ((i, image), files) in plan.images.iter().enumerate().zip(files) {
+            // Made by the first of the image's targets to get there.
+            let files = files.ok_or_else(|| not_layered(image, "every platform"))?;
+            let mut targets = Vec::new();
+            for t in image.targets.iter() {
+                let own = layers.remove(&(i, &t.target.triple));
+                targets.push(own.ok_or_else(|| not_layered(image, &t.target.platform.to_string()))?);
+            }
+            out.push(ImageLayers { files, targets });
+        }
+        Ok(Layered { staging, layers: out })
+    }
+
     /// Starts `job`'s stages on a thread of `s`.
     fn start<'s>(
         &'s self,
@@ -192,8 +206,7 @@ impl<'a> Shared<'a> {
         }
         self.go_on()?;
         let staging = self.staging.get_or_init(self.stages.staging).as_ref().map_err(|_| Failure::Elsewhere)?;
-        crate::auditable::embed(plan, facts, job, &mut artifacts, shell)
-            .map_err(|e| Failure::Failed(Box::new(e.into())))?;
+        crate::auditable::embed(plan, facts, job, &mut artifacts, shell).map_err(|e| self.failed(e.into()))?;
         let mut out = Vec::new();
         for (i, image) in plan.images.iter().enumerate() {
             let Some(t) = image.targets.iter().find(|t| t.target.triple == job.target.triple) else { continue };
@@ -204,17 +217,24 @@ impl<'a> Shared<'a> {
                 profile: &plan.profile,
                 progress: &self.progress,
                 compression: image.compression,
+                stop: &self.stop,
             };
             self.go_on()?;
-            out.push((
-                i,
-                crate::package::target_layers(image, &t.target, &inputs).map_err(|e| Failure::Failed(Box::new(e)))?,
-            ));
+            out.push((i, crate::package::target_layers(image, &t.target, &inputs).map_err(|e| self.failed(e))?));
             self.go_on()?;
-            let files = self.files[i].get_or_init(|| crate::package::files_layer(image, &inputs));
+            let files =
+                self.files[i].get_or_init(|| crate::package::files_layer(image, &inputs).map_err(|e| self.failed(e)));
             files.as_ref().map_err(|_| Failure::Elsewhere)?;
         }
         Ok(out)
+    }
+
+    /// A failure of this target's own, unless it was stopped (see `Inputs::stop`).
+    fn failed(&self, e: Error) -> Failure {
+        match self.stop.load(Ordering::Relaxed) {
+            true => Failure::Stopped,
+            false => Failure::Failed(Box::new(e)),
+        }
     }
 
     /// `Err` once something failed elsewhere: there is no use going on.

@@ -5,6 +5,8 @@
 
 pub mod files;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::compile::Artifacts;
 use crate::image::ImageInput;
 use crate::layer::{Compression, Entry, Kind, Source};
@@ -107,6 +109,9 @@ pub struct Inputs<'a> {
     pub profile: &'a str,
     pub progress: &'a Progress,
     pub compression: Compression,
+    /// Set when the layers are no longer wanted (the build failed elsewhere): a layer being made
+    /// stops at its next chunk.
+    pub stop: &'a AtomicBool,
 }
 
 /// Configs, manifests and index for one image, from its layers: pure, the layers are made.
@@ -234,7 +239,15 @@ fn compress(
         .sum();
     let bar = inputs.progress.bytes("Compressing", what, total);
     bar.tick(); // drawn at once, not only after the first chunk
-    let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &|n| bar.inc(n));
+    let read = |n| {
+        if inputs.stop.load(Ordering::Relaxed) {
+            // Not `Interrupted`: readers retry on that.
+            return Err(std::io::Error::other("stopped: the build failed elsewhere"));
+        }
+        bar.inc(n);
+        Ok(())
+    };
+    let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &read);
     bar.finish_and_clear();
     layer
 }

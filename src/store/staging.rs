@@ -66,7 +66,7 @@ impl Staging {
         mtime: u64,
         compression: Compression,
         created_by: String,
-        read: &dyn Fn(u64),
+        read: layer::OnRead<'_>,
     ) -> io::Result<(Layer, LayerCounts)> {
         let entries = layer::prepare(entries)?;
         let media_type = compression.media_type();
@@ -105,5 +105,39 @@ impl Staging {
             cache.put(&layer::key::key(&entries, &contents, mtime, compression), &r, &path);
         }
         Ok((layer(r, path), LayerCounts::COMPRESSED))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::Source;
+
+    #[test]
+    fn a_layer_stopped_midway_leaves_no_file_and_no_cache_entry_and_the_next_one_is_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let cache_dir = d.path().join("cache");
+        let staging = Staging::new(d.path()).unwrap().with_cache(LayerCache::open(&cache_dir).unwrap(), Vec::new());
+        let bin = d.path().join("app");
+        std::fs::write(&bin, vec![7u8; 4 << 20]).unwrap();
+        let entries = || vec![Entry::file("/usr/local/bin/app", Source::Path(bin.clone()), 0o755)];
+        let chunks = std::cell::Cell::new(0);
+        let stop_at_second_chunk = |_| {
+            chunks.set(chunks.get() + 1);
+            match chunks.get() {
+                1 => Ok(()),
+                _ => Err(io::Error::other("stopped")),
+            }
+        };
+        let made = staging.layer(entries(), 0, Compression::default(), "x".into(), &stop_at_second_chunk);
+        assert_eq!(made.unwrap_err().to_string(), "stopped");
+        assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0, "nothing staged");
+        assert_eq!(std::fs::read_dir(cache_dir.join("keys")).unwrap().count(), 0, "nothing cached");
+
+        let (layer, counts) = staging.layer(entries(), 0, Compression::default(), "x".into(), &|_| Ok(())).unwrap();
+        assert_eq!(counts, LayerCounts::COMPRESSED);
+        let Content::File(path) = &layer.blob.content else { panic!("a staged file") };
+        let (digest, size) = crate::oci::digest_reader(std::fs::File::open(path.as_path()).unwrap()).unwrap();
+        assert_eq!((digest, size), (layer.blob.digest, layer.blob.size));
     }
 }
