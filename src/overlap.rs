@@ -1,8 +1,9 @@
 //! Compile, and layer each target while cargo builds the others. One cargo run builds several
-//! targets and the first is often linked well before the last, so each target, as soon as cargo
-//! has built all its binaries (`compile` says when), goes through the stages after compile on a
-//! thread of its own: the strip note, the ELF check, `.dep-v0` (auditable), its own layers, and
-//! its image's `files` layer if no other target made it yet. The configs, manifests and indexes
+//! targets and the first is often linked well before the last (and a later run, or an init,
+//! builds after it), so each target, as soon as cargo has built all its binaries (`compile` says
+//! when), goes through the stages after compile on a thread of its own: the strip note, the ELF
+//! check, `.dep-v0` (auditable), its own layers, and its image's `files` layer if no other target
+//! made it yet. The configs, manifests and indexes
 //! are put together after cargo ends, in plan order, from those layers: the same bytes as when
 //! the stages ran one after the other.
 //!
@@ -12,7 +13,7 @@
 //! cargo ends. If cargo fails, the work already started stops at its next step and is dropped
 //! with the staging directory (the layer cache only ever holds whole entries), and the error is
 //! cargo's. Otherwise, of the targets' errors, a refused binary (the check) is reported first,
-//! then any other, each in plan order, whichever thread met it first.
+//! then any other, each in plan order (not in the order the threads met them).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
