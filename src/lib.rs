@@ -3,11 +3,11 @@
 //! The pipeline, top to bottom ([`build`]): **plan** (a `plan::Request` + `facts` → plain data,
 //! no I/O) → preflight (destinations writable) → bases read through `store::Source` → glibc
 //! floors (the plan's second step, pure) → preflight (tools) → **compile** (one cargo run for
-//! the targets that share a backend and flags) → ELF check → `.dep-v0` added
-//! (auditable) → **package**: **layer**
-//! (deterministic tar.gz) + **image** (config, manifest, index: pure functions) + referrers
-//! (SBOM, provenance) → **store** sinks, one per destination of the plan (layout, oci-archive,
-//! registry).
+//! the targets that share a backend and flags), and as soon as a target's binaries exist, while
+//! cargo builds the others (`overlap`): ELF check → `.dep-v0` added (auditable) → **layer**
+//! (deterministic tar.gz) → then **package**: **image** (config, manifest, index: pure functions)
+//! and referrers (SBOM, provenance) → **store** sinks, one per destination of the plan (layout,
+//! oci-archive, registry).
 //!
 //! Modules depend downward only (a test keeps it so): `oci` (value types) at the bottom; `layer`,
 //! `image`; the utilities (`env`, `process`, `shell`, `facts`, …); `plan`; `store`; the stages;
@@ -31,6 +31,7 @@ pub mod layer;
 pub mod lock;
 pub mod merge;
 pub mod oci;
+pub mod overlap;
 pub mod package;
 pub mod plan;
 pub mod platforms;
@@ -94,23 +95,26 @@ fn build_with(
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
     preflight::tools(&plan, env)?;
+    // Cargo builds; each target is checked, made auditable and layered as soon as its binaries
+    // exist, while cargo goes on with the others (see `overlap`).
+    let make_staging = || staging(&plan);
+    let stages = overlap::Stages {
+        plan: &plan,
+        facts,
+        elf_check: plan.elf_check.then_some(&inspected),
+        notes: true,
+        staging: &make_staging,
+    };
     // The toolchain versions and git state for provenance are asked while cargo runs: they do
     // not depend on what it builds, and each is a process start a no-op build would wait for.
-    let (artifacts, build) = std::thread::scope(|s| {
+    let (layered, build) = std::thread::scope(|s| {
         let build = s.spawn(|| attest::build_facts(&plan, facts));
-        let artifacts = compile::compile(&plan, facts, shell);
-        (artifacts, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        let layered = overlap::compile_and_layer(&stages, shell);
+        (layered, build.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
-    let mut artifacts = artifacts?;
-    check::strip::say_after_build(&plan, &artifacts, shell);
-    if plan.elf_check {
-        check::check(&plan, &inspected, &artifacts, shell)?;
-    }
-    // After the check: a binary that is refused leaves nothing under target/oci.
-    auditable::embed(&plan, facts, &mut artifacts, shell)?;
-    let oci_dir = plan.target_dir.join("oci");
-    let staging = staging(&plan, &oci_dir)?;
-    let sets = package::assemble(&plan, &bases, &artifacts, &staging, &build, facts, shell)?;
+    // The staging directory holds the layers' blobs until the sinks have them.
+    let overlap::Layered { staging: _staging, layers } = layered?;
+    let sets = package::assemble(&plan, &bases, layers, &build, facts, shell)?;
     if plan.verify_reproducible {
         let images: Vec<oci::Image> = sets.iter().map(|p| p.image.clone()).collect();
         verify::verify(&plan, &bases, &images, &build, facts, shell)?;
@@ -132,7 +136,8 @@ fn build_with(
 
 /// The staging directory in `<target-dir>/oci`, with the layer cache beside it (see
 /// `store::layer_cache` for why there); the output layouts may stand in for a lost cached blob.
-fn staging(plan: &Plan, oci_dir: &std::path::Path) -> Result<Staging, Error> {
+fn staging(plan: &Plan) -> Result<Staging, Error> {
+    let oci_dir = &plan.target_dir.join("oci");
     let staging = Staging::new(oci_dir).map_err(store::StoreError::io("create a staging directory in", oci_dir))?;
     let cache_dir = oci_dir.join(".layer-cache");
     let cache = store::layer_cache::LayerCache::open(&cache_dir)

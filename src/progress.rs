@@ -26,6 +26,21 @@ impl Progress {
         Progress { multi: None }
     }
 
+    /// Draws nothing until [`Progress::resume`]; bars added meanwhile keep counting. For work that
+    /// starts while cargo draws its own progress bar on the same terminal.
+    pub fn pause(&self) {
+        if let Some(multi) = &self.multi {
+            multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+    }
+
+    /// Draws again, the bars added while paused too.
+    pub fn resume(&self) {
+        if let Some(multi) = &self.multi {
+            multi.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     /// A bar for a step over `total` bytes, labelled like a status line (`Compressing api …`).
     pub fn bytes(&self, verb: &str, what: String, total: u64) -> ProgressBar {
         self.bar(verb, what, total, MIN_BYTES)

@@ -29,6 +29,16 @@ pub struct Shell {
     err: anstream::AutoStream<std::io::Stderr>,
     /// Progress bars: only when stderr is a terminal (never in CI logs or pipes) and not quiet.
     bars: bool,
+    /// A [`Shell::recording`] keeps its lines here instead of writing them.
+    kept: Option<Vec<Line>>,
+}
+
+/// One line of output; a recording shell keeps them for [`Shell::replay`].
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    Status(String, String),
+    Verbose(String, String),
+    Warn(String),
 }
 
 // cargo's own palette (cargo's `util::style`), so our lines and cargo's look alike.
@@ -51,7 +61,22 @@ impl Shell {
             _ => anstream::ColorChoice::Auto,
         };
         let bars = verbosity != Verbosity::Quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        Shell { verbosity, err: anstream::AutoStream::new(std::io::stderr(), choice), bars }
+        Shell { verbosity, err: anstream::AutoStream::new(std::io::stderr(), choice), bars, kept: None }
+    }
+
+    /// A shell for work on another thread whose output must not land in the middle of someone
+    /// else's (cargo's, while it runs): it keeps its lines, in order, for [`Shell::replay`]. Same
+    /// verbosity and colour; no progress bars of its own.
+    pub fn recording(&self) -> Shell {
+        let err = anstream::AutoStream::new(std::io::stderr(), self.err.current_choice());
+        Shell { verbosity: self.verbosity, err, bars: false, kept: Some(Vec::new()) }
+    }
+
+    /// Writes the lines `recorded` kept (see [`Shell::recording`]), as it would have.
+    pub fn replay(&mut self, recorded: Shell) {
+        for line in recorded.kept.into_iter().flatten() {
+            self.emit(line);
+        }
     }
 
     /// Where long steps draw their progress bars (nowhere unless stderr is a terminal).
@@ -85,21 +110,34 @@ impl Shell {
     /// `   Packaging whoami 0.3.1 for linux/amd64` — the verb right-aligned in 12 columns.
     pub fn status(&mut self, verb: &str, msg: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {
-            let _ = writeln!(self.err, "{HEADER}{verb:>12}{HEADER:#} {msg}");
+            self.emit(Line::Status(verb.into(), msg.to_string()));
         }
     }
 
     /// A status line shown only with `-v`.
     pub fn verbose(&mut self, verb: &str, msg: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Verbose {
-            let _ = writeln!(self.err, "{NOTE}{verb:>12}{NOTE:#} {msg}");
+            self.emit(Line::Verbose(verb.into(), msg.to_string()));
         }
     }
 
     pub fn warn(&mut self, msg: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {
-            let _ = writeln!(self.err, "{WARN}warning{WARN:#}: {msg}");
+            self.emit(Line::Warn(msg.to_string()));
         }
+    }
+
+    /// Writes `line`, or keeps it when recording.
+    fn emit(&mut self, line: Line) {
+        if let Some(kept) = &mut self.kept {
+            kept.push(line);
+            return;
+        }
+        let _ = match line {
+            Line::Status(verb, msg) => writeln!(self.err, "{HEADER}{verb:>12}{HEADER:#} {msg}"),
+            Line::Verbose(verb, msg) => writeln!(self.err, "{NOTE}{verb:>12}{NOTE:#} {msg}"),
+            Line::Warn(msg) => writeln!(self.err, "{WARN}warning{WARN:#}: {msg}"),
+        };
     }
 
     /// Errors always print, also under `-q`.
@@ -120,5 +158,41 @@ impl Shell {
         for h in hints {
             let _ = writeln!(self.err, "{NOTE}hint{NOTE:#}: {h}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(verbosity: Verbosity) -> Shell {
+        Shell::new(verbosity, Some(ColorChoice::Never), &Env::from_pairs("/".into(), []))
+    }
+
+    fn status(verb: &str, msg: &str) -> Line {
+        Line::Status(verb.into(), msg.into())
+    }
+
+    #[test]
+    fn a_recording_keeps_what_its_verbosity_shows_in_order_and_replays_it() {
+        let record = |verbosity| {
+            let mut r = shell(verbosity).recording();
+            r.verbose("Checked", "app");
+            r.status("Note", "debug info");
+            r.warn("careful");
+            r.kept.unwrap()
+        };
+        let (checked, warned) = (Line::Verbose("Checked".into(), "app".into()), Line::Warn("careful".into()));
+        assert_eq!(record(Verbosity::Verbose), [checked, status("Note", "debug info"), warned]);
+        assert_eq!(record(Verbosity::Normal), [status("Note", "debug info"), Line::Warn("careful".into())]);
+        assert_eq!(record(Verbosity::Quiet), []);
+
+        // Replayed into another recording: the same lines, after what it had.
+        let mut r = shell(Verbosity::Normal).recording();
+        r.status("Note", "one");
+        let mut into = shell(Verbosity::Normal).recording();
+        into.status("Note", "zero");
+        into.replay(r);
+        assert_eq!(into.kept.unwrap(), [status("Note", "zero"), status("Note", "one")]);
     }
 }

@@ -4,13 +4,14 @@
 use crate::facts::Facts;
 use crate::oci::BaseImage;
 use crate::oci::Image;
+use crate::overlap::Stages;
 use crate::plan::Plan;
 use crate::provenance::BuildFacts;
 use crate::shell::Shell;
 use crate::store::layout_source::LayoutStore;
 use crate::store::staging::Staging;
 use crate::store::StoreError;
-use crate::{compile, diff, store, Error};
+use crate::{diff, store, Error};
 
 pub fn verify(
     plan: &Plan,
@@ -26,11 +27,11 @@ pub fn verify(
     shell.status("Verifying", format!("reproducibility: building again in {}", dir.path().display()));
     let mut again = plan.clone();
     again.target_dir = dir.path().join("target");
-    let mut artifacts = compile::compile(&again, facts, shell)?;
-    crate::auditable::embed(&again, facts, &mut artifacts, shell)?;
-    let staging = Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?;
     // No layer cache here: every layer is compressed again, so the compressor is checked too.
-    let second = crate::package::assemble(&again, bases, &artifacts, &staging, build, facts, shell)?;
+    let make_staging = || Ok(Staging::new(&dir.path().join("staging")).map_err(StoreError::io("create", dir.path()))?);
+    let stages = Stages { plan: &again, facts, elf_check: None, notes: false, staging: &make_staging };
+    let layered = crate::overlap::compile_and_layer(&stages, shell)?;
+    let second = crate::package::assemble(&again, bases, layered.layers, build, facts, shell)?;
     for ((image, a), b) in plan.images.iter().zip(first).zip(second.iter().map(|p| &p.image)) {
         if a.root.digest == b.root.digest {
             shell.status("Reproducible", format!("{} {}", image.name, a.root.digest));

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compile::Artifacts;
 use crate::facts::{Facts, FactsError};
-use crate::plan::Plan;
+use crate::plan::{CompileJob, Plan};
 use crate::shell::Shell;
 
 pub use elf::AppendError;
@@ -27,35 +27,39 @@ pub use elf::AppendError;
 /// The section cargo-auditable's readers look for.
 pub const SECTION: &str = ".dep-v0";
 
-/// Gives every binary of every auditable image its `.dep-v0` section; `artifacts` then names the
-/// copies.
-pub fn embed(plan: &Plan, facts: &Facts, artifacts: &mut Artifacts, shell: &mut Shell) -> Result<(), AuditableError> {
-    for job in &plan.jobs {
-        let triple = &job.target.triple;
-        for unit in &job.units {
-            let wanted = plan.images.iter().any(|i| i.package.id == unit.package_id && i.auditable);
-            if !wanted {
-                continue;
-            }
-            let metadata = facts.metadata(Some(plan.cargo.manifest_path.as_path()), &plan.cargo, Some(triple))?;
-            let root = cargo_metadata::PackageId { repr: unit.package_id.clone() };
-            let (data, count) = crate::sbom::auditable::dep_v0(&metadata, &root)
-                .map_err(|source| AuditableError::Json { package: unit.package.clone(), source })?;
-            for bin in &unit.bins {
-                let Some(path) = artifacts.get(&unit.package_id, bin, triple).map(Path::to_path_buf) else { continue };
-                let out = plan.target_dir.join("oci/auditable").join(triple).join(&unit.package).join(bin);
-                let failed = |why| AuditableError::Append { bin: bin.clone(), path: path.clone(), why };
-                let bytes = std::fs::read(&path).map_err(|source| AuditableError::Io { path: path.clone(), source })?;
-                match elf::append(&bytes, SECTION, &data).map_err(failed)? {
-                    elf::Appended::Added(with) => {
-                        crate::store::disk::replace_file(&out, &with, true)
-                            .map_err(|source| AuditableError::Io { path: out.clone(), source })?;
-                        shell.verbose("Auditable", format!("{bin} for {triple}: {count} packages in {SECTION}"));
-                        artifacts.insert(&unit.package_id, bin, triple, out);
-                    }
-                    elf::Appended::AlreadyThere => {
-                        shell.verbose("Auditable", format!("{bin} for {triple}: already has {SECTION}, kept"));
-                    }
+/// Gives every binary `job` built for an auditable image its `.dep-v0` section; `artifacts` then
+/// names the copies.
+pub fn embed(
+    plan: &Plan,
+    facts: &Facts,
+    job: &CompileJob,
+    artifacts: &mut Artifacts,
+    shell: &mut Shell,
+) -> Result<(), AuditableError> {
+    let triple = &job.target.triple;
+    for unit in &job.units {
+        let wanted = plan.images.iter().any(|i| i.package.id == unit.package_id && i.auditable);
+        if !wanted {
+            continue;
+        }
+        let metadata = facts.metadata(Some(plan.cargo.manifest_path.as_path()), &plan.cargo, Some(triple))?;
+        let root = cargo_metadata::PackageId { repr: unit.package_id.clone() };
+        let (data, count) = crate::sbom::auditable::dep_v0(&metadata, &root)
+            .map_err(|source| AuditableError::Json { package: unit.package.clone(), source })?;
+        for bin in &unit.bins {
+            let Some(path) = artifacts.get(&unit.package_id, bin, triple).map(Path::to_path_buf) else { continue };
+            let out = plan.target_dir.join("oci/auditable").join(triple).join(&unit.package).join(bin);
+            let failed = |why| AuditableError::Append { bin: bin.clone(), path: path.clone(), why };
+            let bytes = std::fs::read(&path).map_err(|source| AuditableError::Io { path: path.clone(), source })?;
+            match elf::append(&bytes, SECTION, &data).map_err(failed)? {
+                elf::Appended::Added(with) => {
+                    crate::store::disk::replace_file(&out, &with, true)
+                        .map_err(|source| AuditableError::Io { path: out.clone(), source })?;
+                    shell.verbose("Auditable", format!("{bin} for {triple}: {count} packages in {SECTION}"));
+                    artifacts.insert(&unit.package_id, bin, triple, out);
+                }
+                elf::Appended::AlreadyThere => {
+                    shell.verbose("Auditable", format!("{bin} for {triple}: already has {SECTION}, kept"));
                 }
             }
         }

@@ -128,21 +128,29 @@ pub fn inspect(
     Ok(out)
 }
 
-/// Checks every binary of every image against its base; the first problem is the error.
-pub fn check(plan: &Plan, inspected: &Inspected, artifacts: &Artifacts, shell: &mut Shell) -> Result<(), CheckError> {
+/// Checks every binary built for `target` (`artifacts`) against the base of each image that has
+/// the target, image by image; the first problem is the error.
+pub fn check_target(
+    plan: &Plan,
+    inspected: &Inspected,
+    target: &Target,
+    artifacts: &Artifacts,
+    shell: &mut Shell,
+) -> Result<(), CheckError> {
     for image in &plan.images {
-        for target in image.targets.iter().map(|t| &t.target) {
-            let Some(base) = inspected.get(image, target) else { continue };
-            for bin in &image.bins {
-                let Some(path) = artifacts.get(&image.package.id, bin, &target.triple) else { continue };
-                let at = format!("{}/{bin}", image.config.bin_dir);
-                check_file(path, &Binary { bin, in_image: &at, target }, base, shell)?;
-            }
-            // The init runs first: a gnu target's init needs the base's glibc as much as the service.
-            let init = crate::compile::init::NAME;
-            if let (Some(at), Some(path)) = (image.init_path(), artifacts.get(init, init, &target.triple)) {
-                check_file(path, &Binary { bin: init, in_image: at, target }, base, shell)?;
-            }
+        if !image.targets.iter().any(|t| t.target.triple == target.triple) {
+            continue;
+        }
+        let Some(base) = inspected.get(image, target) else { continue };
+        for bin in &image.bins {
+            let Some(path) = artifacts.get(&image.package.id, bin, &target.triple) else { continue };
+            let at = format!("{}/{bin}", image.config.bin_dir);
+            check_file(path, &Binary { bin, in_image: &at, target }, base, shell)?;
+        }
+        // The init runs first: a gnu target's init needs the base's glibc as much as the service.
+        let init = crate::compile::init::NAME;
+        if let (Some(at), Some(path)) = (image.init_path(), artifacts.get(init, init, &target.triple)) {
+            check_file(path, &Binary { bin: init, in_image: at, target }, base, shell)?;
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use goblin::elf::Elf;
 
 use crate::compile::Artifacts;
-use crate::plan::Plan;
+use crate::plan::{CompileJob, Plan};
 use crate::shell::Shell;
 
 /// Bytes of debug info and symbol tables in the ELF file at `path`, when it has debug info.
@@ -28,9 +28,11 @@ fn strip_set(plan: &Plan) -> bool {
     plan.cargo.config.iter().any(|c| c.starts_with(&format!("profile.{}.strip=", plan.profile)))
 }
 
-/// After a build: one line per binary that carries debug info.
-pub fn say_after_build(plan: &Plan, artifacts: &Artifacts, shell: &mut Shell) {
-    say(plan, shell, |package_id, bin, triple| artifacts.get(package_id, bin, triple).map(Path::to_path_buf));
+/// After `job`'s build: one line per binary that carries debug info.
+pub fn say_after_build(plan: &Plan, job: &CompileJob, artifacts: &Artifacts, shell: &mut Shell) {
+    let binary =
+        |package_id: &str, bin: &str, triple: &str| artifacts.get(package_id, bin, triple).map(Path::to_path_buf);
+    say(plan, std::slice::from_ref(job), shell, binary);
 }
 
 /// For `plan`: the binaries of an earlier build in the target dir, if there are any.
@@ -41,14 +43,14 @@ pub fn say_from_earlier_build(plan: &Plan, shell: &mut Shell) {
         other => other,
     };
     let path = |triple: &str, bin: &str| plan.target_dir.join(triple).join(dir).join(bin);
-    say(plan, shell, |_, bin, triple| Some(path(triple, bin)).filter(|p| p.is_file()));
+    say(plan, &plan.jobs, shell, |_, bin, triple| Some(path(triple, bin)).filter(|p| p.is_file()));
 }
 
-fn say(plan: &Plan, shell: &mut Shell, binary: impl Fn(&str, &str, &str) -> Option<PathBuf>) {
+fn say(plan: &Plan, jobs: &[CompileJob], shell: &mut Shell, binary: impl Fn(&str, &str, &str) -> Option<PathBuf>) {
     if strip_set(plan) {
         return;
     }
-    for job in &plan.jobs {
+    for job in jobs {
         for u in &job.units {
             for bin in &u.bins {
                 let Some(bytes) = binary(&u.package_id, bin, &job.target.triple).and_then(|p| strippable(&p)) else {

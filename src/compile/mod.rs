@@ -1,6 +1,8 @@
 //! Compile: one cargo run per group of targets that share a backend and flags (see [`runs`]),
-//! through a backend; binaries found from cargo's JSON messages. Knows cargo, nothing about OCI.
+//! through a backend; binaries found from cargo's JSON messages as they come (see [`built`]),
+//! each target handed on as soon as its binaries are there. Knows cargo, nothing about OCI.
 
+mod built;
 mod cargo;
 mod cross;
 pub mod init;
@@ -11,8 +13,6 @@ mod zigbuild;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use cargo_metadata::{Message, TargetKind};
 
 use crate::env::Env;
 use crate::facts::cdeps::SystemLib;
@@ -127,6 +127,11 @@ impl Artifacts {
     pub fn insert(&mut self, package_id: &str, bin: &str, triple: &str, path: PathBuf) {
         self.0.insert((package_id.into(), bin.into(), triple.into()), path);
     }
+
+    /// The binaries built for `triple`.
+    pub fn of_target(&self, triple: &str) -> Artifacts {
+        Artifacts(self.0.iter().filter(|((_, _, t), _)| t == triple).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,8 +241,15 @@ fn quoted(triples: &[String]) -> String {
 }
 
 /// Runs every job of the plan, one cargo run per group of [`runs`] (`preflight::tools` has
-/// checked the backends' tools).
-pub fn compile(plan: &Plan, facts: &Facts, shell: &mut Shell) -> Result<Artifacts, CompileError> {
+/// checked the backends' tools). `on_built` hears of each job, with its binaries, as soon as cargo
+/// has built them all (and its init), while cargo goes on with the others; once per job, on the
+/// calling thread. On an error, the jobs it heard of are all it gets.
+pub fn compile<'p>(
+    plan: &'p Plan,
+    facts: &Facts,
+    shell: &mut Shell,
+    on_built: &mut dyn FnMut(&'p CompileJob, Artifacts),
+) -> Result<Artifacts, CompileError> {
     let env = facts.env();
     let mut artifacts = Artifacts::default();
     for run in runs::runs(&plan.jobs, env) {
@@ -264,9 +276,14 @@ pub fn compile(plan: &Plan, facts: &Facts, shell: &mut Shell) -> Result<Artifact
                 shell.warn(format!("{lib} is compiled for {triple}: a cross build finds no such library for it"));
             }
         }
-        let triples: Vec<&str> = run.iter().map(|j| j.target.triple.as_str()).collect();
-        cmd.stream(|line| record(&mut artifacts, line, &triples), false).map_err(|source| CompileError::Build {
-            triples: triples.iter().map(|t| t.to_string()).collect(),
+        let mut built = built::Built::new(&run);
+        let each_line = |line: &str| {
+            if let Some(job) = built.line(&mut artifacts, line) {
+                on_built(job, artifacts.of_target(&job.target.triple));
+            }
+        };
+        cmd.stream(each_line, false).map_err(|source| CompileError::Build {
+            triples: run.iter().map(|j| j.target.triple.clone()).collect(),
             source,
             system_libs: run.iter().flat_map(|j| j.system_libs.iter().cloned()).collect(),
         })?;
@@ -287,6 +304,9 @@ pub fn compile(plan: &Plan, facts: &Facts, shell: &mut Shell) -> Result<Artifact
                     }
                 }
             }
+            if let Some(job) = built.finish(job, &artifacts) {
+                on_built(job, artifacts.of_target(triple));
+            }
         }
     }
     Ok(artifacts)
@@ -306,24 +326,6 @@ fn with_progress_bar(cmd: crate::process::Cmd, width: Option<u16>, env: &Env) ->
             }
         }
         _ => cmd,
-    }
-}
-
-/// Records an executable from one line of cargo's JSON output (other lines are ignored). Cargo
-/// writes what it builds for a target under `<target-dir>/<triple>/` (zig too: the unsuffixed
-/// triple), so the path says which of the run's `triples` an executable is for; a run of one
-/// target needs no such look (cross reports the paths inside its container).
-fn record(artifacts: &mut Artifacts, line: &str, triples: &[&str]) {
-    if let Ok(Message::CompilerArtifact(a)) = serde_json::from_str::<Message>(line) {
-        if let (Some(exe), true) = (&a.executable, a.target.kind.contains(&TargetKind::Bin)) {
-            let triple = match triples {
-                [only] => Some(*only),
-                _ => exe.components().rev().find_map(|c| triples.iter().copied().find(|t| c.as_str() == *t)),
-            };
-            if let Some(triple) = triple {
-                artifacts.insert(&a.package_id.repr, &a.target.name, triple, exe.clone().into());
-            }
-        }
     }
 }
 
@@ -384,35 +386,6 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn artifact_line(exe: &str) -> String {
-        serde_json::json!({
-            "reason": "compiler-artifact",
-            "package_id": "path+file:///w#app@0.1.0",
-            "manifest_path": "/w/Cargo.toml",
-            "target": {"kind": ["bin"], "crate_types": ["bin"], "name": "app", "src_path": "/w/src/main.rs",
-                       "edition": "2021", "doctest": false, "test": true},
-            "profile": {"opt_level": "3", "debuginfo": 0, "debug_assertions": false, "overflow_checks": false, "test": false},
-            "features": [], "filenames": [exe], "executable": exe, "fresh": true,
-        })
-        .to_string()
-    }
-
-    #[test]
-    fn a_run_of_two_targets_tells_their_binaries_apart_by_path() {
-        let triples = ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
-        let mut artifacts = Artifacts::default();
-        for t in triples.iter().rev() {
-            record(&mut artifacts, &artifact_line(&format!("/w/target/{t}/release/app")), &triples);
-        }
-        // A path under neither triple is no one's.
-        record(&mut artifacts, &artifact_line("/w/target/release/app"), &triples);
-        for t in triples {
-            let got = artifacts.get("path+file:///w#app@0.1.0", "app", t).map(|p| p.display().to_string());
-            assert_eq!(got, Some(format!("/w/target/{t}/release/app")));
-        }
-        assert_eq!(artifacts.0.len(), 2);
-    }
 
     #[test]
     fn a_failed_run_names_every_target() {

@@ -90,16 +90,20 @@ pub fn normalize(path: &str) -> Result<String, String> {
 /// header gets `mtime`, no user/group names and ustar format. A later entry for the same path
 /// replaces an earlier one (so callers can override a parent's mode).
 pub fn write<W: Write>(entries: Vec<Entry>, mtime: u64, out: W) -> io::Result<(W, Digests)> {
-    write_reporting(entries, mtime, out, &|_| {})
+    write_reporting(entries, mtime, out, &|_| Ok(()))
 }
 
-/// [`write`], telling `read` how many bytes of file content went in after each chunk (for
-/// progress bars: the total is the sum of the files' sizes).
+/// Hears how many bytes of file content went into a layer after each chunk (for progress bars:
+/// the total is the sum of the files' sizes); an error it returns stops the layer there (work
+/// that is no longer wanted), and is the layer's error.
+pub type OnRead<'a> = &'a dyn Fn(u64) -> io::Result<()>;
+
+/// [`write`], telling `read` of each chunk of file content (see [`OnRead`]).
 pub fn write_reporting<W: Write>(
     entries: Vec<Entry>,
     mtime: u64,
     out: W,
-    read: &dyn Fn(u64),
+    read: OnRead<'_>,
 ) -> io::Result<(W, Digests)> {
     write_as(entries, mtime, Compression::default(), out, read)
 }
@@ -111,7 +115,7 @@ pub fn write_as<W: Write>(
     mtime: u64,
     compression: Compression,
     out: W,
-    read: &dyn Fn(u64),
+    read: OnRead<'_>,
 ) -> io::Result<(W, Digests)> {
     write_prepared(&prepare(entries)?, mtime, compression, out, read).map(|(w, d, _)| (w, d))
 }
@@ -143,7 +147,7 @@ pub fn write_prepared<W: Write>(
     mtime: u64,
     compression: Compression,
     out: W,
-    read: &dyn Fn(u64),
+    read: OnRead<'_>,
 ) -> io::Result<(W, Digests, Vec<Content>)> {
     let blob = HashWriter::new(out);
     let mut tar = tar::Builder::new(HashWriter::new(compression.encoder(blob)?));
@@ -157,12 +161,7 @@ pub fn write_prepared<W: Write>(
 }
 
 /// Appends one entry; for a file, returns its content's digest and size.
-fn append<W: Write>(
-    tar: &mut tar::Builder<W>,
-    e: &Entry,
-    mtime: u64,
-    read: &dyn Fn(u64),
-) -> io::Result<Option<Content>> {
+fn append<W: Write>(tar: &mut tar::Builder<W>, e: &Entry, mtime: u64, read: OnRead<'_>) -> io::Result<Option<Content>> {
     let mut h = tar::Header::new_ustar();
     h.set_mtime(mtime);
     h.set_uid(e.uid);
@@ -207,14 +206,14 @@ fn append<W: Write>(
 struct CountingReader<'a, R> {
     inner: R,
     hash: HashWriter<io::Sink>,
-    report: &'a dyn Fn(u64),
+    report: OnRead<'a>,
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hash.write_all(&buf[..n])?;
-        (self.report)(n as u64);
+        (self.report)(n as u64)?;
         Ok(n)
     }
 }
@@ -225,7 +224,7 @@ pub fn write_file_as(
     mtime: u64,
     compression: Compression,
     file: File,
-    read: &dyn Fn(u64),
+    read: OnRead<'_>,
 ) -> io::Result<Digests> {
     write_file_prepared(&prepare(entries)?, mtime, compression, file, read).map(|(d, _)| d)
 }
@@ -236,7 +235,7 @@ pub fn write_file_prepared(
     mtime: u64,
     compression: Compression,
     file: File,
-    read: &dyn Fn(u64),
+    read: OnRead<'_>,
 ) -> io::Result<(Digests, Vec<Content>)> {
     let out = BufWriter::with_capacity(256 * 1024, file);
     let (w, digests, contents) = write_prepared(entries, mtime, compression, out, read)?;
@@ -267,7 +266,7 @@ mod tests {
     }
 
     fn digests(entries: Vec<Entry>, compression: Compression) -> Digests {
-        let (bytes, d) = write_as(entries, 0, compression, Vec::new(), &|_| {}).unwrap();
+        let (bytes, d) = write_as(entries, 0, compression, Vec::new(), &|_| Ok(())).unwrap();
         assert_eq!(d.size, bytes.len() as u64);
         assert_eq!(d.digest, Digest::of(&bytes));
         d
@@ -300,7 +299,7 @@ mod tests {
     #[test]
     fn every_compression_reads_back_through_the_layer_reader() {
         for c in [Compression::default(), Compression::Gzip { level: 1 }, Compression::Zstd { level: 3 }] {
-            let (bytes, d) = write_as(sample_big(), 0, c, Vec::new(), &|_| {}).unwrap();
+            let (bytes, d) = write_as(sample_big(), 0, c, Vec::new(), &|_| Ok(())).unwrap();
             let mut tar = Vec::new();
             read::open(c.media_type(), &bytes[..]).unwrap().read_to_end(&mut tar).unwrap();
             assert_eq!(Digest::of(&tar), d.diff_id, "{c}");

@@ -1,14 +1,17 @@
-//! Layer + image stage: each image's bases, its files layer (once), each platform's binary layer
-//! on that platform's base, then the index; and with the attestations ([`assemble`]) every image
-//! of the plan, ready for the sinks.
+//! Layer + image stage: each image's bases, its files layer (once), each platform's own layers
+//! (binaries, init: [`target_layers`], made as soon as that target is built), then on each
+//! platform's base its config and manifest, and the index; with the attestations ([`assemble`])
+//! every image of the plan, ready for the sinks.
 
 pub mod files;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::compile::Artifacts;
 use crate::image::ImageInput;
 use crate::layer::{Compression, Entry, Kind, Source};
 use crate::oci::{BaseImage, ImageName};
-use crate::oci::{Image, Layer, MediaFamily, PlatformImage};
+use crate::oci::{Image, Layer, MediaFamily};
 use crate::plan::{ImagePlan, LayerPlan, Plan, Target};
 use crate::progress::Progress;
 use crate::shell::Shell;
@@ -49,38 +52,50 @@ pub struct Packaged {
     pub layers: LayerCounts,
 }
 
-/// Packages every image of the plan (layers, configs, manifests, index) and its referrers.
+/// Layers in the staging directory, and how many of them had to be compressed.
+#[derive(Clone, Default)]
+pub struct Staged {
+    pub layers: Vec<Layer>,
+    pub counts: LayerCounts,
+}
+
+impl Staged {
+    fn push(&mut self, (layer, counts): (Layer, LayerCounts)) {
+        self.layers.push(layer);
+        self.counts += counts;
+    }
+}
+
+/// One image's layers: its `files` layer (shared by its platforms) and, for each of its targets
+/// in order, that platform's own ([`target_layers`]).
+pub struct ImageLayers {
+    pub files: Staged,
+    pub targets: Vec<Staged>,
+}
+
+/// Puts every image of the plan together from its layers (configs, manifests, index) with its
+/// referrers, in plan order.
 pub fn assemble(
     plan: &Plan,
     bases: &[Vec<BaseImage>],
-    artifacts: &Artifacts,
-    staging: &Staging,
+    layers: Vec<ImageLayers>,
     build: &crate::provenance::BuildFacts,
     facts: &crate::facts::Facts,
     shell: &mut Shell,
 ) -> Result<Vec<Packaged>, Error> {
-    let progress = &shell.progress();
     let mut sets = Vec::new();
-    for (image, bases) in plan.images.iter().zip(bases) {
+    for ((image, bases), layers) in plan.images.iter().zip(bases).zip(layers) {
         let platforms: Vec<String> = image.targets.iter().map(|t| t.target.platform.to_string()).collect();
         shell.status("Packaging", format!("{} {} for {}", image.name, image.package.version, platforms.join(", ")));
-        let inputs = Inputs {
-            artifacts,
-            staging,
-            epoch: plan.epoch,
-            profile: &plan.profile,
-            progress,
-            compression: image.compression,
-        };
-        let before = staging.counts();
-        let mut set = package(image, bases, &inputs)?;
-        let layers = staging.counts() - before;
+        let mut counts = layers.files.counts;
+        layers.targets.iter().for_each(|t| counts += t.counts);
         shell.verbose(
             "Layers",
-            format!("{}: {} compressed, {} reused from the layer cache", image.name, layers.compressed, layers.reused),
+            format!("{}: {} compressed, {} reused from the layer cache", image.name, counts.compressed, counts.reused),
         );
+        let mut set = image_of(image, bases, &layers, plan.epoch)?;
         set.referrers = crate::attest::attest(plan, image, &set, bases, build, facts)?;
-        sets.push(Packaged { image: set, layers });
+        sets.push(Packaged { image: set, layers: counts });
     }
     Ok(sets)
 }
@@ -94,56 +109,39 @@ pub struct Inputs<'a> {
     pub profile: &'a str,
     pub progress: &'a Progress,
     pub compression: Compression,
+    /// Set when the layers are no longer wanted (the build failed elsewhere): a layer being made
+    /// stops at its next chunk.
+    pub stop: &'a AtomicBool,
 }
 
-/// Layers, configs, manifests and index for one image: each platform in its own thread (the
-/// gzip of a large binary is the slow part, and platforms do not depend on each other).
-pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> Result<Image, Error> {
-    // Built once, before the platforms: the same bytes, so one blob in every manifest.
-    let files = files_layer(image, inputs).map_err(|source| Error::Package {
-        image: image.name.clone(),
-        platform: "every platform".into(),
-        source,
-    })?;
-    let files = &files;
-    let images: Vec<Result<PlatformImage, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = image
-            .targets
-            .iter()
-            .zip(bases)
-            .map(|(t, base)| {
-                let target = &t.target;
-                s.spawn(move || -> Result<PlatformImage, Error> {
-                    let failed = |source| Error::Package {
-                        image: image.name.clone(),
-                        platform: target.platform.to_string(),
-                        source,
-                    };
-                    let mut layers = Vec::new();
-                    for l in &image.layers {
-                        layers.push(match l {
-                            LayerPlan::Files { .. } => files.clone().expect("a files layer is built when planned"),
-                            LayerPlan::Binaries { dir, bins } => {
-                                binaries_layer(image, dir, bins, target, inputs).map_err(failed)?
-                            }
-                            LayerPlan::Init { path } => init_layer(path, target, inputs).map_err(failed)?,
-                        });
-                    }
-                    crate::image::platform_image(ImageInput {
-                        platform: &target.platform,
-                        base,
-                        layers,
-                        config: &image.config,
-                        epoch: inputs.epoch,
-                        annotations: &image.annotations,
-                    })
-                    .map_err(|e| failed(e.into()))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("packaging thread panicked")).collect()
-    });
-    let images = images.into_iter().collect::<Result<Vec<_>, _>>()?;
+/// Configs, manifests and index for one image, from its layers: pure, the layers are made.
+pub fn image_of(image: &ImagePlan, bases: &[BaseImage], layers: &ImageLayers, epoch: u64) -> Result<Image, Error> {
+    let mut images = Vec::new();
+    for ((t, base), own) in image.targets.iter().zip(bases).zip(&layers.targets) {
+        let target = &t.target;
+        let (mut files, mut own) = (layers.files.layers.iter(), own.layers.iter());
+        let mut all = Vec::new();
+        for l in &image.layers {
+            let next = match l {
+                LayerPlan::Files { .. } => files.next(),
+                LayerPlan::Binaries { .. } | LayerPlan::Init { .. } => own.next(),
+            };
+            all.extend(next.cloned());
+        }
+        let platform_image = crate::image::platform_image(ImageInput {
+            platform: &target.platform,
+            base,
+            layers: all,
+            config: &image.config,
+            epoch,
+            annotations: &image.annotations,
+        });
+        images.push(platform_image.map_err(|e| Error::Package {
+            image: image.name.clone(),
+            platform: target.platform.to_string(),
+            source: e.into(),
+        })?);
+    }
     // An OCI index, also over Docker-typed manifests (an index may list any manifest type):
     // layout readers such as skopeo's take only OCI types from `index.json`, so a Docker manifest
     // list there could not be read back at all. Only `--media-types docker` asks for a Docker
@@ -154,18 +152,39 @@ pub fn package(image: &ImagePlan, bases: &[BaseImage], inputs: &Inputs<'_>) -> R
     Ok(Image::new(index, images))
 }
 
-/// The `files` layer, if the plan has one.
-fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> std::io::Result<Option<Layer>> {
+/// The layers of `image` that are `target`'s own (binaries, init), in plan order. The gzip of a
+/// large binary is the slow part of packaging: each target's run on a thread of their own.
+pub fn target_layers(image: &ImagePlan, target: &Target, inputs: &Inputs<'_>) -> Result<Staged, Error> {
+    let failed = |source| Error::Package { image: image.name.clone(), platform: target.platform.to_string(), source };
+    let mut out = Staged::default();
+    for l in &image.layers {
+        match l {
+            LayerPlan::Files { .. } => {}
+            LayerPlan::Binaries { dir, bins } => {
+                out.push(binaries_layer(image, dir, bins, target, inputs).map_err(failed)?)
+            }
+            LayerPlan::Init { path } => out.push(init_layer(path, target, inputs).map_err(failed)?),
+        }
+    }
+    Ok(out)
+}
+
+/// The `files` layer, if the plan has one: the same bytes for every platform, so one blob in
+/// every manifest.
+pub fn files_layer(image: &ImagePlan, inputs: &Inputs<'_>) -> Result<Staged, Error> {
+    let mut out = Staged::default();
     let Some(files) = image.layers.iter().find_map(|l| match l {
         LayerPlan::Files { files } => Some(files),
         LayerPlan::Binaries { .. } | LayerPlan::Init { .. } => None,
     }) else {
-        return Ok(None);
+        return Ok(out);
     };
-    let entries = files::entries(files)?;
+    let failed = |source| Error::Package { image: image.name.clone(), platform: "every platform".into(), source };
+    let entries = files::entries(files).map_err(failed)?;
     let list: Vec<String> = files.iter().map(|f| f.dest.clone()).collect();
     let created_by = format!("cargo-oci files: {}", list.join(", "));
-    compress(entries, format!("files of {}", image.name), created_by, inputs).map(Some)
+    out.push(compress(entries, format!("files of {}", image.name), created_by, inputs).map_err(failed)?);
+    Ok(out)
 }
 
 /// The layer holding `bins` at `dir`, 0755 root.
@@ -175,7 +194,7 @@ fn binaries_layer(
     bins: &[String],
     target: &Target,
     inputs: &Inputs<'_>,
-) -> std::io::Result<Layer> {
+) -> std::io::Result<(Layer, LayerCounts)> {
     let triple = &target.triple;
     let mut entries = Vec::new();
     for bin in bins {
@@ -191,7 +210,7 @@ fn binaries_layer(
 
 /// The init for PID 1 at `path`, 0755 root: the same bytes in every image of the target (its
 /// `created_by` names no image), so one blob however many images use it.
-fn init_layer(path: &str, target: &Target, inputs: &Inputs<'_>) -> std::io::Result<Layer> {
+fn init_layer(path: &str, target: &Target, inputs: &Inputs<'_>) -> std::io::Result<(Layer, LayerCounts)> {
     let triple = &target.triple;
     let name = crate::compile::init::NAME;
     let exe = inputs
@@ -204,7 +223,12 @@ fn init_layer(path: &str, target: &Target, inputs: &Inputs<'_>) -> std::io::Resu
 }
 
 /// Stages one layer, with a progress bar when its files are large.
-fn compress(entries: Vec<Entry>, what: String, created_by: String, inputs: &Inputs<'_>) -> std::io::Result<Layer> {
+fn compress(
+    entries: Vec<Entry>,
+    what: String,
+    created_by: String,
+    inputs: &Inputs<'_>,
+) -> std::io::Result<(Layer, LayerCounts)> {
     let total: u64 = entries
         .iter()
         .filter_map(|e| match &e.kind {
@@ -215,7 +239,15 @@ fn compress(entries: Vec<Entry>, what: String, created_by: String, inputs: &Inpu
         .sum();
     let bar = inputs.progress.bytes("Compressing", what, total);
     bar.tick(); // drawn at once, not only after the first chunk
-    let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &|n| bar.inc(n));
+    let read = |n| {
+        if inputs.stop.load(Ordering::Relaxed) {
+            // Not `Interrupted`: readers retry on that.
+            return Err(std::io::Error::other("stopped: the build failed elsewhere"));
+        }
+        bar.inc(n);
+        Ok(())
+    };
+    let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &read);
     bar.finish_and_clear();
     layer
 }

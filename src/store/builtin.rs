@@ -140,7 +140,7 @@ fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
             Some(found) => found,
             None => {
                 let (bytes, d, _) =
-                    layer::write_prepared(&entries, BASE_MTIME, Default::default(), Vec::new(), &|_| {})
+                    layer::write_prepared(&entries, BASE_MTIME, Default::default(), Vec::new(), &|_| Ok(()))
                         .map_err(|e| e.to_string())?;
                 if let Some(path) = &kept {
                     // Losing it only means compressing again next time.

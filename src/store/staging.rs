@@ -2,7 +2,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::disk::{self, Scratch};
@@ -19,8 +18,6 @@ pub struct Staging {
     cache: Option<LayerCache>,
     /// Layouts that may hold a cached layer's blob when the cache lost it (the outputs).
     layouts: Vec<PathBuf>,
-    compressed: AtomicUsize,
-    reused: AtomicUsize,
 }
 
 /// How many layers were compressed and how many reused from the layer cache.
@@ -30,10 +27,15 @@ pub struct LayerCounts {
     pub reused: usize,
 }
 
-impl std::ops::Sub for LayerCounts {
-    type Output = LayerCounts;
-    fn sub(self, before: LayerCounts) -> LayerCounts {
-        LayerCounts { compressed: self.compressed - before.compressed, reused: self.reused - before.reused }
+impl LayerCounts {
+    const COMPRESSED: LayerCounts = LayerCounts { compressed: 1, reused: 0 };
+    const REUSED: LayerCounts = LayerCounts { compressed: 0, reused: 1 };
+}
+
+impl std::ops::AddAssign for LayerCounts {
+    fn add_assign(&mut self, other: LayerCounts) {
+        self.compressed += other.compressed;
+        self.reused += other.reused;
     }
 }
 
@@ -43,13 +45,7 @@ impl Staging {
     /// removing what killed builds left there.
     pub fn new(parent: &Path) -> io::Result<Staging> {
         sweep::sweep(parent, Legacy::Yes);
-        Ok(Staging {
-            dir: Scratch::new(parent, "staging")?,
-            cache: None,
-            layouts: Vec::new(),
-            compressed: AtomicUsize::new(0),
-            reused: AtomicUsize::new(0),
-        })
+        Ok(Staging { dir: Scratch::new(parent, "staging")?, cache: None, layouts: Vec::new() })
     }
 
     /// Reuses layers from `cache` (or, when it lost a blob, from one of `layouts`).
@@ -61,22 +57,17 @@ impl Staging {
         self.dir.path()
     }
 
-    /// Layers made so far.
-    pub fn counts(&self) -> LayerCounts {
-        LayerCounts { compressed: self.compressed.load(Ordering::Relaxed), reused: self.reused.load(Ordering::Relaxed) }
-    }
-
     /// Writes a layer into a staged file named after its digest — or, when the layer cache has
     /// a verified blob for the same inputs, links that in without compressing anything; `read`
-    /// hears of the file bytes going in (for a progress bar).
+    /// hears of the file bytes going in (for a progress bar). The counts say which of the two.
     pub fn layer(
         &self,
         entries: Vec<Entry>,
         mtime: u64,
         compression: Compression,
         created_by: String,
-        read: &dyn Fn(u64),
-    ) -> io::Result<Layer> {
+        read: layer::OnRead<'_>,
+    ) -> io::Result<(Layer, LayerCounts)> {
         let entries = layer::prepare(entries)?;
         let media_type = compression.media_type();
         let layer = |r: Record, path: PathBuf| Layer {
@@ -94,8 +85,7 @@ impl Staging {
             if let Some(r) = cache.get(&key).filter(|r| r.media_type == media_type) {
                 let path = self.dir.path().join(r.digest.hex());
                 if cache.restore(&key, &r, &path, &self.layouts) {
-                    self.reused.fetch_add(1, Ordering::Relaxed);
-                    return Ok(layer(r, path));
+                    return Ok((layer(r, path), LayerCounts::REUSED));
                 }
             }
         }
@@ -104,7 +94,6 @@ impl Staging {
         let (digests, contents) = layer::write_file_prepared(&entries, mtime, compression, tmp.reopen()?, read)?;
         let path: PathBuf = self.dir.path().join(digests.digest.hex());
         tmp.persist(&path).map_err(|e| e.error)?;
-        self.compressed.fetch_add(1, Ordering::Relaxed);
         let r = Record {
             media_type: media_type.into(),
             diff_id: digests.diff_id,
@@ -115,6 +104,40 @@ impl Staging {
             // Keyed on the bytes read while compressing, which are the ones in the blob.
             cache.put(&layer::key::key(&entries, &contents, mtime, compression), &r, &path);
         }
-        Ok(layer(r, path))
+        Ok((layer(r, path), LayerCounts::COMPRESSED))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::Source;
+
+    #[test]
+    fn a_layer_stopped_midway_leaves_no_file_and_no_cache_entry_and_the_next_one_is_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let cache_dir = d.path().join("cache");
+        let staging = Staging::new(d.path()).unwrap().with_cache(LayerCache::open(&cache_dir).unwrap(), Vec::new());
+        let bin = d.path().join("app");
+        std::fs::write(&bin, vec![7u8; 4 << 20]).unwrap();
+        let entries = || vec![Entry::file("/usr/local/bin/app", Source::Path(bin.clone()), 0o755)];
+        let chunks = std::cell::Cell::new(0);
+        let stop_at_second_chunk = |_| {
+            chunks.set(chunks.get() + 1);
+            match chunks.get() {
+                1 => Ok(()),
+                _ => Err(io::Error::other("stopped")),
+            }
+        };
+        let made = staging.layer(entries(), 0, Compression::default(), "x".into(), &stop_at_second_chunk);
+        assert_eq!(made.unwrap_err().to_string(), "stopped");
+        assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0, "nothing staged");
+        assert_eq!(std::fs::read_dir(cache_dir.join("keys")).unwrap().count(), 0, "nothing cached");
+
+        let (layer, counts) = staging.layer(entries(), 0, Compression::default(), "x".into(), &|_| Ok(())).unwrap();
+        assert_eq!(counts, LayerCounts::COMPRESSED);
+        let Content::File(path) = &layer.blob.content else { panic!("a staged file") };
+        let (digest, size) = crate::oci::digest_reader(std::fs::File::open(path.as_path()).unwrap()).unwrap();
+        assert_eq!((digest, size), (layer.blob.digest, layer.blob.size));
     }
 }

@@ -19,6 +19,7 @@ mod layout_support;
 mod load;
 mod merge;
 mod noop;
+mod overlap;
 mod pid1;
 mod plan;
 mod progress;

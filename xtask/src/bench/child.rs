@@ -122,8 +122,22 @@ pub fn child(args: &[String]) -> Result<(), String> {
             profile: "release",
             progress: &progress,
             compression: image.compression,
+            stop: &std::sync::atomic::AtomicBool::new(false),
         };
-        let set = cargo_oci::package::package(&image, &bases, &inputs).map_err(|e| e.to_string())?;
+        // As a build does: each platform's layers on a thread of its own.
+        let targets = std::thread::scope(|s| {
+            let threads: Vec<_> = image
+                .targets
+                .iter()
+                .map(|t| {
+                    s.spawn(|| cargo_oci::package::target_layers(&image, &t.target, &inputs).map_err(|e| e.to_string()))
+                })
+                .collect();
+            threads.into_iter().map(|h| h.join().expect("a packaging thread panicked")).collect::<Result<Vec<_>, _>>()
+        })?;
+        let files = cargo_oci::package::files_layer(&image, &inputs).map_err(|e| e.to_string())?;
+        let layers = cargo_oci::package::ImageLayers { files, targets };
+        let set = cargo_oci::package::image_of(&image, &bases, &layers, 0).map_err(|e| e.to_string())?;
         let writing = Instant::now();
         cargo_oci::store::layout::write(&out, &set, &image.tags).map_err(|e| e.to_string())?;
         let write = writing.elapsed().as_secs_f64();
@@ -195,7 +209,7 @@ pub fn layer_child(args: &[String]) -> Result<(), String> {
         vec![cargo_oci::layer::Entry::file("/usr/local/bin/app", cargo_oci::layer::Source::Path(bin.into()), 0o755)];
     let file = std::fs::File::create(out).map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let d = cargo_oci::layer::write_file_as(entries, 0, compression, file, &|_| {}).map_err(|e| e.to_string())?;
+    let d = cargo_oci::layer::write_file_as(entries, 0, compression, file, &|_| Ok(())).map_err(|e| e.to_string())?;
     let wall = start.elapsed().as_secs_f64();
     // utime + stime of the whole process (all its threads), in clock ticks of 1/100 s.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
