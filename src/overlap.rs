@@ -9,8 +9,9 @@
 //!
 //! While cargo runs, nothing of this shows: each target's lines are kept and written after cargo's,
 //! in plan order, and progress bars are drawn from when cargo ends (its own bar is on the same
-//! terminal until then). The last target has nothing left to overlap with, so it starts when
-//! cargo ends. If cargo fails, the work already started stops at its next step and is dropped
+//! terminal until then). The last target starts when it is ready too: cargo still has work after
+//! its last artifact (a no-op run reports its fresh ones early, then checks and writes its
+//! fingerprints), and that is a no-op build's time to save. If cargo fails, the work already started stops at its next step and is dropped
 //! with the staging directory (the layer cache only ever holds whole entries), and the error is
 //! cargo's. Otherwise, of the targets' errors, a refused binary (the check) is reported first,
 //! then any other, each in plan order (not in the order the threads met them).
@@ -65,21 +66,12 @@ pub fn compile_and_layer(stages: &Stages<'_>, shell: &mut Shell) -> Result<Layer
     let recording = shell.recording();
     let (compiled, mut done) = std::thread::scope(|s| {
         let mut running = Vec::new();
-        let mut last = None;
         let compiled = crate::compile::compile(plan, stages.facts, shell, &mut |job, artifacts| {
-            if running.len() + 1 == plan.jobs.len() {
-                last = Some((job, artifacts));
-            } else {
-                running.push(shared.start(s, job, artifacts, recording.recording()));
-            }
+            running.push(shared.start(s, job, artifacts, recording.recording()));
         });
         match &compiled {
             Err(_) => shared.stop.store(true, Ordering::Relaxed),
-            Ok(_) => {
-                shared.progress.resume();
-                let last = last.map(|(job, artifacts)| shared.start(s, job, artifacts, recording.recording()));
-                running.extend(last);
-            }
+            Ok(_) => shared.progress.resume(),
         }
         let done: Vec<Done<'_>> =
             running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();

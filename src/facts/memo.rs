@@ -39,6 +39,9 @@ pub struct Memo {
     dir: Option<PathBuf>,
     env: Env,
     toolchain: OnceLock<Vec<Watched>>,
+    /// What each path was when first checked in this run: the toolchain and the manifests are
+    /// watched by every answer, and within one command an answer is asked once anyway.
+    checked: std::sync::Mutex<BTreeMap<PathBuf, State>>,
 }
 
 /// One file or directory an answer depends on, and what it was.
@@ -75,7 +78,12 @@ struct Entry {
 
 impl Memo {
     pub fn new(env: &Env) -> Memo {
-        Memo { dir: env.cargo_oci_cache().map(|d| d.join("facts")), env: env.clone(), toolchain: OnceLock::new() }
+        Memo {
+            dir: env.cargo_oci_cache().map(|d| d.join("facts")),
+            env: env.clone(),
+            toolchain: OnceLock::new(),
+            checked: Default::default(),
+        }
     }
 
     /// The answer to `question` asked in `dir`: kept, or from `ask`, whose answer is kept along
@@ -132,8 +140,13 @@ impl Memo {
         let entry: Entry = serde_json::from_slice(&fs::read(file).ok()?).ok()?;
         let fresh = entry.format == FORMAT
             && entry.question == question
-            && entry.watched.iter().all(|w| state_of(&w.path) == w.state);
+            && entry.watched.iter().all(|w| self.checked_state(&w.path) == w.state);
         fresh.then_some(entry.answer)
+    }
+
+    fn checked_state(&self, path: &Path) -> State {
+        let mut checked = self.checked.lock().expect("memo lock");
+        checked.entry(path.to_path_buf()).or_insert_with(|| state_of(path)).clone()
     }
 
     /// The programs a question runs, and what rustup's proxy would pick them by.
@@ -261,31 +274,32 @@ mod tests {
         let manifest = dir.path().join("Cargo.toml");
         fs::write(&manifest, "[package]\nname = \"a\"\n").unwrap();
         age(&[&manifest, dir.path()]);
-        let m = memo(dir.path(), cache.path());
         let mut asked = 0;
-        let mut ask = |m: &Memo| {
+        // A memo per ask, as each command has its own.
+        let mut ask = |_: ()| {
+            let m = &memo(dir.path(), cache.path());
             let ask = || {
                 asked += 1;
                 Ok::<_, ()>(format!("answer {asked}"))
             };
             m.answer("metadata", dir.path(), ask, |_| package_files(&manifest)).unwrap()
         };
-        assert_eq!(ask(&m), "answer 1");
-        assert_eq!(ask(&m), "answer 1", "kept");
+        assert_eq!(ask(()), "answer 1");
+        assert_eq!(ask(()), "answer 1", "kept");
         // A new target file cargo would discover.
         let bins = dir.path().join("src/bin");
         fs::create_dir_all(&bins).unwrap();
         fs::write(bins.join("b.rs"), "fn main() {}").unwrap();
-        assert_eq!(ask(&m), "answer 2", "a new src/bin is asked again");
+        assert_eq!(ask(()), "answer 2", "a new src/bin is asked again");
         age(&[dir.path(), &dir.path().join("src"), &bins]);
-        assert_eq!(ask(&m), "answer 3", "not kept while src/bin had just changed");
-        assert_eq!(ask(&m), "answer 3");
+        assert_eq!(ask(()), "answer 3", "not kept while src/bin had just changed");
+        assert_eq!(ask(()), "answer 3");
         fs::write(&manifest, "[package]\nname = \"b\"\n").unwrap();
         age(&[&manifest]);
-        assert_eq!(ask(&m), "answer 4", "a changed manifest is asked again");
-        assert_eq!(ask(&m), "answer 4");
+        assert_eq!(ask(()), "answer 4", "a changed manifest is asked again");
+        assert_eq!(ask(()), "answer 4");
         fs::remove_file(&manifest).unwrap();
-        assert_eq!(ask(&m), "answer 5", "a removed manifest is asked again");
+        assert_eq!(ask(()), "answer 5", "a removed manifest is asked again");
     }
 
     #[test]
