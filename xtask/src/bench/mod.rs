@@ -138,6 +138,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "no-op `cargo build` of both targets",
         Some(noop_cargo),
     );
+    let via_cargo = median(
+        (0..5)
+            .map(|_| timed(&mut peers::cargo_oci_via_cargo(&exe, &hello, &["x86_64", "aarch64"])))
+            .collect::<Result<_, _>>()?,
+    );
+    t.vs(
+        "the same typed as `cargo oci build` (cargo's dispatch first)",
+        via_cargo,
+        "no-op `cargo build` of both targets",
+        Some(noop_cargo),
+    );
 
     // The same build on a far registry base (the pushed layout: per platform a 15 MB layer and
     // a small one), its layers pulled at once (-j's default, 4) vs one at a time.
