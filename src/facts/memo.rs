@@ -231,6 +231,21 @@ fn state_of(path: &Path) -> State {
     }
 }
 
+/// Writes `bytes` to `file` through a temp file and a rename, with the modes `store::disk` gives
+/// every file of ours (0644 and 0755 under the umask; `facts` sits below `store`).
+fn write(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = file.parent().unwrap_or(Path::new("."));
+    fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cargo-oci-")
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -240,7 +255,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// projects long gone): this runs only when cargo was asked anyway, so its cost is hidden.
 fn keep(file: &Path, entry: &Entry) {
     if let Ok(bytes) = serde_json::to_vec(entry) {
-        let _ = crate::store::disk::replace_file(file, &bytes, false);
+        let _ = write(file, &bytes);
     }
     let Some(dir) = file.parent() else { return };
     let Some(cutoff) = SystemTime::now().checked_sub(STALE) else { return };
