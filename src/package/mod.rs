@@ -26,7 +26,7 @@ pub fn resolve_bases(
     registries: &std::sync::Arc<crate::store::registry::Settings>,
 ) -> Result<Vec<BaseImage>, StoreError> {
     let mut opened: Vec<(&ImageName, Box<dyn crate::store::Source>)> = Vec::new();
-    let mut out = Vec::new();
+    let mut which = Vec::new();
     for t in image.targets.iter() {
         let spec = &t.base;
         let i = match opened.iter().position(|(s, _)| *s == spec) {
@@ -36,14 +36,26 @@ pub fn resolve_bases(
                 opened.len() - 1
             }
         };
-        let base = opened[i].1.base(&t.target.platform)?;
-        // `--media-types` re-types the base; a manifest never mixes the two families.
-        out.push(match image.media_types {
-            Some(family) => base.with_media(family)?,
-            None => base,
-        });
+        which.push((i, &t.target.platform));
     }
-    Ok(out)
+    // A registry base's platforms at once (each a manifest and a config: round trips); the
+    // index is fetched once, by whichever asks first. Local bases are read in turn.
+    let remote = image.targets.iter().any(|t| matches!(t.base, ImageName::Registry { .. }));
+    let jobs = if remote { registries.jobs } else { 1 };
+    let read = |(i, platform): &(usize, &crate::oci::Platform)| opened[*i].1.base(platform);
+    let bases = if jobs > 1 && which.len() > 1 {
+        crate::store::concurrent::each_concurrently(&which, jobs, read)?
+    } else {
+        which.iter().map(read).collect::<Result<Vec<_>, _>>()?
+    };
+    // `--media-types` re-types the base; a manifest never mixes the two families.
+    bases
+        .into_iter()
+        .map(|base| match image.media_types {
+            Some(family) => Ok(base.with_media(family)?),
+            None => Ok(base),
+        })
+        .collect()
 }
 
 /// One image packaged, and how many of its layers had to be compressed.
