@@ -76,30 +76,20 @@ pub(super) fn metadata(
     })
 }
 
-/// The files cargo read to give `answer` (a metadata answer, as JSON): each local package's
-/// (see [`super::memo::package_files`]), the workspace's `Cargo.lock`, the config files, and the
+/// The files cargo read to give `meta`: each local package's (see
+/// [`super::memo::package_files`]), the workspace's `Cargo.lock`, the config files, and the
 /// manifest and `--config` files named on the command line.
-pub(super) fn read_files(env: &Env, manifest: Option<&Path>, flags: &CargoFlags, answer: &str) -> Vec<PathBuf> {
-    #[derive(serde::Deserialize)]
-    struct Package {
-        manifest_path: PathBuf,
-        source: Option<serde::de::IgnoredAny>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        packages: Vec<Package>,
-        workspace_root: PathBuf,
-    }
-    let Ok(answer) = serde_json::from_str::<Answer>(answer) else { return Vec::new() };
+pub(super) fn read_files(env: &Env, manifest: Option<&Path>, flags: &CargoFlags, meta: &Metadata) -> Vec<PathBuf> {
     let local: Vec<&Path> =
-        answer.packages.iter().filter(|p| p.source.is_none()).map(|p| p.manifest_path.as_path()).collect();
+        meta.packages.iter().filter(|p| p.source.is_none()).map(|p| p.manifest_path.as_std_path()).collect();
+    let root = meta.workspace_root.as_std_path();
     let mut files: Vec<PathBuf> = local.iter().flat_map(|m| super::memo::package_files(m)).collect();
     // A member's siblings: where a `members = ["crates/*"]` glob finds a new member. (Not the
     // root package's: its directory's listing changes with every `target` dir made in it.)
-    let dirs = local.iter().filter_map(|m| m.parent()).filter(|d| *d != answer.workspace_root);
+    let dirs = local.iter().filter_map(|m| m.parent()).filter(|d| *d != root);
     files.extend(dirs.filter_map(Path::parent).map(Path::to_path_buf));
-    files.push(answer.workspace_root.join("Cargo.lock"));
-    files.extend(super::memo::config_files(env));
+    files.push(root.join("Cargo.lock"));
+    files.extend(super::cargo_config::config_paths(env));
     files.extend(manifest.map(|m| env.cwd.join(m)));
     files.extend(flags.config.iter().filter(|c| !c.contains('=')).map(|c| env.cwd.join(c)));
     files

@@ -35,17 +35,27 @@ pub fn configured_linker(triple: &str, env: &Env) -> Option<String> {
 /// cargo's discovery order: `.cargo/config.toml` (or legacy `config`) in the cwd and each parent,
 /// then in `$CARGO_HOME`.
 pub fn config_files(env: &Env) -> Vec<PathBuf> {
+    config_dirs(env).iter().filter_map(|d| config_candidates(d).into_iter().find(|p| p.is_file())).collect()
+}
+
+/// Every path cargo looks for a config file at, in [`config_files`]'s order, present or not
+/// (what a change of cargo's config can come from).
+pub fn config_paths(env: &Env) -> Vec<PathBuf> {
+    config_dirs(env).iter().flat_map(|d| config_candidates(d)).collect()
+}
+
+fn config_dirs(env: &Env) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = env.cwd.ancestors().map(|d| d.join(".cargo")).collect();
     if let Some(home) = env.cargo_home() {
         if !dirs.contains(&home) {
             dirs.push(home);
         }
     }
-    dirs.iter().filter_map(|d| existing_config(d)).collect()
+    dirs
 }
 
-fn existing_config(dir: &Path) -> Option<PathBuf> {
-    ["config.toml", "config"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
+fn config_candidates(dir: &Path) -> [PathBuf; 2] {
+    ["config.toml", "config"].map(|n| dir.join(n))
 }
 
 /// `[target.<triple>] linker`, a `[target.'cfg(…)'] linker` (we do not evaluate cfg: any such

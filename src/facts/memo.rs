@@ -86,14 +86,14 @@ impl Memo {
         }
     }
 
-    /// The answer to `question` asked in `dir`: kept, or from `ask`, whose answer is kept along
-    /// with the files `depends` names in it (plus the toolchain). A failure is never kept.
+    /// The answer to `question` asked in `dir`: kept, or from `ask`, which gives it with the
+    /// files it was read from; it is kept with those (plus the toolchain's). A failure is never
+    /// kept.
     pub fn answer<E>(
         &self,
         question: &str,
         dir: &Path,
-        ask: impl FnOnce() -> Result<String, E>,
-        depends: impl FnOnce(&str) -> Vec<PathBuf>,
+        ask: impl FnOnce() -> Result<(String, Vec<PathBuf>), E>,
     ) -> Result<String, E> {
         let question = self.question(question, dir);
         let file = self.dir.as_ref().map(|d| d.join(Digest::of(question.as_bytes()).hex()));
@@ -101,9 +101,8 @@ impl Memo {
             return Ok(answer);
         }
         let asked_at = SystemTime::now();
-        let answer = ask()?;
+        let (answer, mut paths) = ask()?;
         if let Some(file) = file {
-            let mut paths = depends(&answer);
             paths.extend(toolchain_files(&self.env, dir));
             let mut watched: Vec<Watched> = Vec::new();
             for path in paths {
@@ -181,13 +180,6 @@ fn affects_cargo(name: &str) -> bool {
 fn toolchain_files(env: &Env, dir: &Path) -> Vec<PathBuf> {
     let dir = env.cwd.join(dir);
     dir.ancestors().flat_map(|d| ["rust-toolchain", "rust-toolchain.toml"].map(|f| d.join(f))).collect()
-}
-
-/// The cargo config files cargo reads when started in `cwd` (every ancestor's, then
-/// `$CARGO_HOME`'s), present or not.
-pub fn config_files(env: &Env) -> Vec<PathBuf> {
-    let dirs = env.cwd.ancestors().map(|d| d.join(".cargo")).chain(env.cargo_home());
-    dirs.flat_map(|d| ["config", "config.toml"].map(|f| d.join(f))).collect()
 }
 
 /// The files and directories whose change can change a local package's entry in cargo's
@@ -295,9 +287,9 @@ mod tests {
             let m = &memo(dir.path(), cache.path());
             let ask = || {
                 asked += 1;
-                Ok::<_, ()>(format!("answer {asked}"))
+                Ok::<_, ()>((format!("answer {asked}"), package_files(&manifest)))
             };
-            m.answer("metadata", dir.path(), ask, |_| package_files(&manifest)).unwrap()
+            m.answer("metadata", dir.path(), ask).unwrap()
         };
         assert_eq!(ask(()), "answer 1");
         assert_eq!(ask(()), "answer 1", "kept");
@@ -327,9 +319,9 @@ mod tests {
             let ask = || {
                 asked += 1;
                 fs::write(&manifest, format!("{asked}")).unwrap();
-                Ok::<_, ()>(String::new())
+                Ok::<_, ()>((String::new(), vec![manifest.clone()]))
             };
-            m.answer("q", dir.path(), ask, |_| vec![manifest.clone()]).unwrap();
+            m.answer("q", dir.path(), ask).unwrap();
         }
         assert_eq!(asked, 2);
     }
@@ -349,7 +341,7 @@ mod tests {
             Env::from_pairs(dir.path().into(), pairs)
         };
         let ask = |env: &Env, a: &str| {
-            Memo::new(env).answer("q", dir.path(), || Ok::<_, ()>(a.to_string()), |_| Vec::new()).unwrap()
+            Memo::new(env).answer("q", dir.path(), || Ok::<_, ()>((a.to_string(), Vec::new()))).unwrap()
         };
         assert_eq!(ask(&env("-Ca"), "1"), "1");
         assert_eq!(ask(&env("-Ca"), "2"), "1");

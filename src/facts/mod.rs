@@ -85,15 +85,11 @@ impl Facts {
         platform: Option<&str>,
     ) -> Result<Metadata, FactsError> {
         let question = format!("cargo metadata {}", cargo::key(&self.env, manifest, flags, platform));
-        let text = self.memo.answer(
-            &question,
-            &self.env.cwd,
-            || {
-                let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
-                Ok(serde_json::to_string(&meta).expect("metadata serializes"))
-            },
-            |text| cargo::read_files(&self.env, manifest, flags, text),
-        )?;
+        let text = self.memo.answer(&question, &self.env.cwd, || {
+            let meta = cargo::metadata(&self.env, manifest, flags, platform)?;
+            let read = cargo::read_files(&self.env, manifest, flags, &meta);
+            Ok((serde_json::to_string(&meta).expect("metadata serializes"), read))
+        })?;
         serde_json::from_str(&text).map_err(|e| FactsError::Kept(e.to_string()))
     }
 
@@ -161,28 +157,27 @@ impl Facts {
             return Ok(s.clone());
         }
         let cwd = &self.env.cwd;
-        let ask = || crate::process::Cmd::new(self.env.rustc()).args(["--print", "sysroot"]).cwd(cwd).output();
-        let out = self.memo.answer(
-            "rustc --print sysroot",
-            cwd,
-            || ask().map(|o| String::from_utf8_lossy(&o).trim().to_string()),
-            |_| Vec::new(),
-        )?;
+        let out = self.memo.answer("rustc --print sysroot", cwd, || {
+            let out = crate::process::Cmd::new(self.env.rustc()).args(["--print", "sysroot"]).cwd(cwd).output()?;
+            Ok::<_, crate::process::ProcessError>((String::from_utf8_lossy(&out).trim().to_string(), Vec::new()))
+        })?;
         Ok(kept.insert(PathBuf::from(out)).clone())
     }
 
     /// `rustc -vV`, verbatim, as run in `dir` (empty if it cannot be run).
     pub fn rustc_version(&self, dir: &Path) -> String {
-        self.memo
-            .answer("rustc -vV", dir, || toolchain::rustc(&self.env, dir).ok_or(()), |_| Vec::new())
-            .unwrap_or_default()
+        self.tool_version("rustc -vV", dir, toolchain::rustc)
     }
 
     /// `cargo -V`, as run in `dir` (empty if it cannot be run).
     pub fn cargo_version(&self, dir: &Path) -> String {
-        self.memo
-            .answer("cargo -V", dir, || toolchain::cargo(&self.env, dir).ok_or(()), |_| Vec::new())
-            .unwrap_or_default()
+        self.tool_version("cargo -V", dir, toolchain::cargo)
+    }
+
+    /// A toolchain version (it depends on the toolchain alone), kept by the memo.
+    fn tool_version(&self, question: &str, dir: &Path, ask: fn(&Env, &Path) -> Option<String>) -> String {
+        let answer = || ask(&self.env, dir).map(|v| (v, Vec::new())).ok_or(());
+        self.memo.answer(question, dir, answer).unwrap_or_default()
     }
 
     /// Where the user configured a linker for `triple`, if anywhere.
