@@ -121,7 +121,8 @@ fn layouts_archives_and_the_cache_follow_the_umask_as_cp_and_skopeo_do() {
     // Another user reads all of it with a tool nobody here wrote.
     as_nobody(&["skopeo", "inspect", "--raw", &format!("oci:{}:0.1.0", open.display())]).success();
     as_nobody(&["skopeo", "inspect", "--raw", &format!("oci-archive:{}", archive.display())]).success();
-    let cached: Vec<String> = walk_files(&cache).into_iter().map(|f| f.display().to_string()).collect::<Vec<_>>();
+    let cached: Vec<String> =
+        tree(&cache).into_iter().filter(|f| f.is_file()).map(|f| f.display().to_string()).collect::<Vec<_>>();
     assert!(cached.len() >= 3, "manifest, config and layer are cached: {cached:?}");
     let mut cat = vec!["cat"];
     cat.extend(cached.iter().map(String::as_str));
@@ -135,19 +136,6 @@ fn layouts_archives_and_the_cache_follow_the_umask_as_cp_and_skopeo_do() {
     let closed = p.path().join("closed.tar");
     assert_eq!(std::fs::metadata(&closed).unwrap().permissions().mode() & 0o777, 0o600);
     as_nobody(&["skopeo", "inspect", "--raw", &format!("oci:{}:0.1.0", p.path().join("closed").display())]).failure();
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -11,22 +11,9 @@ use crate::support::*;
 /// answer read from a file changed in the last seconds (it may have changed while cargo read it).
 fn age(dir: &Path) {
     let old = SystemTime::now() - Duration::from_secs(60);
-    for e in walk_all(dir) {
+    for e in tree(dir).into_iter().chain([dir.to_path_buf()]) {
         std::fs::File::open(&e).unwrap().set_modified(old).unwrap();
     }
-}
-
-fn walk_all(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_all(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// `cargo` and `rustc` on PATH that log each call cargo-oci makes (not cargo's own calls of

@@ -220,6 +220,19 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Every file and directory under `dir`, at any depth (not `dir` itself).
+pub fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(tree(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
