@@ -310,6 +310,23 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_entry_is_asked_again_and_replaced() {
+        let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ask = |a: &str| {
+            let answer = || Ok::<_, ()>((a.to_string(), Vec::new()));
+            memo(dir.path(), cache.path()).answer("q", dir.path(), answer).unwrap()
+        };
+        assert_eq!(ask("1"), "1");
+        let entries: Vec<_> = fs::read_dir(cache.path().join("facts")).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(entries.len(), 1);
+        let mut bytes = fs::read(&entries[0]).unwrap();
+        bytes[0] ^= 0xff;
+        fs::write(&entries[0], bytes).unwrap();
+        assert_eq!(ask("2"), "2", "a damaged entry is never used");
+        assert_eq!(ask("3"), "2", "and is replaced");
+    }
+
+    #[test]
     fn a_file_changed_while_asking_is_not_kept() {
         let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let manifest = dir.path().join("Cargo.toml");

@@ -90,7 +90,9 @@ impl Facts {
             let read = cargo::read_files(&self.env, manifest, flags, &meta);
             Ok((serde_json::to_string(&meta).expect("metadata serializes"), read))
         })?;
-        serde_json::from_str(&text).map_err(|e| FactsError::Kept(e.to_string()))
+        // A kept answer this build cannot read (it was checked, so only a damaged entry) is
+        // asked of cargo again rather than failing the build.
+        serde_json::from_str(&text).or_else(|_| cargo::metadata(&self.env, manifest, flags, platform))
     }
 
     /// Asks `cargo metadata` for each of `platforms` at once (one thread each) and keeps the
@@ -236,14 +238,11 @@ pub enum FactsError {
         #[source]
         source: cargo_metadata::Error,
     },
-    #[error("could not read the cargo metadata kept from an earlier run: {0}")]
-    Kept(String),
 }
 
 impl FactsError {
     pub fn hints(&self) -> Vec<String> {
         match self {
-            FactsError::Kept(_) => vec![format!("remove {} and run again", crate::env::EnvVars::CARGO_OCI_CACHE)],
             FactsError::Metadata { .. } => {
                 vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()]
             }
