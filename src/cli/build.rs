@@ -195,9 +195,9 @@ pub struct BuildArgs {
     /// [default: `strip` from Cargo.toml, else the profile's]
     #[arg(long, value_name = "WHAT", num_args = 0..=1, default_missing_value = "true", value_parser = strip_value)]
     pub strip: Option<crate::plan::strip::Strip>,
-    /// Layer compression: `gzip[:1-9]` (read everywhere) or `zstd[:LEVEL]` (smaller and faster;
+    /// Layer compression: `gzip[:1-12]` (read everywhere) or `zstd[:LEVEL]` (smaller and faster;
     /// containerd ≥ 1.5, Docker ≥ 23 with the containerd store, podman, CRI-O)
-    /// [default: `compression` from Cargo.toml, else gzip:9]
+    /// [default: `compression` from Cargo.toml, else gzip:6]
     #[arg(long, value_name = "ALGO[:LEVEL]", value_parser = clap::value_parser!(crate::layer::Compression))]
     pub compression: Option<crate::layer::Compression>,
 }

@@ -110,7 +110,7 @@ mod tests {
             key_of(bin(b"two", 0o755), 0, gz),
             key_of(bin(b"one", 0o700), 0, gz),
             key_of(bin(b"one", 0o755), 1, gz),
-            key_of(bin(b"one", 0o755), 0, Compression::Gzip { level: 6 }),
+            key_of(bin(b"one", 0o755), 0, Compression::Gzip { level: 9 }),
             key_of(bin(b"one", 0o755), 0, Compression::Zstd { level: 3 }),
             key_of(vec![Entry::file("/app/other", Source::Bytes(b"one".to_vec()), 0o755)], 0, gz),
             key_of(vec![Entry { uid: 1, ..bin(b"one", 0o755).remove(0) }], 0, gz),

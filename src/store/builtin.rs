@@ -127,7 +127,7 @@ pub fn warm(cache: Option<&Path>) {
 
 /// Built once per process, in memory (about 150 KiB compressed), identical for every platform.
 /// A second caller waits for the first's layer rather than building it again. Compressing it at
-/// gzip level 9 costs a no-op build ~5 ms, so the compressed bytes are kept in `cache` under
+/// gzip costs a no-op build a few ms, so the compressed bytes are kept in `cache` under
 /// the layer's key (see `layer::key`) and, when read back, both digests are computed from them.
 fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
     static LAYER: OnceLock<Result<Layer, String>> = OnceLock::new();

@@ -100,7 +100,7 @@ fn rewrite(files: &mut Files, chain: &[&str], change: &dyn Fn(&[u8]) -> Vec<u8>,
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+    flate2::read::MultiGzDecoder::new(b).read_to_end(&mut out).unwrap();
     out
 }
 

@@ -126,6 +126,21 @@ impl Project {
             .file("src/main.rs", &format!("fn main() {{ println!(\"{msg} {{}}\", std::env::consts::ARCH); }}\n"))
     }
 
+    /// [`Project::bin`] whose binary also carries `size` bytes of noise, so its layer is that large
+    /// compressed too: over 1 MiB it is gzip of several members (one per 1 MiB of tar), the form
+    /// every reader must read whole.
+    pub fn noisy(name: &str, msg: &str, size: usize) -> Project {
+        let p = Project::bin(name, msg).file(
+            "src/main.rs",
+            &format!(
+                "static NOISE: &[u8] = include_bytes!(\"noise.bin\");\n\
+                 fn main() {{ std::hint::black_box(NOISE); println!(\"{msg} {{}}\", std::env::consts::ARCH); }}\n"
+            ),
+        );
+        std::fs::write(p.path().join("src/noise.bin"), noise(size, 0x9e37_79b9_7f4a_7c15)).unwrap();
+        p
+    }
+
     /// A binary crate `name` depending on `csys`, which declares `links` as crates that compile C
     /// do (its build script does nothing: only the plan looks at it).
     pub fn with_c_dependency(name: &str) -> Project {
@@ -399,7 +414,7 @@ pub fn validate_layout(layout: &Path, tag: &str) -> Vec<Manifest> {
             let mut raw = Vec::new();
             match l["mediaType"].as_str().unwrap() {
                 t if t.ends_with("zstd") => zstd::Decoder::new(blob).unwrap().read_to_end(&mut raw),
-                t if t.ends_with("gzip") => flate2::read::GzDecoder::new(blob).read_to_end(&mut raw),
+                t if t.ends_with("gzip") => flate2::read::MultiGzDecoder::new(blob).read_to_end(&mut raw),
                 t => panic!("unexpected layer media type {t}"),
             }
             .unwrap();
