@@ -26,7 +26,7 @@ fn wanted(path: &str) -> bool {
 const MAX_KEPT: u64 = 32 << 20;
 
 /// The merged file tree of an image's layers (paths relative to `/`, no leading slash).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct RootFs {
     nodes: BTreeMap<String, Node>,
     contents: BTreeMap<String, Vec<u8>>,
@@ -37,6 +37,11 @@ impl RootFs {
     pub fn from_layers(layers: &[Layer]) -> io::Result<RootFs> {
         let mut fs = RootFs::default();
         for layer in layers {
+            // The built-in base's layer is known entry by entry: no need to inflate it.
+            if let Some(entries) = crate::store::builtin::entries_of(layer) {
+                fs.add_entries(&entries);
+                continue;
+            }
             let what = |e: io::Error| io::Error::new(e.kind(), format!("layer {}: {e}", layer.blob.digest));
             fs.add_layer(&layer.blob.media_type, layer.blob.open().map_err(what)?).map_err(what)?;
         }
@@ -83,6 +88,25 @@ impl RootFs {
             self.nodes.insert(path, node);
         }
         Ok(())
+    }
+
+    /// A layer given as the entries it was written from (see [`crate::layer::prepare`]): the
+    /// same tree [`RootFs::add_layer`] reads from its tar (tested on the built-in base).
+    fn add_entries(&mut self, entries: &[crate::layer::Entry]) {
+        use crate::layer::{Kind, Source};
+        for e in entries {
+            let Some(path) = clean(&e.path) else { continue };
+            let node = match &e.kind {
+                Kind::Dir => Node::Dir,
+                Kind::Symlink(to) => Node::Symlink(to.clone()),
+                Kind::File(_) => Node::File,
+            };
+            match &e.kind {
+                Kind::File(Source::Bytes(b)) if wanted(&path) => drop(self.contents.insert(path.clone(), b.clone())),
+                _ => drop(self.contents.remove(&path)),
+            }
+            self.nodes.insert(path, node);
+        }
     }
 
     fn remove_under(&mut self, dir: &str) {
@@ -179,6 +203,18 @@ fn clean(path: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_layer_read_from_its_entries_is_the_tree_of_its_tar() {
+        use crate::store::Source as _;
+        let layer = crate::store::builtin::Static.base(&crate::oci::Platform::new("linux", "amd64", None)).unwrap();
+        let layer = &layer.layers[0];
+        let mut read = RootFs::default();
+        read.add_layer(&layer.blob.media_type, layer.blob.open().unwrap()).unwrap();
+        assert!(crate::store::builtin::entries_of(layer).is_some(), "known by its entries");
+        assert_eq!(RootFs::from_layers(std::slice::from_ref(layer)).unwrap(), read);
+        assert!(read.contents.is_empty() && read.nodes.len() > 10, "{read:?}");
+    }
 
     /// A layer as a plain tar: (path, kind) where kind is "dir", "file:<content>", "sym:<target>",
     /// "hard:<target>".

@@ -9,7 +9,7 @@ use oci_spec::image::{ConfigBuilder, History, HistoryBuilder};
 
 use super::{Source, StoreError};
 use crate::layer::{self, Entry};
-use crate::oci::{rfc3339, BaseImage, Blob, Content, Image, Layer, MediaFamily, Platform};
+use crate::oci::{rfc3339, BaseImage, Blob, Content, Digest, Image, Layer, MediaFamily, Platform};
 
 pub const NONROOT: u64 = 65532;
 pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -125,12 +125,21 @@ pub fn warm(cache: Option<&Path>) {
     let _ = static_layer(cache);
 }
 
+/// The `static` layer of this process, once built (see [`static_layer`]).
+static LAYER: OnceLock<Result<Layer, String>> = OnceLock::new();
+
+/// The entries of `layer` when it is the `static` base's layer (as built in this process), so
+/// a reader of its file tree needs not inflate it; `None` for any other layer.
+pub fn entries_of(layer: &Layer) -> Option<Vec<Entry>> {
+    let ours = LAYER.get()?.as_ref().ok()?;
+    (ours.blob.digest == layer.blob.digest).then(|| layer::prepare(static_entries()).ok()).flatten()
+}
+
 /// Built once per process, in memory (about 150 KiB compressed), identical for every platform.
-/// A second caller waits for the first's layer rather than building it again. Compressing it at
-/// gzip costs a no-op build a few ms, so the compressed bytes are kept in `cache` under
-/// the layer's key (see `layer::key`) and, when read back, both digests are computed from them.
+/// A second caller waits for the first's layer rather than building it again. Compressing it
+/// costs a no-op build a few ms, so the compressed bytes are kept in `cache` under the layer's
+/// key (see `layer::key`) with a record of its digests, as the layer cache keeps layers.
 fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
-    static LAYER: OnceLock<Result<Layer, String>> = OnceLock::new();
     let built = LAYER.get_or_init(|| {
         let entries = layer::prepare(static_entries()).map_err(|e| e.to_string())?;
         let contents = layer::key::contents(&entries).map_err(|e| e.to_string())?;
@@ -143,8 +152,10 @@ fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
                     layer::write_prepared(&entries, BASE_MTIME, Default::default(), Vec::new(), &|_| Ok(()))
                         .map_err(|e| e.to_string())?;
                 if let Some(path) = &kept {
-                    // Losing it only means compressing again next time.
-                    let _ = super::disk::replace_file(path, &bytes, false);
+                    // Losing them only means compressing again next time. The record last: a
+                    // layer without one is not used.
+                    let _ = super::disk::replace_file(path, &bytes, false)
+                        .and_then(|()| super::disk::replace_file(&record(path), record_text(&d).as_bytes(), false));
                 }
                 (bytes, d)
             }
@@ -162,12 +173,28 @@ fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
     })
 }
 
-/// A kept layer and its digests, computed from its bytes (a corrupt one fails gzip's CRC).
+/// Where a kept layer's digests are recorded: `<key>.tar.gz.digests`.
+fn record(layer: &Path) -> std::path::PathBuf {
+    let mut name = layer.as_os_str().to_owned();
+    name.push(".digests");
+    name.into()
+}
+
+/// A record: the blob digest, then the diff_id, a line each.
+fn record_text(d: &layer::Digests) -> String {
+    format!("{}\n{}\n", d.digest, d.diff_id)
+}
+
+/// A kept layer and its digests. Its bytes must hash to the recorded digest (a flipped byte or a
+/// cut file is not used); the diff_id is the recorded one, as the layer cache trusts its records,
+/// which saves inflating the layer on every build.
 fn read_kept(path: &Path) -> Option<(Vec<u8>, layer::Digests)> {
+    let text = std::fs::read_to_string(record(path)).ok()?;
+    let mut lines = text.lines();
+    let (digest, diff_id) = (Digest::parse(lines.next()?).ok()?, Digest::parse(lines.next()?).ok()?);
     let bytes = std::fs::read(path).ok()?;
-    let (diff_id, _) = crate::oci::digest_reader(flate2::read::MultiGzDecoder::new(bytes.as_slice())).ok()?;
-    let d = layer::Digests { digest: crate::oci::Digest::of(&bytes), size: bytes.len() as u64, diff_id };
-    Some((bytes, d))
+    let d = layer::Digests { digest, size: bytes.len() as u64, diff_id };
+    (Digest::of(&bytes) == d.digest).then_some((bytes, d))
 }
 
 #[cfg(test)]
@@ -187,5 +214,22 @@ mod tests {
         let b = Static.base(&Platform::new("linux", "arm64", Some("v8"))).unwrap();
         assert_eq!(a.layers[0].blob.digest, b.layers[0].blob.digest);
         assert_eq!(a.config.user().as_deref(), Some("65532:65532"));
+    }
+
+    #[test]
+    fn a_kept_layer_is_used_only_whole_and_with_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.tar.gz");
+        let entries = layer::prepare(static_entries()).unwrap();
+        let (bytes, d, _) = layer::write_prepared(&entries, 0, Default::default(), Vec::new(), &|_| Ok(())).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read_kept(&path).is_none(), "no record: not used");
+        std::fs::write(record(&path), record_text(&d)).unwrap();
+        let (kept, kd) = read_kept(&path).unwrap();
+        assert!(kept == bytes && kd == d);
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 1;
+        std::fs::write(&path, &flipped).unwrap();
+        assert!(read_kept(&path).is_none(), "a flipped byte: not used");
     }
 }
