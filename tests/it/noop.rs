@@ -65,6 +65,15 @@ fn a_no_op_build_runs_only_cargo_build_and_a_change_is_seen() {
     let (again, calls) = build();
     assert_eq!(again.digest, first.digest);
     assert_eq!(calls, ["cargo build"], "a no-op build starts nothing but cargo build");
+    // The auditable copy is not made again while its stamp holds; a copy changed since is.
+    let copy = p.path().join("target/oci/auditable/x86_64-unknown-linux-musl/noop/noop");
+    let made = std::fs::read(&copy).unwrap();
+    let mut flipped = made.clone();
+    flipped[made.len() / 2] ^= 0x20;
+    std::fs::write(&copy, &flipped).unwrap();
+    let (repaired, _) = build();
+    assert_eq!(repaired.digest, first.digest, "the flipped copy was made again, not layered");
+    assert!(std::fs::read(&copy).unwrap() == made);
 
     // A changed manifest is read again: the new version is the new tag.
     let manifest = p.path().join("Cargo.toml");
