@@ -94,7 +94,7 @@ fn build_with(
     let inspected = check::inspect(&plan, &bases, plan.elf_check, registries.jobs, shell)?;
     floors(&mut plan, &inspected, shell);
     explain(&plan, shell);
-    preflight::tools(&plan, env)?;
+    preflight::tools(&plan, env, facts)?;
     // Cargo builds; each target is checked, made auditable and layered as soon as its binaries
     // exist, while cargo goes on with the others (see `overlap`).
     let make_staging = || staging(&plan);

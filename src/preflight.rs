@@ -65,9 +65,9 @@ pub fn plan_destinations(plan: &Plan) -> Result<(), PreflightError> {
 }
 
 /// The tools of every backend the plan runs, before the first compile.
-pub fn tools(plan: &Plan, env: &Env) -> Result<(), CompileError> {
+pub fn tools(plan: &Plan, env: &Env, facts: &crate::facts::Facts) -> Result<(), CompileError> {
     for job in &plan.jobs {
-        compile::backend(job.backend.kind).preflight(job, env)?;
+        compile::backend(job.backend.kind).preflight(job, env, facts)?;
     }
     Ok(())
 }

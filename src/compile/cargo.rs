@@ -3,13 +3,14 @@
 
 use super::{Backend, CompileError, JobContext};
 use crate::env::{Env, EnvVars};
+use crate::facts::Facts;
 use crate::plan::CompileJob;
 use crate::process::Cmd;
 
 pub struct Cargo;
 
 impl Backend for Cargo {
-    fn preflight(&self, _job: &CompileJob, _env: &Env) -> Result<(), CompileError> {
+    fn preflight(&self, _job: &CompileJob, _env: &Env, _facts: &Facts) -> Result<(), CompileError> {
         Ok(()) // cargo is what runs us
     }
 

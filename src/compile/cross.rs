@@ -3,13 +3,14 @@
 
 use super::{Backend, CompileError, JobContext};
 use crate::env::Env;
+use crate::facts::Facts;
 use crate::plan::CompileJob;
 use crate::process::Cmd;
 
 pub struct Cross;
 
 impl Backend for Cross {
-    fn preflight(&self, job: &CompileJob, env: &Env) -> Result<(), CompileError> {
+    fn preflight(&self, job: &CompileJob, env: &Env, _facts: &Facts) -> Result<(), CompileError> {
         let missing = |what: &str, hint: &str| CompileError::ToolMissing {
             what: what.into(),
             triple: job.target.triple.clone(),

@@ -24,7 +24,7 @@ use crate::shell::Shell;
 /// A way of building: plain cargo, cargo-zigbuild, cross. One file each, listed in [`backend`].
 pub trait Backend {
     /// Checks that the tools exist, before anything is compiled for any target.
-    fn preflight(&self, job: &CompileJob, env: &Env) -> Result<(), CompileError>;
+    fn preflight(&self, job: &CompileJob, env: &Env, facts: &Facts) -> Result<(), CompileError>;
     /// Whether the Rust standard library for the target must be installed locally.
     fn needs_local_std(&self) -> bool {
         true

@@ -4,6 +4,7 @@
 
 use super::{Backend, CompileError, JobContext};
 use crate::env::Env;
+use crate::facts::Facts;
 use crate::plan::CompileJob;
 use crate::process::Cmd;
 
@@ -17,7 +18,7 @@ const HINTS: [&str; 2] = [
 
 impl Backend for Zigbuild {
     /// cargo-zigbuild on PATH, and zig where cargo-zigbuild looks: on PATH or as `python3 -m ziglang`.
-    fn preflight(&self, job: &CompileJob, env: &Env) -> Result<(), CompileError> {
+    fn preflight(&self, job: &CompileJob, env: &Env, facts: &Facts) -> Result<(), CompileError> {
         let missing = |what: &str| CompileError::ToolMissing {
             what: what.into(),
             triple: job.target.triple.clone(),
@@ -29,10 +30,7 @@ impl Backend for Zigbuild {
         if env.which("zig").is_some() {
             return Ok(());
         }
-        let python_zig = env
-            .which("python3")
-            .is_some_and(|py| Cmd::new(py).args(["-m", "ziglang", "version"]).cwd(&env.cwd).output().is_ok());
-        if python_zig {
+        if facts.python_zig() {
             Ok(())
         } else {
             Err(missing("zig (on PATH or as `python3 -m ziglang`)"))

@@ -182,6 +182,25 @@ impl Facts {
         self.memo.answer(question, dir, answer).unwrap_or_default()
     }
 
+    /// Whether `python3 -m ziglang version` runs zig: how cargo-zigbuild finds zig when none is on
+    /// PATH. A python start and a zig start (~170 ms, on every build with the zig backend), so the
+    /// answer is kept with the python3 program and the ziglang package it imported, and asked
+    /// again when either changes. Asked in `/`: it depends on no project (and `python3 -m` would
+    /// import a project's own `ziglang/` first).
+    pub fn python_zig(&self) -> bool {
+        let Some(python) = self.env.which("python3") else { return false };
+        let root = Path::new("/");
+        let run = |args: &[&str]| crate::process::Cmd::new(&python).args(args).cwd(root).output().ok();
+        let answer = self.memo.answer("python3 -m ziglang version", root, || {
+            run(&["-m", "ziglang", "version"]).ok_or(())?;
+            let init = run(&["-c", "import ziglang; print(ziglang.__file__)"]).ok_or(())?;
+            let package = PathBuf::from(String::from_utf8_lossy(&init).trim());
+            let package = package.parent().ok_or(())?.to_path_buf();
+            Ok::<_, ()>((String::new(), vec![python.clone(), package.join("zig"), package]))
+        });
+        answer.is_ok()
+    }
+
     /// Where the user configured a linker for `triple`, if anywhere.
     pub fn linker(&self, triple: &str) -> Option<String> {
         cargo_config::configured_linker(triple, &self.env)
@@ -247,5 +266,49 @@ impl FactsError {
                 vec!["check that --manifest-path points at a Cargo.toml and that `cargo metadata` works there".into()]
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A `python3` that logs each call and has a `ziglang` package of its own: the answer is
+    /// kept until the package changes, and a failure is never kept.
+    #[test]
+    fn python_zig_is_kept_with_python_and_its_package() {
+        let (bin, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let package = bin.path().join("site/ziglang");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("__init__.py"), "").unwrap();
+        let (zig, python, log) = (package.join("zig"), bin.path().join("python3"), bin.path().join("log"));
+        std::fs::write(&zig, "").unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\n[ -e '{}' ] || exit 1\n[ \"$1\" = -c ] && echo '{}'\nexit 0\n",
+            log.display(),
+            zig.display(),
+            package.join("__init__.py").display()
+        );
+        std::fs::write(&python, script).unwrap();
+        for p in [&python, &zig] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        for p in [&python, &zig, &package] {
+            std::fs::File::open(p).unwrap().set_modified(old).unwrap();
+        }
+        let pairs = [("PATH", bin.path().to_str().unwrap()), ("CARGO_OCI_CACHE", cache.path().to_str().unwrap())];
+        let ask = || Facts::new(&Env::from_pairs(bin.path().into(), pairs)).python_zig();
+        let calls = || std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+        assert!(ask());
+        assert_eq!(calls(), 2, "asked: `-m ziglang version`, then where the package is");
+        assert!(ask());
+        assert_eq!(calls(), 2, "kept");
+        std::fs::remove_file(&zig).unwrap();
+        assert!(!ask(), "the package lost zig: asked again, and python3 fails");
+        assert!(!ask());
+        assert_eq!(calls(), 4, "a failure is not kept");
     }
 }
