@@ -103,9 +103,7 @@ fn stamp(from: &Path, out: &Path, data: &[u8]) -> Option<String> {
 /// Where [`stamp`] is kept: beside the copy, as `<bin>.stamp` (cargo allows no `.` in a
 /// binary's name, so it is never another binary's copy).
 fn stamp_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".stamp");
-    name.into()
+    crate::store::disk::with_suffix(out, ".stamp")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -39,7 +39,7 @@ impl RootFs {
         for layer in layers {
             // The built-in base's layer is known entry by entry: no need to inflate it.
             if let Some(entries) = crate::store::builtin::entries_of(layer) {
-                fs.add_entries(&entries);
+                fs.add_entries(entries);
                 continue;
             }
             let what = |e: io::Error| io::Error::new(e.kind(), format!("layer {}: {e}", layer.blob.digest));

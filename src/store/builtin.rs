@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use oci_spec::image::{ConfigBuilder, History, HistoryBuilder};
 
+use super::layer_cache::Record;
 use super::{Source, StoreError};
 use crate::layer::{self, Entry};
 use crate::oci::{rfc3339, BaseImage, Blob, Content, Digest, Image, Layer, MediaFamily, Platform};
@@ -125,14 +126,15 @@ pub fn warm(cache: Option<&Path>) {
     let _ = static_layer(cache);
 }
 
-/// The `static` layer of this process, once built (see [`static_layer`]).
-static LAYER: OnceLock<Result<Layer, String>> = OnceLock::new();
+/// The `static` layer of this process and the entries it was written from, once built (see
+/// [`static_layer`]).
+static LAYER: OnceLock<Result<(Layer, Vec<Entry>), String>> = OnceLock::new();
 
 /// The entries of `layer` when it is the `static` base's layer (as built in this process), so
 /// a reader of its file tree needs not inflate it; `None` for any other layer.
-pub fn entries_of(layer: &Layer) -> Option<Vec<Entry>> {
-    let ours = LAYER.get()?.as_ref().ok()?;
-    (ours.blob.digest == layer.blob.digest).then(|| layer::prepare(static_entries()).ok()).flatten()
+pub fn entries_of(layer: &Layer) -> Option<&'static [Entry]> {
+    let (ours, entries) = LAYER.get()?.as_ref().ok()?;
+    (ours.blob.digest == layer.blob.digest).then_some(entries.as_slice())
 }
 
 /// Built once per process, in memory (about 150 KiB compressed), identical for every platform.
@@ -155,46 +157,49 @@ fn static_layer(cache: Option<&Path>) -> Result<&'static Layer, StoreError> {
                     // Losing them only means compressing again next time. The record last: a
                     // layer without one is not used.
                     let _ = super::disk::replace_file(path, &bytes, false)
-                        .and_then(|()| super::disk::replace_file(&record(path), record_text(&d).as_bytes(), false));
+                        .and_then(|()| super::disk::replace_file(&record(path), &record_json(&d), false));
                 }
                 (bytes, d)
             }
         };
-        Ok(Layer {
+        let layer = Layer {
             blob: Blob { media_type: layer::MEDIA_TYPE.into(), digest: d.digest, size: d.size, content: Content::Bytes(bytes.into()) },
             diff_id: d.diff_id,
             created_by: "cargo-oci base `static`: /etc/{passwd,group,nsswitch.conf,os-release}, CA certificates, /tmp, /home/nonroot, /root".into(),
-        })
+        };
+        Ok((layer, entries))
     });
-    built.as_ref().map_err(|why| StoreError::Io {
+    built.as_ref().map(|(layer, _)| layer).map_err(|why| StoreError::Io {
         op: "build the built-in base layer in",
         path: "memory".into(),
         source: std::io::Error::other(why.clone()),
     })
 }
 
-/// Where a kept layer's digests are recorded: `<key>.tar.gz.digests`.
+/// Where a kept layer's digests are recorded: `<key>.tar.gz.json`, a layer cache record.
 fn record(layer: &Path) -> std::path::PathBuf {
-    let mut name = layer.as_os_str().to_owned();
-    name.push(".digests");
-    name.into()
+    super::disk::with_suffix(layer, ".json")
 }
 
-/// A record: the blob digest, then the diff_id, a line each.
-fn record_text(d: &layer::Digests) -> String {
-    format!("{}\n{}\n", d.digest, d.diff_id)
+/// The record of a layer with digests `d`, as the layer cache writes its records.
+fn record_json(d: &layer::Digests) -> Vec<u8> {
+    let r = Record {
+        media_type: layer::MEDIA_TYPE.into(),
+        diff_id: d.diff_id.clone(),
+        digest: d.digest.clone(),
+        size: d.size,
+    };
+    serde_json::to_vec(&r).expect("a record is plain data")
 }
 
 /// A kept layer and its digests. Its bytes must hash to the recorded digest (a flipped byte or a
 /// cut file is not used); the diff_id is the recorded one, as the layer cache trusts its records,
 /// which saves inflating the layer on every build.
 fn read_kept(path: &Path) -> Option<(Vec<u8>, layer::Digests)> {
-    let text = std::fs::read_to_string(record(path)).ok()?;
-    let mut lines = text.lines();
-    let (digest, diff_id) = (Digest::parse(lines.next()?).ok()?, Digest::parse(lines.next()?).ok()?);
+    let r: Record = serde_json::from_slice(&std::fs::read(record(path)).ok()?).ok()?;
     let bytes = std::fs::read(path).ok()?;
-    let d = layer::Digests { digest, size: bytes.len() as u64, diff_id };
-    (Digest::of(&bytes) == d.digest).then_some((bytes, d))
+    let fits = bytes.len() as u64 == r.size && Digest::of(&bytes) == r.digest;
+    fits.then_some((bytes, layer::Digests { digest: r.digest, size: r.size, diff_id: r.diff_id }))
 }
 
 #[cfg(test)]
@@ -224,7 +229,7 @@ mod tests {
         let (bytes, d, _) = layer::write_prepared(&entries, 0, Default::default(), Vec::new(), &|_| Ok(())).unwrap();
         std::fs::write(&path, &bytes).unwrap();
         assert!(read_kept(&path).is_none(), "no record: not used");
-        std::fs::write(record(&path), record_text(&d)).unwrap();
+        std::fs::write(record(&path), record_json(&d)).unwrap();
         let (kept, kd) = read_kept(&path).unwrap();
         assert!(kept == bytes && kd == d);
         let mut flipped = bytes.clone();

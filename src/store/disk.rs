@@ -6,7 +6,7 @@
 use std::fs::{self, DirBuilder, File, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -63,6 +63,13 @@ pub fn file_mode() -> Option<u32> {
         let umask = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
         Some(FILE_MODE & !u32::from_str_radix(umask.trim(), 8).ok()?)
     })
+}
+
+/// `path` with `suffix` appended to its file name (`app` → `app.stamp`): a file kept beside it.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// `mkdir -p` with [`DIR_MODE`] under the umask.
