@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use cargo_metadata::PackageId;
 
-use crate::facts::{toolchain, Facts, FactsError};
+use crate::facts::{Facts, FactsError};
 use crate::image::referrer;
 use crate::oci::Blob;
 use crate::oci::{rfc3339, Image};
@@ -18,13 +18,13 @@ use crate::sbom;
 /// The facts provenance reports, gathered once per build.
 pub fn build_facts(plan: &Plan, facts: &Facts) -> BuildFacts {
     let zig_built = plan.jobs.iter().any(|j| j.backend.kind == crate::plan::BackendKind::Zigbuild);
-    let (env, root) = (facts.env(), plan.workspace_root.as_path());
+    let root = plan.workspace_root.as_path();
     // Each version is a process start (two through rustup's proxy): asked all at once, so a
     // no-op build, whose cargo run is short, does not wait for them one after another.
     let (rustc, cargo, zig, git_commit) = std::thread::scope(|s| {
         let rustc = s.spawn(|| facts.rustc_version(root));
         let cargo = s.spawn(|| facts.cargo_version(root));
-        let zig = zig_built.then(|| toolchain::zig(env)).flatten();
+        let zig = zig_built.then(|| facts.zig_version()).flatten();
         let git_commit = facts.revision(root);
         let join =
             |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));

@@ -30,7 +30,7 @@ impl Backend for Zigbuild {
         if env.which("zig").is_some() {
             return Ok(());
         }
-        if facts.python_zig() {
+        if facts.zig_version().is_some() {
             Ok(())
         } else {
             Err(missing("zig (on PATH or as `python3 -m ziglang`)"))

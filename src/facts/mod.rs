@@ -182,23 +182,31 @@ impl Facts {
         self.memo.answer(question, dir, answer).unwrap_or_default()
     }
 
-    /// Whether `python3 -m ziglang version` runs zig: how cargo-zigbuild finds zig when none is on
-    /// PATH. A python start and a zig start (~170 ms, on every build with the zig backend), so the
-    /// answer is kept with the python3 program and the ziglang package it imported, and asked
-    /// again when either changes. Asked in `/`: it depends on no project (and `python3 -m` would
-    /// import a project's own `ziglang/` first).
-    pub fn python_zig(&self) -> bool {
-        let Some(python) = self.env.which("python3") else { return false };
+    /// `zig version`: of the zig on PATH, else of `python3 -m ziglang` (where cargo-zigbuild
+    /// finds it); `None` if neither runs. A zig start, after a python start (~170 ms together),
+    /// asked on every build with the zig backend, by the preflight and for provenance: the answer
+    /// is kept with the programs and the ziglang package it came from, and asked again when one
+    /// changes (a failure is never kept). Asked in `/`: it depends on no project (and `python3 -m`
+    /// would import a project's own `ziglang/` first).
+    pub fn zig_version(&self) -> Option<String> {
         let root = Path::new("/");
-        let run = |args: &[&str]| crate::process::Cmd::new(&python).args(args).cwd(root).output().ok();
-        let answer = self.memo.answer("python3 -m ziglang version", root, || {
-            run(&["-m", "ziglang", "version"]).ok_or(())?;
-            let init = run(&["-c", "import ziglang; print(ziglang.__file__)"]).ok_or(())?;
-            let package = PathBuf::from(String::from_utf8_lossy(&init).trim());
-            let package = package.parent().ok_or(())?.to_path_buf();
-            Ok::<_, ()>((String::new(), vec![python.clone(), package.join("zig"), package]))
-        });
-        answer.is_ok()
+        let text = |cmd: crate::process::Cmd| {
+            cmd.cwd(root).output().ok().map(|o| String::from_utf8_lossy(&o).trim().to_string())
+        };
+        if let Some(zig) = self.env.which("zig") {
+            let question = format!("{} version", zig.display());
+            let ask = || text(crate::process::Cmd::new(&zig).arg("version")).map(|v| (v, vec![zig.clone()])).ok_or(());
+            return self.memo.answer(&question, root, ask).ok();
+        }
+        let python = self.env.which("python3")?;
+        let ask = || {
+            let py = |args: &[&str]| text(crate::process::Cmd::new(&python).args(args)).ok_or(());
+            let version = py(&["-m", "ziglang", "version"])?;
+            let init = PathBuf::from(py(&["-c", "import ziglang; print(ziglang.__file__)"])?);
+            let package = init.parent().ok_or(())?.to_path_buf();
+            Ok::<_, ()>((version, vec![python.clone(), package.join("zig"), package]))
+        };
+        self.memo.answer("python3 -m ziglang version", root, ask).ok()
     }
 
     /// Where the user configured a linker for `triple`, if anywhere.
@@ -278,7 +286,7 @@ mod tests {
     /// A `python3` that logs each call and has a `ziglang` package of its own: the answer is
     /// kept until the package changes, and a failure is never kept.
     #[test]
-    fn python_zig_is_kept_with_python_and_its_package() {
+    fn zig_version_is_kept_with_python_and_its_package() {
         let (bin, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let package = bin.path().join("site/ziglang");
         std::fs::create_dir_all(&package).unwrap();
@@ -286,7 +294,7 @@ mod tests {
         let (zig, python, log) = (package.join("zig"), bin.path().join("python3"), bin.path().join("log"));
         std::fs::write(&zig, "").unwrap();
         let script = format!(
-            "#!/bin/sh\necho \"$1\" >> '{}'\n[ -e '{}' ] || exit 1\n[ \"$1\" = -c ] && echo '{}'\nexit 0\n",
+            "#!/bin/sh\necho \"$1\" >> '{}'\n[ -e '{}' ] || exit 1\n[ \"$1\" = -m ] && echo 0.13.0\n[ \"$1\" = -c ] && echo '{}'\nexit 0\n",
             log.display(),
             zig.display(),
             package.join("__init__.py").display()
@@ -300,10 +308,12 @@ mod tests {
             std::fs::File::open(p).unwrap().set_modified(old).unwrap();
         }
         let pairs = [("PATH", bin.path().to_str().unwrap()), ("CARGO_OCI_CACHE", cache.path().to_str().unwrap())];
-        let ask = || Facts::new(&Env::from_pairs(bin.path().into(), pairs)).python_zig();
+        let ask = || Facts::new(&Env::from_pairs(bin.path().into(), pairs)).zig_version().is_some();
         let calls = || std::fs::read_to_string(&log).unwrap_or_default().lines().count();
         assert!(ask());
         assert_eq!(calls(), 2, "asked: `-m ziglang version`, then where the package is");
+        let facts = Facts::new(&Env::from_pairs(bin.path().into(), pairs));
+        assert_eq!(facts.zig_version().as_deref(), Some("0.13.0"), "the version, for provenance too");
         assert!(ask());
         assert_eq!(calls(), 2, "kept");
         std::fs::remove_file(&zig).unwrap();

@@ -19,11 +19,3 @@ pub fn rustc(env: &Env, dir: &Path) -> Option<String> {
 pub fn cargo(env: &Env, dir: &Path) -> Option<String> {
     text(Cmd::new(env.cargo()).arg("-V").cwd(dir))
 }
-
-/// `zig version` (on PATH, else `python3 -m ziglang version`, where cargo-zigbuild finds it).
-pub fn zig(env: &Env) -> Option<String> {
-    match env.which("zig") {
-        Some(zig) => text(Cmd::new(zig).arg("version").cwd(&env.cwd)),
-        None => text(Cmd::new(env.which("python3")?).args(["-m", "ziglang", "version"]).cwd(&env.cwd)),
-    }
-}
