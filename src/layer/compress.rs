@@ -107,7 +107,7 @@ impl FromStr for Compression {
         };
         match name {
             "gzip" => match level.unwrap_or(GZIP_LEVEL as i32) {
-                l if l > 0 && gzip::LEVELS.contains(&(l as u32)) => Ok(Compression::Gzip { level: l as u32 }),
+                l if gzip::LEVELS.contains(&(l as u32)) => Ok(Compression::Gzip { level: l as u32 }),
                 l => Err(format!("gzip level {l} is out of range: use 1 (fastest) to 12 (smallest)")),
             },
             "zstd" => match level.unwrap_or(ZSTD_LEVEL) {

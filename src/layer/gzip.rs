@@ -40,7 +40,7 @@ pub const LEVELS: std::ops::RangeInclusive<u32> = 1..=12;
 /// the next are started. Empty input is one empty member, so the stream is always valid gzip.
 pub struct GzEncoder<W: Write> {
     out: W,
-    level: u32,
+    level: CompressionLvl,
     threads: usize,
     /// Input of the block being filled.
     block: Vec<u8>,
@@ -60,6 +60,7 @@ impl<W: Write> GzEncoder<W> {
         if !LEVELS.contains(&level) {
             return Err(io::Error::other(format!("gzip level {level} is not one of 1 to 12")));
         }
+        let level = CompressionLvl::new(level as i32).expect("1 to 12 are libdeflate levels");
         Ok(GzEncoder {
             out,
             level,
@@ -130,8 +131,7 @@ impl<W: Write> Write for GzEncoder<W> {
 
 /// One block as a whole gzip member. A fresh compressor per block, so no state can carry across
 /// and a block's bytes are a function of the block and the level alone.
-fn member(level: u32, input: &[u8]) -> io::Result<Vec<u8>> {
-    let level = CompressionLvl::new(level as i32).map_err(|e| io::Error::other(format!("gzip level: {e:?}")))?;
+fn member(level: CompressionLvl, input: &[u8]) -> io::Result<Vec<u8>> {
     let mut c = Compressor::new(level);
     let mut out = vec![0u8; c.gzip_compress_bound(input.len())];
     let n = c.gzip_compress(input, &mut out).map_err(|e| io::Error::other(format!("gzip failed: {e:?}")))?;
