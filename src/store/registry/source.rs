@@ -2,7 +2,7 @@
 //! fetched (or read from the cache) and verified; layers stay lazy until a sink needs them.
 
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::Digest as _;
 
@@ -197,7 +197,12 @@ impl ImageStore for RegistryStore {
     }
 
     fn layer(&self, _media_type: &str, digest: &Digest, size: u64) -> Result<Content, StoreError> {
-        Ok(Content::Lazy(Arc::new(RemoteBlob { remote: self.remote.clone(), digest: digest.clone(), size })))
+        Ok(Content::Lazy(Arc::new(RemoteBlob {
+            remote: self.remote.clone(),
+            digest: digest.clone(),
+            size,
+            fetched: OnceLock::new(),
+        })))
     }
 
     /// The referrers API's answer, else the `sha256-<hex>` fallback tag's index: each artifact
@@ -237,6 +242,9 @@ pub struct RemoteBlob {
     pub remote: Arc<Remote>,
     pub digest: Digest,
     pub size: u64,
+    /// The cache entry this process downloaded, checked on the way in: reading it need not hash
+    /// it again.
+    fetched: OnceLock<std::path::PathBuf>,
 }
 
 impl RemoteBlob {
@@ -254,6 +262,12 @@ impl RemoteBlob {
             })
         })
         .map_err(io::Error::other)
+        .inspect(|path| drop(self.fetched.set(path.clone())))
+    }
+
+    /// The cache entry, verified: the one this process fetched, else one checked now.
+    fn cached(&self, cache: &Cache) -> Option<std::path::PathBuf> {
+        self.fetched.get().cloned().or_else(|| cache.file(&self.digest, Some(self.size)))
     }
 }
 
@@ -261,7 +275,7 @@ impl LazyContent for RemoteBlob {
     fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
         match self.remote.cache() {
             Some(cache) => {
-                let path = match cache.file(&self.digest, Some(self.size)) {
+                let path = match self.cached(cache) {
                     Some(p) => p,
                     None => self.fetch_to_cache(cache, &|_| {})?,
                 };
@@ -272,7 +286,7 @@ impl LazyContent for RemoteBlob {
     }
 
     fn open_stream(&self) -> io::Result<Box<dyn Read + Send + '_>> {
-        if let Some(p) = self.remote.cache().and_then(|c| c.file(&self.digest, Some(self.size))) {
+        if let Some(p) = self.remote.cache().and_then(|c| self.cached(c)) {
             return Ok(Box::new(std::fs::File::open(p)?));
         }
         let inner = self.remote.blob_reader(&self.digest).map_err(io::Error::other)?;
