@@ -14,16 +14,21 @@ pub const MIN_TRANSFER_BYTES: u64 = 1 << 20;
 #[derive(Clone)]
 pub struct Progress {
     multi: Option<MultiProgress>,
+    /// While paused: the bars that ended meanwhile, drawn once when drawing resumes.
+    held: std::sync::Arc<std::sync::Mutex<Option<Vec<ProgressBar>>>>,
 }
 
 impl Progress {
     /// Bars on stderr, if `on` (stderr is a terminal and the shell is not quiet).
     pub fn new(on: bool) -> Progress {
-        Progress { multi: on.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+        Progress {
+            multi: on.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            held: Default::default(),
+        }
     }
 
     pub fn hidden() -> Progress {
-        Progress { multi: None }
+        Progress { multi: None, held: Default::default() }
     }
 
     /// Draws nothing until [`Progress::resume`]; bars added meanwhile keep counting. For work that
@@ -31,13 +36,27 @@ impl Progress {
     pub fn pause(&self) {
         if let Some(multi) = &self.multi {
             multi.set_draw_target(ProgressDrawTarget::hidden());
+            *self.held.lock().expect("progress lock") = Some(Vec::new());
         }
     }
 
-    /// Draws again, the bars added while paused too.
+    /// Draws again, the bars added while paused too: those that ended meanwhile are drawn once
+    /// (complete) and cleared, so a step never goes unshown because it ended before cargo did.
     pub fn resume(&self) {
         if let Some(multi) = &self.multi {
             multi.set_draw_target(ProgressDrawTarget::stderr());
+            for bar in self.held.lock().expect("progress lock").take().unwrap_or_default() {
+                bar.finish(); // drawn now, whatever the redraw rate
+                bar.finish_and_clear();
+            }
+        }
+    }
+
+    /// Ends `bar` and clears it; while paused, it is held until [`Progress::resume`].
+    pub fn finish(&self, bar: ProgressBar) {
+        match self.held.lock().expect("progress lock").as_mut() {
+            Some(held) => held.push(bar),
+            _ => bar.finish_and_clear(),
         }
     }
 

@@ -260,6 +260,6 @@ fn compress(
         Ok(())
     };
     let layer = inputs.staging.layer(entries, inputs.epoch, inputs.compression, created_by, &read);
-    bar.finish_and_clear();
+    inputs.progress.finish(bar);
     layer
 }
